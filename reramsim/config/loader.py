@@ -1,0 +1,265 @@
+"""Load, merge and validate hardware YAML into a :class:`~reramsim.config.schema.Config`.
+
+The whole file is validated before anything runs. Every error is one line that
+names the file, the line, the key path, what was expected and, for an unknown
+key, the allowed keys and the closest one::
+
+    hw_configs/my.yaml:7: adc.bitz: unknown key; did you mean 'bits'? allowed: bits, count, ...
+
+``base: other.yaml`` inherits every value of another config (a path relative to
+the file, or the name of a shipped config in ``hw_configs/``); the file's own
+values override it key by key, sections merged recursively. Command-line
+overrides ``--set a.b.c=value`` are applied last and parsed as YAML scalars.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from reramsim import ReramsimError
+from reramsim.config.schema import Config
+
+#: Where the shipped configs live (``base: isaac`` finds ``hw_configs/isaac.yaml``).
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "hw_configs"
+
+KeyPath = tuple[str, ...]
+
+
+class ConfigError(ReramsimError):
+    """A hardware config that cannot be read or does not validate."""
+
+
+@dataclasses.dataclass
+class _Located:
+    """A value read from YAML, merged across ``base:`` files, with where each key came from."""
+
+    values: dict[str, Any]
+    where: dict[KeyPath, str]  # key path -> "file:line"
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a hardware YAML file (or the defaults when ``path`` is None) and validate it.
+
+    Args:
+        path: a YAML file, or the name of a shipped config (``"isaac"``).
+        overrides: ``"a.b.c=value"`` strings applied after the file.
+
+    Raises:
+        ConfigError: with ``file:line: key.path: message`` on any problem.
+    """
+    located = _Located({}, {})
+    source = "<defaults>"
+    if path is not None:
+        resolved = resolve_config_path(path)
+        located = _read_with_bases(resolved, seen=())
+        source = str(path)
+    for text in overrides:
+        _apply_override(located, text)
+    return _build(Config, located.values, (), located.where, source)
+
+
+def resolve_config_path(path: str | Path, relative_to: Path | None = None) -> Path:
+    """Find a config file: as given, relative to another config, or among the shipped ones."""
+    candidates = [Path(path)]
+    if relative_to is not None:
+        candidates.insert(0, relative_to.parent / path)
+    candidates += [SHIPPED_DIR / str(path), SHIPPED_DIR / f"{path}.yaml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    shipped = ", ".join(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
+    raise ConfigError(f"{path}: no such config file (shipped configs: {shipped})")
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> _Located:
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
+        raise ConfigError(f"{path}: circular base: {chain}")
+    own = _read_yaml(path)
+    base_name = own.values.pop("base", None)
+    if base_name is None:
+        return own
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{own.where[('base',)]}: base: expected a file name, got {base_name!r}")
+    try:
+        base_path = resolve_config_path(base_name, relative_to=path)
+    except ConfigError as err:
+        raise ConfigError(f"{own.where[('base',)]}: base: {err}") from None
+    merged = _read_with_bases(base_path, (*seen, path.resolve()))
+    _merge(merged, own, ())
+    return merged
+
+
+def _merge(into: _Located, other: _Located, prefix: KeyPath) -> None:
+    """Overlay ``other`` on ``into`` in place, recursing into sections."""
+
+    def walk(dst: dict, src: dict, path: KeyPath) -> None:
+        for key, value in src.items():
+            key_path = (*path, key)
+            if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                walk(dst[key], value, key_path)
+            else:
+                dst[key] = value
+            for located_path, where in other.where.items():
+                if located_path[: len(key_path)] == key_path:
+                    into.where[located_path] = where
+
+    walk(into.values, other.values, prefix)
+
+
+def _read_yaml(path: Path) -> _Located:
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}{line}: not valid YAML: {problem}") from None
+    if root is None:
+        return _Located({}, {})
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected a mapping of sections at the top")
+    where: dict[KeyPath, str] = {}
+    return _Located(_node_to_value(root, (), path, where), where)
+
+
+def _node_to_value(node: yaml.Node, path: KeyPath, file: Path, where: dict[KeyPath, str]) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(yaml.SafeLoader(key_node.value).construct_scalar(key_node)) \
+                if isinstance(key_node, yaml.ScalarNode) else None
+            loc = f"{file}:{key_node.start_mark.line + 1}"
+            if key is None:
+                raise ConfigError(f"{loc}: {'.'.join(path) or '<top>'}: keys must be plain names")
+            if key in out:
+                raise ConfigError(f"{loc}: {'.'.join((*path, key))}: duplicate key")
+            where[(*path, key)] = loc
+            out[key] = _node_to_value(value_node, (*path, key), file, where)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_to_value(item, path, file, where) for item in node.value]
+    loader = yaml.SafeLoader("")
+    return loader.construct_object(node, deep=True)
+
+
+def _apply_override(located: _Located, text: str) -> None:
+    where = f"--set {text}"
+    if "=" not in text:
+        raise ConfigError(f"{where}: expected KEY.PATH=VALUE, e.g. adc.bits=6")
+    dotted, raw = text.split("=", 1)
+    keys = tuple(k for k in dotted.strip().split(".") if k)
+    if not keys:
+        raise ConfigError(f"{where}: empty key path")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node = located.values
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {key} is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+    located.where[keys] = where
+
+
+def _build(cls: type, values: Any, path: KeyPath, where: dict[KeyPath, str], source: str) -> Any:
+    """Validate ``values`` against dataclass ``cls`` and construct it."""
+    section = ".".join(path) or "<top>"
+    if not isinstance(values, dict):
+        raise ConfigError(f"{_loc(where, path, source)}: {section}: expected a section (a mapping), "
+                          f"got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"{_loc(where, (*path, key), source)}: {'.'.join((*path, key))}: "
+                              f"unknown key; {hint}allowed: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, fld in fields.items():
+        if name not in values:
+            continue
+        key_path = (*path, name)
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, values[name], key_path, where, source)
+        else:
+            kwargs[name] = _check_scalar(kind, fld, values[name], key_path, where, source)
+    if cls is Config:
+        kwargs["source"] = source
+    built = cls(**kwargs)
+    if cls is Config:
+        _check_consistency(built, where, source)
+    return built
+
+
+def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPath,
+                  where: dict[KeyPath, str], source: str) -> Any:
+    lo, hi = fld.metadata.get("lo"), fld.metadata.get("hi")
+    expected, ok = _describe(kind, lo, hi), True
+    if typing.get_origin(kind) is Literal:
+        ok = value in typing.get_args(kind)
+    elif kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is str:
+        ok = isinstance(value, str)
+    if ok and kind in (int, float):
+        ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+    if not ok:
+        raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: "
+                          f"expected {expected}, got {value!r}")
+    return value
+
+
+def _describe(kind: Any, lo: float | None, hi: float | None) -> str:
+    if typing.get_origin(kind) is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(kind))
+    name = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
+    if lo is not None and hi is not None:
+        return f"{name} in [{lo:g}, {hi:g}]"
+    if lo is not None:
+        return f"{name} >= {lo:g}"
+    return name
+
+
+def _loc(where: dict[KeyPath, str], key_path: KeyPath, source: str) -> str:
+    """The best known location of a key: its own line, else its nearest located parent's."""
+    for n in range(len(key_path), 0, -1):
+        if key_path[:n] in where:
+            return where[key_path[:n]]
+    return source
+
+
+def _check_consistency(cfg: Config, where: dict[KeyPath, str], source: str) -> None:
+    """Rules that relate fields of different sections."""
+    rules = [
+        (("ou", "rows"), cfg.ou.rows <= cfg.crossbar.rows,
+         f"must be <= crossbar.rows ({cfg.crossbar.rows}), got {cfg.ou.rows}"),
+        (("ou", "cols"), cfg.ou.cols <= cfg.crossbar.cols,
+         f"must be <= crossbar.cols ({cfg.crossbar.cols}), got {cfg.ou.cols}"),
+        (("crossbar", "cell_bits"), cfg.crossbar.cell_bits <= cfg.precision.weight_bits,
+         f"must be <= precision.weight_bits ({cfg.precision.weight_bits})"),
+        (("dac", "bits"), cfg.dac.bits <= cfg.precision.input_bits,
+         f"must be <= precision.input_bits ({cfg.precision.input_bits})"),
+    ]
+    for key_path, ok, message in rules:
+        if not ok:
+            raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: {message}")

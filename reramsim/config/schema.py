@@ -1,0 +1,258 @@
+"""The hardware description: one frozen dataclass per YAML section.
+
+Every field carries its unit in its name (``_ns``, ``_pj``, ``_um2``, ``_bits``,
+``_kb``, ``_mw``, ``_mhz``), a range, a default and a one-line doc; the loader
+(:mod:`reramsim.config.loader`) validates YAML against these declarations, so
+adding a field here is all it takes to make it configurable.
+
+Defaults are ISAAC's (Shafiee et al., ISCA 2016, 32 nm) where ISAAC gives a
+number, as tabulated in ``shared/ALGORITHMS.md``. Defaults marked
+*reconstruction* are not published; they are our choice, documented as such.
+
+Power-to-energy conversions: a leakage of ``1 mW`` over ``1 ns`` is ``1 pJ``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+def spec(default, doc: str, *, lo: float | None = None, hi: float | None = None):
+    """Declare a config field: its default, its one-line doc and its closed range."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi})
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Number formats of weights and activations."""
+
+    weight_bits: int = spec(16, "bits of a quantised weight (ISAAC: 16)", lo=1, hi=32)
+    input_bits: int = spec(16, "bits of an input/activation value (ISAAC: 16)", lo=1, hi=32)
+    signed_weights: Literal["offset", "differential"] = spec(
+        "offset",
+        "signed weights: 'offset' stores w + 2^(b-1) and subtracts digitally (ISAAC); "
+        "'differential' uses a positive and a negative crossbar (doubles crossbars)",
+    )
+    weight_scale: Literal["per_layer", "per_channel"] = spec(
+        "per_layer", "symmetric quantisation scale of weights: one per layer or per output channel"
+    )
+
+
+@dataclass(frozen=True)
+class Crossbar:
+    """One ReRAM crossbar array."""
+
+    rows: int = spec(128, "word-lines (ISAAC: 128)", lo=1, hi=4096)
+    cols: int = spec(128, "bit-lines (ISAAC: 128)", lo=1, hi=4096)
+    cell_bits: int = spec(2, "bits stored per ReRAM cell (ISAAC: 2)", lo=1, hi=8)
+    read_latency_ns: float = spec(100.0, "one OU read step, DAC drive to S+H (ISAAC: 100 ns)", lo=0.001)
+    cell_read_energy_pj: float = spec(
+        0.00183,
+        "energy per active cell per read step (ISAAC: 0.3 mW per 128x128 array over 100 ns "
+        "= 30 pJ / 16384 cells)",
+        lo=0.0,
+    )
+    area_um2: float = spec(25.0, "area of one array (ISAAC: 8 arrays in 0.0002 mm^2)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class OperationUnit:
+    """The operation unit (OU): the part of a crossbar activated in one read step."""
+
+    rows: int = spec(128, "word-lines active per step (ISAAC activates the whole array)", lo=1)
+    cols: int = spec(128, "bit-lines read per step", lo=1)
+
+
+@dataclass(frozen=True)
+class Dac:
+    """The word-line drivers: one DAC per crossbar row."""
+
+    bits: int = spec(1, "input bits streamed per step (ISAAC: 1-bit DACs)", lo=1, hi=16)
+    energy_pj: float = spec(0.417, "per conversion (one row, one step) (ISAAC, 1-bit DAC)", lo=0.0)
+    area_um2: float = spec(0.166, "per DAC (ISAAC, 1-bit DAC)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class SampleHold:
+    """Sample-and-hold: one per bit-line."""
+
+    energy_pj: float = spec(
+        0.001, "per sample (reconstruction from ISAAC: 10 uW for 1024 S+H per 100 ns)", lo=0.0
+    )
+    area_um2: float = spec(0.039, "per S+H (ISAAC: 0.00004 mm^2 for 1024)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class Adc:
+    """The analog-to-digital converters that read bit-line partial sums."""
+
+    bits: int = spec(8, "resolution (ISAAC: 8)", lo=1, hi=16)
+    energy_pj: float = spec(1.667, "per conversion (ISAAC 8-bit ADC)", lo=0.0)
+    area_um2: float = spec(1200.0, "per ADC (ISAAC 8-bit ADC)", lo=0.0)
+    sample_rate_gsps: float = spec(1.2, "conversions per ns (ISAAC table: 1.2 GS/s)", lo=1e-6)
+    count: int = spec(1, "ADCs per ADC group (ISAAC: 8 ADCs per 8-crossbar IMA)", lo=1)
+    shared_by_crossbars: int = spec(
+        1, "crossbars that share one ADC group; 1 = private, >1 = contention", lo=1
+    )
+    lsb_mode: Literal["unit", "full_range"] = spec(
+        "unit",
+        "ADC step: 'unit' = one cell-level x DAC-level product, saturating at 2^bits-1 "
+        "(ISAAC); 'full_range' = the OU's largest possible sum / (2^bits-1), rounding",
+    )
+    ideal: bool = spec(False, "unlimited resolution and range (functional model only)")
+
+
+@dataclass(frozen=True)
+class ShiftAdd:
+    """Shift-and-add units that merge bit-slices and input bit-steps."""
+
+    energy_pj: float = spec(0.021, "per shift-add operation (ISAAC)", lo=0.0)
+    area_um2: float = spec(60.0, "per unit (ISAAC)", lo=0.0)
+    latency_ns: float = spec(1.0, "pipeline latency (reconstruction)", lo=0.0)
+    per_crossbar: int = spec(1, "units per crossbar (ISAAC: 4 per 8-crossbar IMA, rounded up)", lo=1)
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """An on-chip buffer (eDRAM or SRAM) with one port of ``width_bits``."""
+
+    size_kb: float = spec(64.0, "capacity in KiB; 0 = unbounded (ISAAC eDRAM: 64 KB)", lo=0.0)
+    width_bits: int = spec(256, "bits per access (ISAAC: 256-bit bus)", lo=1)
+    access_ns: float = spec(1.0, "time of one access (reconstruction)", lo=0.0)
+    energy_pj: float = spec(20.45, "per access (ISAAC eDRAM, 256-bit access)", lo=0.0)
+    area_um2: float = spec(83000.0, "per buffer (ISAAC eDRAM 64 KB)", lo=0.0)
+    leakage_mw: float = spec(0.0, "static power per buffer", lo=0.0)
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """Input buffer (receives feature maps, feeds the DACs) and output buffer, one of each per tile."""
+
+    input: Buffer = field(default_factory=Buffer)
+    output: Buffer = field(default_factory=Buffer)
+
+
+@dataclass(frozen=True)
+class IndexBuffer:
+    """The SRAM holding a pruned mapping's index data (shape ids, row indices)."""
+
+    energy_pj: float = spec(0.5, "per lookup (reconstruction: small SRAM read)", lo=0.0)
+    access_ns: float = spec(1.0, "per lookup (reconstruction)", lo=0.0)
+    area_um2_per_kb: float = spec(1500.0, "area per KiB of index storage (reconstruction)", lo=0.0)
+    leakage_mw_per_kb: float = spec(0.0, "static power per KiB", lo=0.0)
+
+
+@dataclass(frozen=True)
+class InputGather:
+    """The multiplexers in front of the DACs that route gathered inputs to word-lines."""
+
+    energy_pj: float = spec(0.01, "per routed input (reconstruction)", lo=0.0)
+    latency_ns: float = spec(1.0, "added before the DACs (reconstruction)", lo=0.0)
+    area_um2_per_input: float = spec(2.0, "mux area per selectable input (reconstruction)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class DigitalUnit:
+    """A digital unit of a tile: ``lanes`` elements per ``latency_ns`` step."""
+
+    energy_pj: float = spec(0.05, "per element operation (16-bit add, Horowitz 2014)", lo=0.0)
+    latency_ns: float = spec(1.0, "per step of `lanes` elements", lo=0.0)
+    lanes: int = spec(16, "elements per step", lo=1)
+    area_um2: float = spec(600.0, "per unit", lo=0.0)
+    leakage_mw: float = spec(0.0, "static power per unit", lo=0.0)
+
+
+@dataclass(frozen=True)
+class Digital:
+    """Digital units per tile: partial-sum accumulation, activations, pooling, the rest."""
+
+    accumulator: DigitalUnit = field(default_factory=DigitalUnit)
+    activation: DigitalUnit = field(default_factory=DigitalUnit)
+    pooling: DigitalUnit = field(default_factory=lambda: DigitalUnit(area_um2=240.0))
+    eltwise: DigitalUnit = field(default_factory=DigitalUnit)
+    other: DigitalUnit = field(default_factory=DigitalUnit)
+    shared_per_tile: bool = spec(True, "layers on one tile share its units (False = private)")
+
+
+@dataclass(frozen=True)
+class Noc:
+    """The on-chip mesh between tiles."""
+
+    link_width_bits: int = spec(256, "bits per flit and per link cycle", lo=1)
+    hop_latency_ns: float = spec(1.0, "router + link traversal per hop (reconstruction)", lo=0.0)
+    energy_pj_per_bit_hop: float = spec(
+        0.081, "per bit per hop (ISAAC router: 20.74 pJ per 256 bits)", lo=0.0
+    )
+    router_area_um2: float = spec(9375.0, "per tile (ISAAC: 37,500 um^2 shared by 4 tiles)", lo=0.0)
+    router_leakage_mw: float = spec(0.0, "static power per router", lo=0.0)
+    shared_links: bool = spec(True, "flows contend for mesh links (False = private links)")
+
+
+@dataclass(frozen=True)
+class Organization:
+    """How crossbars group into PEs and tiles, and tiles into the chip."""
+
+    crossbars_per_pe: int = spec(8, "ISAAC: 8 crossbars per IMA", lo=1)
+    pes_per_tile: int = spec(12, "ISAAC: 12 IMAs per tile", lo=1)
+    tiles: int = spec(168, "tiles on the chip (ISAAC: 168); 0 = as many as the model needs", lo=0)
+    mesh_cols: int = spec(0, "mesh width in tiles; 0 = ceil(sqrt(tiles))", lo=0)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """How layers overlap in time."""
+
+    mode: Literal["pixel", "layer"] = spec(
+        "pixel",
+        "'pixel': a layer starts an output pixel once its inputs exist (ISAAC); "
+        "'layer': a layer starts when the previous one has finished",
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated hardware description. Load it with :func:`reramsim.config.load_config`."""
+
+    name: str = spec("unnamed", "a short name for reports")
+    clock_mhz: float = spec(1000.0, "the global clock; all latencies are rounded up to its cycles", lo=1e-3)
+    precision: Precision = field(default_factory=Precision)
+    crossbar: Crossbar = field(default_factory=Crossbar)
+    ou: OperationUnit = field(default_factory=OperationUnit)
+    dac: Dac = field(default_factory=Dac)
+    sample_hold: SampleHold = field(default_factory=SampleHold)
+    adc: Adc = field(default_factory=Adc)
+    shift_add: ShiftAdd = field(default_factory=ShiftAdd)
+    buffers: Buffers = field(default_factory=Buffers)
+    index_buffer: IndexBuffer = field(default_factory=IndexBuffer)
+    input_gather: InputGather = field(default_factory=InputGather)
+    digital: Digital = field(default_factory=Digital)
+    noc: Noc = field(default_factory=Noc)
+    organization: Organization = field(default_factory=Organization)
+    pipeline: Pipeline = field(default_factory=Pipeline)
+    source: str = field(default="<defaults>", metadata={"internal": True})
+
+    # --- derived quantities every model uses; one definition each -------------------------
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1000.0 / self.clock_mhz
+
+    def cycles(self, t_ns: float) -> int:
+        """Whole clock cycles covering ``t_ns`` (rounded up; 0 stays 0)."""
+        return max(0, math.ceil(t_ns * self.clock_mhz / 1000.0 - 1e-9))
+
+    @property
+    def slices(self) -> int:
+        """Bit-lines per weight: ``ceil(weight_bits / cell_bits)``."""
+        return -(-self.precision.weight_bits // self.crossbar.cell_bits)
+
+    @property
+    def polarities(self) -> int:
+        """Crossbar copies per weight block: 2 for differential pairs, else 1."""
+        return 2 if self.precision.signed_weights == "differential" else 1
+
+    @property
+    def input_steps(self) -> int:
+        """DAC steps per input vector: ``ceil(input_bits / dac_bits)``."""
+        return -(-self.precision.input_bits // self.dac.bits)

@@ -1,0 +1,82 @@
+"""The dense ("naive") mapping: every weight mapped, im2col matrix tiled into crossbars.
+
+The convention, shared with other tools so crossbar counts compare: group ``g``'s
+matrix (``R`` rows, ``C`` columns) with ``s = ceil(weight_bits / cell_bits)``
+bit-slices per weight is laid out as ``C*s`` bit-lines, column-major (bit-line
+``c*s + k`` holds slice ``k`` of column ``c``), and cut into blocks of
+``xbar_rows`` word-lines by ``xbar_cols`` bit-lines. A layer therefore needs::
+
+    groups * ceil(R / xbar_rows) * ceil(C * s / xbar_cols) * polarities
+
+crossbars (polarities = 2 for differential pairs, else 1). A weight's slices may
+straddle two crossbars when ``xbar_cols`` is not a multiple of ``s``; the
+formula counts bit-lines, not whole weights. Each crossbar's used rectangle is
+tiled into OUs of ``ou.rows x ou.cols``, row block by row block.
+
+Example: a 3x3 conv 64->64 (``R = 576``, ``C = 64``) with 16-bit weights on
+2-bit cells (``s = 8``) and 128x128 crossbars needs
+``ceil(576/128) * ceil(512/128) = 5 * 4 = 20`` crossbars.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reramsim.config import Config
+from reramsim.ir import WeightLayer
+from reramsim.mapping.base import LayerMapping, ous_from_tiles, register_mapper
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def dense_crossbar_count(rows: int, cols: int, groups: int, config: Config) -> int:
+    """The closed-form crossbar count of the dense mapping (see the module doc)."""
+    xbar = config.crossbar
+    return (groups * ceil_div(rows, xbar.rows) * ceil_div(cols * config.slices, xbar.cols)
+            * config.polarities)
+
+
+@register_mapper("dense")
+def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -> LayerMapping:
+    """Tile every group's matrix into crossbars and OUs (``options`` is unused)."""
+    xr, xc = config.crossbar.rows, config.crossbar.cols
+    our, ouc = config.ou.rows, config.ou.cols
+    s, n_pol = config.slices, config.polarities
+    R, n_bitlines = layer.rows, layer.cols * s
+    row_blocks, bl_blocks = ceil_div(R, xr), ceil_div(n_bitlines, xc)
+
+    # One entry per crossbar, ordered (group, row block, bit-line block, polarity).
+    g, rb, bb, pol = np.meshgrid(np.arange(layer.groups), np.arange(row_blocks),
+                                 np.arange(bl_blocks), np.arange(n_pol), indexing="ij")
+    g, rb, bb, pol = (a.ravel() for a in (g, rb, bb, pol))
+    used_rows = np.minimum(xr, R - rb * xr)
+    used_bls = np.minimum(xc, n_bitlines - bb * xc)
+
+    # OUs: every crossbar is tiled into ceil(used/ou) tiles in each direction.
+    ou_r_tiles, ou_c_tiles = -(-used_rows // our), -(-used_bls // ouc)
+    per_xbar = ou_r_tiles * ou_c_tiles
+    ou_xbar = np.repeat(np.arange(len(g)), per_xbar)
+    k = np.arange(per_xbar.sum()) - np.repeat(np.cumsum(per_xbar) - per_xbar, per_xbar)
+    tile_r, tile_c = k // ou_c_tiles[ou_xbar], k % ou_c_tiles[ou_xbar]
+    wl_start, bl_start = tile_r * our, tile_c * ouc
+    n_wl = np.minimum(our, used_rows[ou_xbar] - wl_start)
+    n_bl = np.minimum(ouc, used_bls[ou_xbar] - bl_start)
+    row_ptr, wl, col_ptr, bl = ous_from_tiles(ou_xbar, wl_start, n_wl, bl_start, n_bl)
+
+    rows = wl + np.repeat(rb[ou_xbar] * xr, n_wl).astype(np.int32)
+    global_bl = bl.astype(np.int64) + np.repeat(bb[ou_xbar] * xc, n_bl)
+    return LayerMapping(
+        layer=layer.name,
+        scheme="dense",
+        xbar_group=g.astype(np.int32),
+        xbar_polarity=np.where(pol == 0, 1, -1).astype(np.int8),
+        ou_xbar=ou_xbar.astype(np.int32),
+        ou_row_ptr=row_ptr,
+        ou_rows=rows.astype(np.int32),
+        ou_wl=wl,
+        ou_col_ptr=col_ptr,
+        ou_cols=(global_bl // s).astype(np.int32),
+        ou_slices=(global_bl % s).astype(np.int16),
+        ou_bl=bl,
+    )
