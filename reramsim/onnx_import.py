@@ -272,8 +272,20 @@ class _Importer:
         return order
 
     def _infer_shapes(self) -> dict[str, tuple[int | str | None, ...]]:
+        """ONNX shape inference, run on a copy whose large initializers are typed inputs."""
+        graph = self.graph
+        big = [i for i in graph.initializer if int(np.prod(i.dims)) > 4096]
+        declared = {v.name for v in graph.input}
+        slim = helper.make_model(
+            helper.make_graph(
+                graph.node, graph.name,
+                list(graph.input) + [helper.make_tensor_value_info(i.name, i.data_type, i.dims)
+                                     for i in big if i.name not in declared],
+                graph.output, [i for i in graph.initializer if int(np.prod(i.dims)) <= 4096],
+                value_info=graph.value_info),
+            opset_imports=self.model.opset_import, ir_version=max(self.model.ir_version, 4))
         try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, data_prop=True)
+            inferred = onnx.shape_inference.infer_shapes(slim, data_prop=True)
         except Exception:  # inference is only a cross-check; our own shapes are authoritative
             return {}
         values = list(inferred.graph.value_info) + list(inferred.graph.output)
@@ -311,6 +323,9 @@ class _Importer:
         if name in self.consts:
             raise self.error(node, f"{what} (input {i}, '{node.inputs[i]}') is a constant; "
                                    "expected an activation computed from the graph input")
+        if name not in self.shapes:
+            raise self.error(node, f"{what} (input {i}, '{node.inputs[i]}') is a secondary "
+                                   "output of another node, which is not computed")
         return name, self.shapes[name]
 
     def require_unused_outputs(self, node: _Node, first: int) -> None:
@@ -507,14 +522,16 @@ def _resolve_pads(imp: _Importer, node: _Node, in_hw: Shape, kernel: tuple[int, 
     if auto in ("NOTSET", ""):
         pads = node.attr("pads", [0, 0, 0, 0])
         if len(pads) != 4:
-            raise imp.error(node, f"pads={list(pads)}: expected 4 values (top, left, bottom, right)")
+            raise imp.error(node, f"pads={list(pads)}: expected 4 values "
+                                  "(top, left, bottom, right)")
         if min(pads) < 0:
             raise imp.error(node, f"pads={list(pads)}: negative pads are not supported")
         return int(pads[0]), int(pads[1]), int(pads[2]), int(pads[3])
     if auto == "VALID":
         return 0, 0, 0, 0
     if auto not in ("SAME_UPPER", "SAME_LOWER"):
-        raise imp.error(node, f"auto_pad={auto!r}: expected NOTSET, SAME_UPPER, SAME_LOWER or VALID")
+        raise imp.error(node, f"auto_pad={auto!r}: expected NOTSET, SAME_UPPER, SAME_LOWER "
+                              "or VALID")
     begin, end = [], []
     for size, k, s, d in zip(in_hw, kernel, stride, dilation):
         out = -(-size // s)
@@ -593,7 +610,8 @@ def _conv(imp: _Importer, node: _Node) -> None:
                               f"{xs[0]} input channels")
     kernel_attr = node.attr("kernel_shape")
     if kernel_attr is not None and tuple(kernel_attr) != (kh, kw):
-        raise imp.error(node, f"kernel_shape={list(kernel_attr)} disagrees with weight {weight.shape}")
+        raise imp.error(node, f"kernel_shape={list(kernel_attr)} disagrees with weight "
+                              f"{weight.shape}")
     if bias is not None and bias.size != cout:
         raise imp.error(node, f"bias of shape {bias.shape}: expected ({cout},)")
     stride, dilation = _pair(node, imp, "strides", 1), _pair(node, imp, "dilations", 1)
@@ -626,7 +644,8 @@ def _weight_operand(imp: _Importer, node: _Node) -> tuple[str, Shape, np.ndarray
     weight = imp.const(node, 1, "weight B")
     x, xs = imp.act(node, 0, "activation A")
     if len(xs) != 1:
-        raise imp.error(node, f"expected a 2-D (N, K) activation, got (N, {', '.join(map(str, xs))})")
+        raise imp.error(node, "expected a 2-D (N, K) activation, got "
+                              f"(N, {', '.join(map(str, xs))})")
     if weight.ndim != 2:
         raise imp.error(node, f"weight B of shape {weight.shape}: expected a 2-D matrix")
     return x, xs, weight
@@ -704,6 +723,7 @@ def _unary(op: str, **attrs: Any) -> Handler:
         values = {k: float(node.attr(k, default)) for k, default in attrs.items()}
         imp.digital(node, op, [x], xs, **values)
 
+    handle.__name__ = f"_{op}"
     return handle
 
 
@@ -798,8 +818,14 @@ def _pool(imp: _Importer, node: _Node, op: str) -> None:
     imp.digital(node, op, [x], (xs[0], *out_hw), check_shape=not ceil_mode, **attrs)
 
 
-register_op("MaxPool")(lambda imp, node: _pool(imp, node, "maxpool"))
-register_op("AveragePool")(lambda imp, node: _pool(imp, node, "avgpool"))
+@register_op("MaxPool")
+def _maxpool(imp: _Importer, node: _Node) -> None:
+    _pool(imp, node, "maxpool")
+
+
+@register_op("AveragePool")
+def _avgpool(imp: _Importer, node: _Node) -> None:
+    _pool(imp, node, "avgpool")
 
 
 @register_op("GlobalAveragePool")
@@ -858,7 +884,8 @@ def _reshape(imp: _Importer, node: _Node, target: list[int]) -> None:
     for i, d in enumerate(int(v) for v in target):
         if d == 0 and not allowzero:
             if i >= len(full_in):
-                raise imp.error(node, f"shape {list(target)}: 0 at dim {i} has no input dim to copy")
+                raise imp.error(node, f"shape {list(target)}: 0 at dim {i} has no input dim "
+                                      "to copy")
             d = full_in[i]
         out.append(d)
     total = int(np.prod(full_in))

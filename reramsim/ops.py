@@ -318,8 +318,9 @@ def _lrn(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
     acc = np.zeros_like(sq)
     for j in range(size):
         acc += sqp[:, j:j + channels]
-    a = x.dtype.type(layer.attrs["alpha"] / size)
-    return x / np.power(x.dtype.type(layer.attrs["bias"]) + a * acc, x.dtype.type(layer.attrs["beta"]))
+    alpha, beta, bias = (x.dtype.type(v) for v in (layer.attrs["alpha"] / size,
+                                                   layer.attrs["beta"], layer.attrs["bias"]))
+    return x / np.power(bias + alpha * acc, beta)
 
 
 @_register_kernel("softmax")

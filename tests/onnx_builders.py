@@ -49,7 +49,8 @@ def make_model(nodes: Sequence[onnx.NodeProto], inputs: dict[str, ShapeLike],
         [numpy_helper.from_array(np.asarray(v), k) for k, v in (initializers or {}).items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="reramsim-tests")
-    model.ir_version = max(helper.find_min_ir_version_for(list(model.opset_import)), 7)
+    min_ir = helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
+    model.ir_version = max(min_ir, 7)  # old enough for onnxruntime, new enough for the checker
     for key, value in (metadata or {}).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

@@ -131,6 +131,11 @@ class Buffers:
 
     input: Buffer = field(default_factory=Buffer)
     output: Buffer = field(default_factory=Buffer)
+    shared_per_tile: bool = spec(
+        True,
+        "layers and transfers on one tile share its input-buffer port and its output-buffer "
+        "port (False = a private port for each use: no buffer contention)",
+    )
 
 
 @dataclass(frozen=True)

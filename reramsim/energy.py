@@ -1,0 +1,262 @@
+"""Energy of a simulation, per layer and per component, traceable to config entries.
+
+Every figure is a sum of :class:`EnergyTerm` s, and every term is one config
+entry times a count:
+
+* **dynamic**: ``events x pJ per event``. The engines count events by kind
+  (:data:`reramsim.stats.EVENT_KINDS`); :data:`EVENT_ENERGY` is the one table
+  that says which component each kind belongs to and which config entry prices
+  it (``ou_step`` is timing only and costs nothing by itself: its energy is in
+  the cells, DACs, S+H and ADCs it activates).
+* **leakage**: ``instances x mW x ns`` (1 mW over 1 ns = 1 pJ) for the
+  components whose config has a static power (``buffers.*.leakage_mw``,
+  ``digital.*.leakage_mw``, ``noc.router_leakage_mw``,
+  ``index_buffer.leakage_mw_per_kb``), over the whole simulated time
+  ``total_cycles x cycle_ns``.
+
+Leakage attribution (documented in ``docs/metrics.md``):
+
+* a resource leaks for the whole run: in a pipelined accelerator every layer's
+  hardware is powered from the first input to the last output;
+* only the tiles the model occupies leak; tiles of a larger chip that hold no
+  layer are taken as power-gated (the area model still counts them);
+* a per-tile resource (input and output buffer, router, and the digital units when
+  ``digital.shared_per_tile``) is split equally among the layers that use the tile
+  (a weight layer uses every tile its crossbars sit on, plus its home tile; a
+  digital layer its home tile), so per-layer leakage sums to the total;
+* a private digital unit (``shared_per_tile: false``) and the layer's own index
+  buffer (``index_storage_bits``) belong to that layer alone.
+
+Worked example: a 1-tile run of 1000 ns with ``buffers.input.leakage_mw: 0.5`` and
+two layers on the tile charges each layer ``0.5 x 0.5 mW x 1000 ns = 250 pJ`` for
+the input buffer, 500 pJ in total.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from reramsim.config import Config
+from reramsim.ir import Network
+from reramsim.mapping import NetworkMapping
+from reramsim.placement import Placement
+from reramsim.stats import EVENT_KINDS, SimResult
+
+#: Energy components, in the order reports list them.
+COMPONENTS: tuple[str, ...] = (
+    "crossbar", "dac", "sample_hold", "adc", "shift_add", "index_buffer", "input_gather",
+    "accumulator", "buffers", "noc", "digital", "leakage",
+)
+
+#: Event kind -> (component, config entry of the energy of one event in pJ).
+#: The single place where an event kind meets its price; ``None``: timing only.
+EVENT_ENERGY: dict[str, tuple[str, str | None]] = {
+    "ou_step": ("crossbar", None),
+    "cell_read": ("crossbar", "crossbar.cell_read_energy_pj"),
+    "dac_conversion": ("dac", "dac.energy_pj"),
+    "sample_hold": ("sample_hold", "sample_hold.energy_pj"),
+    "adc_conversion": ("adc", "adc.energy_pj"),
+    "shift_add": ("shift_add", "shift_add.energy_pj"),
+    "index_read": ("index_buffer", "index_buffer.energy_pj"),
+    "gather_input": ("input_gather", "input_gather.energy_pj"),
+    "accumulate": ("accumulator", "digital.accumulator.energy_pj"),
+    "input_buffer_read": ("buffers", "buffers.input.energy_pj"),
+    "input_buffer_write": ("buffers", "buffers.input.energy_pj"),
+    "output_buffer_write": ("buffers", "buffers.output.energy_pj"),
+    "output_buffer_read": ("buffers", "buffers.output.energy_pj"),
+    "noc_bit_hop": ("noc", "noc.energy_pj_per_bit_hop"),
+    "activation_op": ("digital", "digital.activation.energy_pj"),
+    "pooling_op": ("digital", "digital.pooling.energy_pj"),
+    "eltwise_op": ("digital", "digital.eltwise.energy_pj"),
+    "other_op": ("digital", "digital.other.energy_pj"),
+}
+
+#: Resources that exist once per tile and their static power (mW per instance).
+TILE_LEAKAGE: dict[str, str] = {
+    "input_buffer": "buffers.input.leakage_mw",
+    "output_buffer": "buffers.output.leakage_mw",
+    "router": "noc.router_leakage_mw",
+}
+
+#: The tile's digital units (``digital.<unit>``), in report order.
+DIGITAL_UNITS: tuple[str, ...] = ("accumulator", "activation", "pooling", "eltwise", "other")
+
+#: IR op -> the digital unit it runs on (``None``: pure data layout, no unit).
+#: Used where units are private to layers (``digital.shared_per_tile: false``).
+DIGITAL_UNIT_OF_OP: dict[str, str | None] = {
+    "conv": "accumulator", "fc": "accumulator",
+    "relu": "activation", "clip": "activation", "leaky_relu": "activation", "sigmoid": "activation",
+    "maxpool": "pooling", "avgpool": "pooling", "global_avgpool": "pooling",
+    "add": "eltwise", "affine": "eltwise",
+    "concat": None, "flatten": None, "reshape": None, "transpose": None,
+    "lrn": "other", "softmax": "other",
+}
+
+
+def digital_unit_of(op: str) -> str | None:
+    """The digital unit an IR op runs on (unknown ops run on ``other``)."""
+    return DIGITAL_UNIT_OF_OP.get(op, "other")
+
+
+def config_value(config: Config, key: str) -> float:
+    """The value of a dotted config entry, e.g. ``config_value(cfg, "adc.energy_pj")``."""
+    value: object = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return float(value)  # type: ignore[arg-type]
+
+
+class SimulationLike(Protocol):
+    """What :func:`energy_breakdown` needs of a ``reramsim.simulator.Simulation``."""
+
+    network: Network
+    config: Config
+    mapping: NetworkMapping
+    placement: Placement
+    result: SimResult
+
+
+@dataclass(frozen=True)
+class EnergyTerm:
+    """One traceable contribution: ``count x per_unit`` (x ``time_ns`` for leakage).
+
+    Attributes:
+        component: one of :data:`COMPONENTS`.
+        source: the event kind, or ``"leak:<resource>"`` for static power.
+        config_key: the dotted config entry that gives ``per_unit``.
+        count: events; for leakage, instances (KiB for the index buffer), possibly a
+            fractional share of a per-tile resource.
+        per_unit: pJ per event; for leakage, mW per instance (or per KiB).
+        time_ns: leakage only: how long it leaks; ``None`` for dynamic terms.
+    """
+
+    component: str
+    source: str
+    config_key: str
+    count: float
+    per_unit: float
+    time_ns: float | None = None
+
+    @property
+    def energy_pj(self) -> float:
+        return self.count * self.per_unit * (1.0 if self.time_ns is None else self.time_ns)
+
+
+@dataclass
+class EnergyBreakdown:
+    """Energy terms per layer (layer order kept) and the simulated time they cover."""
+
+    time_ns: float
+    layer_terms: dict[str, list[EnergyTerm]] = field(default_factory=dict)
+
+    def layer_components(self, layer: str) -> dict[str, float]:
+        """pJ per component of one layer (every component present, zeros included)."""
+        out = dict.fromkeys(COMPONENTS, 0.0)
+        for term in self.layer_terms[layer]:
+            out[term.component] += term.energy_pj
+        return out
+
+    def layer_pj(self, layer: str) -> float:
+        return sum(t.energy_pj for t in self.layer_terms[layer])
+
+    def terms(self) -> list[EnergyTerm]:
+        """Terms summed over layers: one per (component, source, config entry), table order."""
+        merged: dict[tuple[str, str, str], EnergyTerm] = {}
+        for terms in self.layer_terms.values():
+            for t in terms:
+                key = (t.component, t.source, t.config_key)
+                old = merged.get(key)
+                merged[key] = t if old is None else EnergyTerm(
+                    t.component, t.source, t.config_key, old.count + t.count, t.per_unit, t.time_ns)
+        order = {c: i for i, c in enumerate(COMPONENTS)}
+        return sorted(merged.values(), key=lambda t: order[t.component])
+
+    def components(self) -> dict[str, float]:
+        """pJ per component over the whole run (every component present)."""
+        out = dict.fromkeys(COMPONENTS, 0.0)
+        for terms in self.layer_terms.values():
+            for t in terms:
+                out[t.component] += t.energy_pj
+        return out
+
+    @property
+    def total_pj(self) -> float:
+        return sum(self.layer_pj(name) for name in self.layer_terms)
+
+
+def energy_breakdown(sim: SimulationLike) -> EnergyBreakdown:
+    """Energy of a simulation (``reramsim.simulator.Simulation``), per layer and component, pJ."""
+    return compute_energy(sim.result, sim.config, sim.placement, sim.mapping)
+
+
+def compute_energy(result: SimResult, config: Config, placement: Placement | None = None,
+                   mapping: NetworkMapping | None = None) -> EnergyBreakdown:
+    """Energy = event counts x per-event energies + leakage x simulated time (module doc).
+
+    Args:
+        result: the engine's counts and total cycles.
+        config: prices every event and gives the static powers.
+        placement: which tiles each layer uses (no placement: no per-tile leakage).
+        mapping: the layers' index storage (no mapping: no index-buffer leakage).
+
+    Raises:
+        ValueError: an event kind that :data:`EVENT_ENERGY` does not price (an engine bug).
+    """
+    time_ns = result.total_cycles * config.cycle_ns
+    breakdown = EnergyBreakdown(time_ns)
+    shares = _tile_shares(result, placement)
+    for stats in result.layers:
+        terms: list[EnergyTerm] = []
+        for kind, count in stats.counts.items():
+            if kind not in EVENT_ENERGY:
+                raise ValueError(f"layer {stats.name}: event kind {kind!r} has no price; "
+                                 f"known kinds: {', '.join(EVENT_KINDS)}")
+            component, key = EVENT_ENERGY[kind]
+            if key is not None and count:
+                terms.append(EnergyTerm(component, kind, key, count, config_value(config, key)))
+        terms += _leakage_terms(stats.name, stats.op, shares.get(stats.name, 0.0), config,
+                                mapping, time_ns)
+        breakdown.layer_terms[stats.name] = terms
+    return breakdown
+
+
+def _tile_shares(result: SimResult, placement: Placement | None) -> dict[str, float]:
+    """Layer -> the number of tiles' worth of per-tile resources it is charged for."""
+    if placement is None:
+        return {}
+    uses: dict[str, set[int]] = {}
+    for stats in result.layers:
+        tiles = {int(placement.layer_tile.get(stats.name, 0))}
+        if stats.name in placement.xbar_tile:
+            tiles.update(int(t) for t in set(placement.xbar_tile[stats.name].tolist()))
+        uses[stats.name] = tiles
+    users_of_tile: dict[int, int] = {}
+    for tiles in uses.values():
+        for tile in tiles:
+            users_of_tile[tile] = users_of_tile.get(tile, 0) + 1
+    return {name: sum(1.0 / users_of_tile[t] for t in tiles) for name, tiles in uses.items()}
+
+
+def _leakage_terms(layer: str, op: str, tile_share: float, config: Config,
+                   mapping: NetworkMapping | None, time_ns: float) -> list[EnergyTerm]:
+    """Static-power terms of one layer (attribution rules in the module doc)."""
+    terms: list[EnergyTerm] = []
+
+    def add(resource: str, key: str, count: float) -> None:
+        power_mw = config_value(config, key)
+        if count and power_mw:
+            terms.append(EnergyTerm("leakage", f"leak:{resource}", key, count, power_mw, time_ns))
+
+    for resource, key in TILE_LEAKAGE.items():
+        add(resource, key, tile_share)
+    if config.digital.shared_per_tile:
+        for unit in DIGITAL_UNITS:
+            add(unit, f"digital.{unit}.leakage_mw", tile_share)
+    else:
+        unit = digital_unit_of(op)
+        if unit is not None:
+            add(unit, f"digital.{unit}.leakage_mw", 1.0)
+    if mapping is not None and layer in mapping.layers:
+        add("index_buffer", "index_buffer.leakage_mw_per_kb",
+            mapping.layers[layer].index_storage_bits / 8192.0)
+    return terms

@@ -1,0 +1,590 @@
+"""The functional model: what the mapped ReRAM hardware numerically outputs.
+
+:class:`FunctionalModel` executes a network the way its crossbars would: every
+weight layer runs through the OU lists of its :class:`~reramsim.mapping.LayerMapping`
+(the crossbars, word-line/bit-line sets and input gathers a mapper produced, right
+or wrong), with
+
+1. weights quantised to ``weight_bits`` and bit-sliced into ``cell_bits`` cells, signed
+   by an offset or by differential crossbar pairs (:mod:`reramsim.quantize`);
+2. inputs quantised to ``input_bits`` (a per-layer scale calibrated on a batch) and
+   streamed ``dac.bits`` per step;
+3. each OU's bit-line current summed over that OU's word-lines only, i.e. over the
+   matrix rows ``ou_rows`` drives, and sampled by the ADC once per (pixel, input step,
+   OU, bit-line) with its resolution, range and LSB mode (clipping, rounding; ideal);
+4. shift-and-add over input steps and weight slices, the offset corrections, the sum over
+   OUs and crossbars, the polarity of differential pairs, de-quantisation and bias, all
+   digital and exact;
+5. digital layers (ReLU, pooling, add...) in float64 with :func:`reramsim.ops.digital_op`.
+
+How the arithmetic is organised (one layer)
+-------------------------------------------
+For OU ``k`` with word-line inputs ``R_k`` and bit-line ``j`` holding slice ``t_j`` of
+matrix column ``c_j`` on a crossbar of polarity ``p_k``, input step ``s`` reads
+``a[k,j,s] = sum_{r in R_k} d_s(x_u[r]) * cell[r, j]`` where ``d_s`` is the step's DAC
+level. The layer's integer output is::
+
+    y_int[c] = sum_{k, j: c_j = c} p_k 2^(t_j*cell_bits) sum_s 2^(s*dac_bits) ADC(a[k,j,s])
+               - W0 * sum_{k, j: c_j = c, t_j = top} p_k sum_{r in R_k} x_u[r]     (weight offset)
+               + X0 * const[c]                                                   (input offset)
+
+and ``y = s_x * s_w[c] * y_int + bias`` (see :mod:`reramsim.quantize` for ``x_u``,
+``X0``, ``W0``). OUs with the same input rows (the column blocks of one row block in a
+dense mapping, the two arrays of a differential pair) read the same word-line
+vectors, so they are merged into one *unit* whose bit-lines are concatenated:
+the ADC is per bit-line, so this changes nothing numerically. Units with the same
+number of rows form a class, executed as one batched matmul
+``(units, bit-lines, rows) @ (units, rows, pixels*steps)``, chunked over pixels.
+
+When a class's ADC cannot clip or round any sum (an ideal ADC; a ``unit`` ADC whose
+code range exceeds every bit-line's largest possible sum; a ``full_range`` ADC with
+at least as many codes as levels), ``ADC(a) = a`` is linear, so the shift-and-add
+commutes with the row sums: the class then multiplies the integer inputs by its
+pre-shifted cells summed per column (``sum_j p 2^(t_j*cell_bits) cell[r, j]``, built from
+the mapping's own rows, slices and polarities) in one step. The result is the same
+integers (exact in float64 while below 2^53), which tests check against the
+bit-serial path.
+
+"Full precision" (:func:`full_precision`): 32-bit weights and inputs with an ideal ADC;
+the output then matches the float model to ~1e-9 relative, and onnxruntime to its own
+float32 rounding (< 1e-5 relative).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from reramsim.config import Config
+from reramsim.ir import Network, WeightLayer
+from reramsim.mapping import LayerMapping, NetworkMapping, map_network
+from reramsim.ops import col2im_output, digital_op, im2col_groups, run_float
+from reramsim.quantize import (
+    FunctionalError,
+    InputQuant,
+    adc_convert,
+    adc_lsb,
+    calibrate_input,
+    cell_slice,
+    quantize_weights,
+)
+
+__all__ = ["AdcStats", "CrossbarLayer", "FunctionalError", "FunctionalModel", "full_precision"]
+
+#: Elements of the largest temporary (bit planes or ADC samples) per chunk of pixels.
+CHUNK_ELEMENTS = 1 << 23
+#: Cells gathered at once while building a layer's cell tensors.
+BUILD_CHUNK_CELLS = 1 << 22
+#: Integers below this are exact in float32 / float64.
+_EXACT_F32 = 1 << 24
+_EXACT_F64 = 1 << 53
+
+
+def full_precision(config: Config) -> Config:
+    """``config`` with 32-bit weights and inputs and an ideal ADC (the reference setting).
+
+    Cell bits, DAC bits, crossbar and OU geometry are kept, so the same OU lists run.
+    """
+    return dataclasses.replace(
+        config,
+        precision=dataclasses.replace(config.precision, weight_bits=32, input_bits=32),
+        adc=dataclasses.replace(config.adc, ideal=True),
+    )
+
+
+@dataclass
+class AdcStats:
+    """ADC conversions of one layer since the last reset: ``samples`` done, ``clipped`` saturated."""
+
+    samples: int = 0
+    clipped: int = 0
+
+    @property
+    def clip_rate(self) -> float:
+        return self.clipped / self.samples if self.samples else 0.0
+
+
+@dataclass
+class _OuClass:
+    """OU units of one layer with the same number of word-lines, executed together.
+
+    ``weights`` is ``(units, outs, rows)``: cell levels per bit-line (bit-serial) or
+    pre-shifted cells per column (linear). ``scatter`` maps the ``units * outs`` results
+    to the layer's ``groups * cols`` integer outputs; ``offset_scatter`` maps the units'
+    input sums (``-W0 * p`` for top-slice bit-lines), or is None.
+    """
+
+    n_rows: int
+    unit_inputs: np.ndarray  # (units, rows) int64: flat input index g*R + r of each word-line
+    linear: bool
+    weights: np.ndarray
+    scatter: sp.csr_array
+    offset_scatter: sp.csr_array | None
+    max_sum: float  # largest possible one-step bit-line sum: rows * dac_max * cell_max
+    n_bitlines: int  # real bit-lines (ADC channels) over all units
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_inputs)
+
+
+class CrossbarLayer:
+    """One weight layer programmed into its crossbars; call it on the layer's float input.
+
+    Built once per (layer, mapping, config): quantised weights, cell levels per OU unit,
+    the scatter of bit-lines to outputs. Raises FunctionalError for a mapping whose
+    indices fall outside the layer or the config's slicing.
+    """
+
+    def __init__(self, layer: WeightLayer, mapping: LayerMapping, config: Config,
+                 shortcut: bool = True) -> None:
+        _check_mapping(layer, mapping, config)
+        self.layer = layer
+        self.mapping = mapping
+        self.config = config
+        prec = config.precision
+        matrices = np.stack(list(layer.matrices()))  # (G, R, C)
+        self.q, self.weight_scale = quantize_weights(matrices, prec.weight_bits,
+                                                     prec.weight_scale == "per_channel")
+        self.steps = config.input_steps
+        self.dac_max = (1 << config.dac.bits) - 1
+        self.classes, self.offset_const = _build_classes(layer, mapping, config, self.q, shortcut)
+        self.stats = AdcStats()
+
+    def __call__(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
+        """The layer's output on the hardware: ``(N, Cout, Ho, Wo)`` or ``(N, Cout)`` float64.
+
+        ``x`` is the layer input ``(N, Cin, H, W)`` / ``(N, Cin)`` in float; ``quant`` its format.
+        """
+        layer = self.layer
+        x_int = quant.to_int(x)
+        cols = im2col_groups(x_int, layer)  # (N, P, G, R); padding is x_int = 0
+        n, n_pix = cols.shape[:2]
+        width = n * n_pix
+        x_u = np.ascontiguousarray(cols.reshape(width, -1).T)  # (G*R, N*P)
+        if quant.offset:
+            x_u += quant.offset
+        y_int = np.zeros((layer.cout, width), np.float64)
+        if quant.offset:
+            y_int += quant.offset * self.offset_const[:, None]
+        x_f = x_u.astype(np.float64) if any(c.linear for c in self.classes) else None
+        x_i = x_u.astype(_uint_for(quant.bits)) if not all(c.linear for c in self.classes) else None
+        for cls in self.classes:
+            if cls.linear:
+                assert x_f is not None
+                self._run_linear(cls, x_f, y_int)
+            else:
+                assert x_i is not None
+                self._run_bit_serial(cls, x_i, y_int)
+        scale = quant.scale * self.weight_scale  # (Cout,)
+        y = y_int.T * scale
+        if layer.bias is not None:
+            y += layer.bias.astype(np.float64)
+        return col2im_output(y.reshape(n, n_pix, layer.cout), layer)
+
+    # ----------------------------------------------------------------------- execution
+
+    def _chunks(self, cls: _OuClass, width: int, per_pixel: int) -> Iterable[slice]:
+        step = max(1, CHUNK_ELEMENTS // max(1, cls.n_units * per_pixel))
+        for p0 in range(0, width, step):
+            yield slice(p0, min(width, p0 + step))
+
+    def _run_linear(self, cls: _OuClass, x_u: np.ndarray, y_int: np.ndarray) -> None:
+        """ADC-transparent class: inputs times pre-shifted cells, one matmul per chunk."""
+        outs = cls.weights.shape[1]
+        for cols in self._chunks(cls, x_u.shape[1], max(cls.n_rows, outs)):
+            xg = np.take(x_u[:, cols], cls.unit_inputs, axis=0)  # (units, rows, px)
+            part = np.matmul(cls.weights, xg)  # (units, outs, px)
+            y_int[:, cols] += cls.scatter @ part.reshape(-1, xg.shape[2])
+            if cls.offset_scatter is not None:
+                y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1)
+        self.stats.samples += cls.n_bitlines * self.steps * x_u.shape[1]
+
+    def _run_bit_serial(self, cls: _OuClass, x_u: np.ndarray, y_int: np.ndarray) -> None:
+        """One ADC sample per (pixel, step, OU, bit-line), then shift-and-add."""
+        steps, dac_bits = self.steps, self.config.dac.bits
+        adc = self.config.adc
+        units, outs, rows = cls.weights.shape
+        dtype = cls.weights.dtype
+        step_weight = [float(1 << (s * dac_bits)) for s in range(steps)]
+        mask = np.asarray(self.dac_max, x_u.dtype)
+        for cols in self._chunks(cls, x_u.shape[1], steps * max(rows, outs)):
+            xg = np.take(x_u[:, cols], cls.unit_inputs, axis=0)  # (units, rows, px)
+            px = xg.shape[2]
+            planes = np.empty((units, rows, steps, px), dtype)
+            for s in range(steps):
+                planes[:, :, s, :] = (xg >> np.asarray(s * dac_bits, x_u.dtype)) & mask
+            sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
+            self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
+            sums = sums.reshape(units * outs, steps, px)
+            merged = sums[:, 0, :].astype(np.float64)
+            for s in range(1, steps):
+                merged += step_weight[s] * sums[:, s, :]
+            y_int[:, cols] += cls.scatter @ merged
+            if cls.offset_scatter is not None:
+                y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
+        self.stats.samples += cls.n_bitlines * steps * x_u.shape[1]
+
+
+def _uint_for(bits: int) -> type:
+    return np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32
+
+
+def _check_mapping(layer: WeightLayer, m: LayerMapping, config: Config) -> None:
+    """Index bounds the execution relies on; anything else a mapping says is executed as is."""
+    where = f"layer {layer.name} ({m.scheme} mapping)"
+    checks = [
+        (m.ou_rows, layer.rows, "ou_rows (matrix rows)"),
+        (m.ou_cols, layer.cols, "ou_cols (matrix columns)"),
+        (m.ou_slices, config.slices, "ou_slices (weight bit-slices)"),
+        (m.xbar_group, layer.groups, "xbar_group"),
+        (m.ou_xbar, m.n_crossbars, "ou_xbar"),
+    ]
+    for values, bound, what in checks:
+        if len(values) and (values.min() < 0 or values.max() >= bound):
+            raise FunctionalError(f"{where}: {what} outside [0, {bound}); was it made with "
+                                  "another config or layer?")
+    if config.precision.signed_weights == "offset" and np.any(m.xbar_polarity < 0):
+        raise FunctionalError(f"{where}: negative-polarity crossbars, but precision."
+                              "signed_weights is 'offset' (map with the same config)")
+
+
+def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(start[i], start[i] + count[i])`` over ``i``."""
+    count = np.asarray(count, np.int64)
+    first = np.cumsum(count) - count  # position of each range's first element
+    return np.repeat(np.asarray(start, np.int64) - first, count) + np.arange(int(count.sum()))
+
+
+def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.ndarray,
+                   shortcut: bool) -> tuple[list[_OuClass], np.ndarray]:
+    """Group the OUs into units and classes and program their cells; also the X0 constant.
+
+    Returns ``(classes, const)`` with ``const`` ``(groups*cols,)``: the input-offset
+    correction per output, multiplied by ``X0`` at run time.
+    """
+    prec, cb = config.precision, config.crossbar.cell_bits
+    n_rows_all = m.ou_n_rows
+    n_out = layer.groups * layer.cols
+    const = np.zeros(n_out, np.float64)
+    if prec.signed_weights == "offset":
+        w0 = 1 << (prec.weight_bits - 1)
+        stored = (q + w0)[:, None]  # (G, 1, R, C)
+    else:
+        w0 = 0
+        stored = np.stack([np.maximum(q, 0), np.maximum(-q, 0)], axis=1)  # (G, 2, R, C)
+    top = (prec.weight_bits - 1) // cb
+    ou_group = m.xbar_group[m.ou_xbar].astype(np.int64)
+    ou_sign = m.xbar_polarity[m.ou_xbar].astype(np.int64)
+    classes = []
+    for n_rows in np.unique(n_rows_all[n_rows_all > 0]):
+        ous = np.flatnonzero(n_rows_all == n_rows)
+        rows = m.ou_rows[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)].astype(np.int64)
+        flat = ou_group[ous][:, None] * layer.rows + rows
+        unit_inputs, ou_unit = np.unique(flat, axis=0, return_inverse=True)
+        ou_unit = ou_unit.reshape(-1)
+        count = m.ou_n_cols[ous]
+        entry = _ranges(m.ou_col_ptr[ous], count)
+        local = np.repeat(np.arange(len(ous)), count)  # OU (position in ous) of each bit-line
+        e = _Entries(
+            unit=ou_unit[local], rows=rows, local=local, group=ou_group[ous][local],
+            sign=ou_sign[ous][local], col=m.ou_cols[entry].astype(np.int64),
+            slice=m.ou_slices[entry].astype(np.int64),
+        )
+        classes.append(_build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer,
+                                    config, shortcut))
+    return classes, const
+
+
+@dataclass
+class _Entries:
+    """The bit-lines of one class's OUs, one array element per (OU, bit-line)."""
+
+    unit: np.ndarray
+    rows: np.ndarray  # (OUs of the class, rows): indexed by ``local``
+    local: np.ndarray
+    group: np.ndarray
+    sign: np.ndarray
+    col: np.ndarray
+    slice: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+    def cells(self, stored: np.ndarray, cell_bits: int, part: slice) -> np.ndarray:
+        """Cell levels ``(entries in part, rows)`` read from the programmed weights."""
+        g, pol = self.group[part, None], (self.sign[part, None] < 0).astype(np.int64)
+        values = stored[g, pol, self.rows[self.local[part]], self.col[part, None]]
+        return cell_slice(values, self.slice[part, None], cell_bits)
+
+
+def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.ndarray,
+                 const: np.ndarray, w0: int, top: int, layer: WeightLayer, config: Config,
+                 shortcut: bool) -> _OuClass:
+    cb = config.crossbar.cell_bits
+    n_units, n_out = len(unit_inputs), layer.groups * layer.cols
+    out = e.group * layer.cols + e.col  # output column of each bit-line
+    shift = e.sign * np.exp2(e.slice * cb)  # digital weight of each bit-line
+    dac_max = (1 << config.dac.bits) - 1
+    max_sum = float(n_rows * dac_max * ((1 << cb) - 1))
+    parts = [slice(i, i + max(1, BUILD_CHUNK_CELLS // n_rows))
+             for i in range(0, len(e), max(1, BUILD_CHUNK_CELLS // n_rows))]
+    colsum = np.concatenate([e.cells(stored, cb, p).sum(axis=1) for p in parts]) \
+        if len(e) else np.zeros(0, np.int64)
+    # Input offset: X0 * (-sum_j p 2^(t cb) sum_r cell + W0 * sum_top p * rows).
+    np.add.at(const, out, -shift * colsum)
+    is_top = (e.slice == top) if w0 else np.zeros(len(e), bool)
+    np.add.at(const, out[is_top], float(w0 * n_rows) * e.sign[is_top])
+    offset_scatter = None
+    if is_top.any():
+        offset_scatter = sp.csr_array((-float(w0) * e.sign[is_top], (out[is_top], e.unit[is_top])),
+                                      shape=(n_out, n_units))
+    linear = shortcut and _adc_transparent(config, max_sum, colsum.max(initial=0) * dac_max)
+    if linear:  # pre-shifted cells summed per (unit, output column)
+        key = e.unit * n_out + out
+        pair_key, pair = np.unique(key, return_inverse=True)
+        pair = pair.reshape(-1)
+        pair_unit, pair_out = pair_key // n_out, pair_key % n_out
+        rank = np.arange(len(pair_key)) - np.searchsorted(pair_unit, pair_unit)
+        width = int(rank.max(initial=-1)) + 1
+        slot = pair_unit * width + rank
+        weights = np.zeros((n_units * width, n_rows), np.float64)
+        for p in parts:
+            idx = np.arange(p.start, min(p.stop, len(e)))
+            agg = sp.csr_array((shift[idx], (slot[pair[idx]], idx - p.start)),
+                               shape=(n_units * width, len(idx)))
+            weights += agg @ e.cells(stored, cb, p).astype(np.float64)
+        scatter = sp.csr_array((np.ones(len(pair_key)), (pair_out, slot)),
+                               shape=(n_out, n_units * width))
+    else:  # cell levels per bit-line
+        order = np.argsort(e.unit, kind="stable")
+        rank = np.empty(len(e), np.int64)
+        rank[order] = np.arange(len(e)) - np.searchsorted(e.unit[order], e.unit[order])
+        width = int(rank.max(initial=-1)) + 1
+        slot = e.unit * width + rank
+        exact = max_sum < _EXACT_F32
+        weights = np.zeros((n_units * width, n_rows), np.float32 if exact else np.float64)
+        for p in parts:
+            weights[slot[p]] = e.cells(stored, cb, p)
+        scatter = sp.csr_array((shift, (out, slot)), shape=(n_out, n_units * width))
+    return _OuClass(n_rows, unit_inputs, linear, weights.reshape(n_units, width, n_rows),
+                    scatter, offset_scatter, max_sum, len(e))
+
+
+def _adc_transparent(config: Config, max_sum: float, max_column_sum: float) -> bool:
+    """True when the ADC reports every possible sum of this class exactly."""
+    adc = config.adc
+    if adc.ideal:
+        return True
+    if adc.lsb_mode == "unit":
+        return max_column_sum <= (1 << adc.bits) - 1
+    return adc_lsb(max_sum, adc) == 1.0
+
+
+# --------------------------------------------------------------------------- whole network
+
+
+class FunctionalModel:
+    """A network running on the simulated crossbars; build once, call many times.
+
+    Args:
+        network: the IR network (:func:`reramsim.onnx_import.load_onnx`).
+        config: the hardware config (precision, cell bits, DAC, ADC, crossbar and OU sizes).
+        mapping: a :class:`~reramsim.mapping.NetworkMapping` to execute; ``None`` maps the
+            network with ``scheme`` and ``options`` (:func:`reramsim.mapping.map_network`).
+        scheme, options: the mapper and its per-layer options when ``mapping`` is None.
+        ideal_adc: override ``config.adc.ideal`` to True (unlimited resolution and range).
+        calibration: a batch to calibrate the input scales on now (see :meth:`calibrate`);
+            otherwise the first batch given to :meth:`run` / :meth:`forward` calibrates them.
+        shortcut: run ADC-transparent OU classes as one exact integer matmul (see the module
+            doc); False forces one ADC sample per input step everywhere (tests, debugging).
+
+    Example::
+
+        model = FunctionalModel(load_onnx("models/lenet.onnx"), load_config("isaac"),
+                                calibration=x_train[:64])
+        acc = model.accuracy(x_test, y_test)             # top-1 on the hardware
+        model.set_layer("Gemm_0", weight=pruned_w, mapping=new_layer_mapping)
+
+    Raises:
+        FunctionalError: a mapping that does not fit the network or the config, or a
+            precision the model cannot represent (weight_bits < 2...).
+        MappingError: from the mapper when ``mapping`` is None.
+    """
+
+    def __init__(self, network: Network, config: Config, mapping: NetworkMapping | None = None,
+                 *, scheme: str = "dense", options: dict[str, dict] | None = None,
+                 ideal_adc: bool = False, calibration: Any = None, shortcut: bool = True) -> None:
+        if ideal_adc:
+            config = dataclasses.replace(config, adc=dataclasses.replace(config.adc, ideal=True))
+        self.config = config
+        self.network = network
+        self._layers = list(network.layers)
+        if mapping is None:
+            mapping = map_network(network, config, scheme, options)
+        _check_network_mapping(network, mapping, config)
+        self.mapping = NetworkMapping(mapping.scheme, mapping.config, dict(mapping.layers))
+        self.shortcut = shortcut
+        self._crossbars = {
+            layer.name: CrossbarLayer(layer, self.mapping.layers[layer.name], config, shortcut)
+            for layer in network.weight_layers()}
+        #: weight layer name -> its input format; filled by :meth:`calibrate`.
+        self.input_quant: dict[str, InputQuant] = {}
+        if calibration is not None:
+            self.calibrate(calibration)
+
+    # ----------------------------------------------------------------------- set-up
+
+    def calibrate(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> None:
+        """Set every weight layer's input format from the float model's activations on a batch.
+
+        Each layer input gets the unsigned or signed scale of :func:`reramsim.quantize.
+        calibrate_input` covering the batch's min and max (of the float network with the
+        model's current weights). Values outside the range later saturate.
+        """
+        view = dataclasses.replace(self.network, layers=self._layers)
+        values = run_float(view, self._feeds(inputs), keep_all=True, dtype=np.float64)
+        bits = self.config.precision.input_bits
+        self.input_quant = {
+            layer.name: calibrate_input(float(values[layer.inputs[0]].min(initial=0.0)),
+                                        float(values[layer.inputs[0]].max(initial=0.0)), bits)
+            for layer in self._weight_layers()
+        }
+
+    def set_layer(self, name: str, weight: np.ndarray | None = None, bias: np.ndarray | None = None,
+                  mapping: LayerMapping | None = None) -> None:
+        """Swap one weight layer's weights, bias and/or mapping; only that layer is rebuilt.
+
+        ``weight`` keeps the layer's shape (``(Cout, Cin/g, kh, kw)`` or ``(Cout, Cin)``).
+        ``mapping`` defaults to the current one, which is right for weight-independent
+        schemes (dense); a pruning scheme passes the layer's new mapping. Input scales are
+        kept; call :meth:`calibrate` again to refresh them.
+
+        Raises:
+            KeyError: no weight layer ``name``. FunctionalError: a weight of another shape,
+            or a mapping that does not fit.
+        """
+        index = next((i for i, layer in enumerate(self._layers)
+                      if layer.name == name and isinstance(layer, WeightLayer)), None)
+        if index is None:
+            raise KeyError(f"no weight layer named {name!r}; weight layers: "
+                           f"{', '.join(self._crossbars)}")
+        layer = self._layers[index]
+        assert isinstance(layer, WeightLayer)
+        changes: dict[str, Any] = {}
+        if weight is not None:
+            if np.shape(weight) != layer.weight.shape:
+                raise FunctionalError(f"layer {name}: weight shape {np.shape(weight)}, expected "
+                                      f"{layer.weight.shape}")
+            changes["weight"] = np.asarray(weight, np.float32)
+        if bias is not None:
+            changes["bias"] = np.asarray(bias, np.float32).reshape(layer.cout)
+        new = dataclasses.replace(layer, **changes) if changes else layer
+        layer_mapping = mapping if mapping is not None else self.mapping.layers[name]
+        self._crossbars[name] = CrossbarLayer(new, layer_mapping, self.config, self.shortcut)
+        self._layers[index] = new
+        self.mapping.layers[name] = layer_mapping
+
+    # ----------------------------------------------------------------------- execution
+
+    def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        """Every graph output, float64 ``(N, *shape)``, for a batch (one array or name -> array).
+
+        Calibrates the input scales on this batch if they are not set yet.
+        Raises FunctionalError for missing, unknown or misshapen inputs.
+        """
+        values = self._feeds(inputs)
+        if not self.input_quant:
+            self.calibrate(values)
+        last_use = {name: i for i, layer in enumerate(self._layers) for name in layer.inputs}
+        keep = set(self.network.outputs)
+        for i, layer in enumerate(self._layers):
+            xs = [values[name] for name in layer.inputs]
+            if isinstance(layer, WeightLayer):
+                values[layer.output] = self._crossbars[layer.name](xs[0],
+                                                                   self.input_quant[layer.name])
+            else:
+                values[layer.output] = digital_op(layer, xs)
+            for name in set(layer.inputs):
+                if last_use[name] == i and name not in keep:
+                    del values[name]
+        return {name: values[name] for name in self.network.outputs}
+
+    def forward(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> np.ndarray:
+        """The first graph output (the logits of a classifier), float64 ``(N, ...)``."""
+        return self.run(inputs)[self.network.outputs[0]]
+
+    __call__ = forward
+
+    def predict(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Top-1 class per sample, ``(N,)`` int64, in batches of ``batch``."""
+        return np.concatenate([self.forward(x[i:i + batch]).argmax(axis=1)
+                               for i in range(0, len(x), batch)]) if len(x) else np.zeros(0, int)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray, batch: int = 256,
+                 progress: Callable[[int], Any] | None = None) -> float:
+        """Top-1 accuracy in [0, 1] of the hardware on images ``x`` with labels ``y``.
+
+        ``progress(n)`` is called after each batch with its size (e.g. ``tqdm.update``).
+        """
+        if len(x) != len(y):
+            raise FunctionalError(f"{len(x)} inputs but {len(y)} labels")
+        correct = 0
+        for i in range(0, len(x), batch):
+            correct += int((self.forward(x[i:i + batch]).argmax(axis=1) == y[i:i + batch]).sum())
+            if progress is not None:
+                progress(len(x[i:i + batch]))
+        return correct / len(x) if len(x) else 0.0
+
+    # ----------------------------------------------------------------------- introspection
+
+    @property
+    def adc_stats(self) -> dict[str, AdcStats]:
+        """Weight layer name -> ADC conversions and clipped samples since the last reset."""
+        return {name: xbar.stats for name, xbar in self._crossbars.items()}
+
+    def reset_stats(self) -> None:
+        for xbar in self._crossbars.values():
+            xbar.stats = AdcStats()
+
+    def crossbar_layer(self, name: str) -> CrossbarLayer:
+        """The programmed crossbars of one weight layer (quantised weights, OU classes)."""
+        return self._crossbars[name]
+
+    def _weight_layers(self) -> list[WeightLayer]:
+        return [layer for layer in self._layers if isinstance(layer, WeightLayer)]
+
+    def _feeds(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        net = self.network
+        if not isinstance(inputs, Mapping):
+            if len(net.inputs) != 1:
+                raise FunctionalError(f"{net.name}: has inputs {list(net.inputs)}; pass a dict "
+                                      "name -> array")
+            inputs = {next(iter(net.inputs)): inputs}
+        if set(inputs) != set(net.inputs):
+            raise FunctionalError(f"{net.name}: inputs must be exactly {sorted(net.inputs)}, "
+                                  f"got {sorted(inputs)}")
+        feeds = {}
+        for name, shape in net.inputs.items():
+            arr = np.asarray(inputs[name], np.float64)
+            if arr.shape[1:] != tuple(shape) or arr.ndim != len(shape) + 1:
+                raise FunctionalError(f"{net.name}: input {name!r} must be (N, "
+                                      f"{', '.join(map(str, shape))}), got {arr.shape}")
+            feeds[name] = arr
+        return feeds
+
+
+def _check_network_mapping(network: Network, mapping: NetworkMapping, config: Config) -> None:
+    names = [layer.name for layer in network.weight_layers()]
+    missing = [name for name in names if name not in mapping.layers]
+    if missing:
+        raise FunctionalError(f"the mapping has no entry for weight layer(s) {', '.join(missing)}")
+    for what in ("slices", "polarities"):
+        if getattr(mapping.config, what) != getattr(config, what):
+            raise FunctionalError(
+                f"the mapping was made with {getattr(mapping.config, what)} {what} per weight but "
+                f"the config has {getattr(config, what)}; map with the same precision settings")

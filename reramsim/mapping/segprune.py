@@ -1,0 +1,405 @@
+"""The SegPrune mapping: segments of one shape packed into crossbars by bit-line exchange.
+
+SegPrune (Yang et al., TCAD 2022) prunes a layer's matrix ``M`` (``R`` rows, ``C``
+columns, see :mod:`reramsim.ir`) segment by segment. What the paper states: a
+*segment* is a sub-column of a filter (one column over a run of rows); segments of
+the same *shape* (the same kept positions) are assembled into the same crossbar,
+which stays dense because bit-lines are exchangeable; a low-overhead data path
+feeds them. How rows are cut, how groups are packed and what the data path holds
+are not public; this module's rules are **reconstructions** (ALGORITHMS.md
+[choice], documented in ``docs/segprune.md``):
+
+* Rows are cut into *row-blocks* of ``h = segment_height`` rows (default: the
+  config's OU rows); segment ``(b, j) = M[b*h:(b+1)*h, j]`` (the last block may be
+  shorter). A *shape* is a mask of the block's rows; shape id 0 is the empty shape.
+* A *layout* gives, per row-block, a shape table (``n_b`` masks) and the shape id of
+  every column. It comes from the pruner (ONNX metadata, see
+  :mod:`reramsim.prune.metadata`) or is recovered from the zeros of the weights
+  (:func:`layout_from_matrix`): each segment's non-zero mask is its shape.
+* A *group* = the segments of one non-empty shape in one row-block. It needs
+  ``k = |shape|`` word-lines (the gathered inputs) and ``m * s`` bit-lines (``m``
+  segments, ``s`` bit-slices per weight, column-major like the dense mapping).
+* Packing (two-stage first-fit decreasing height): a group's bit-lines are cut into
+  pieces of at most ``xbar_cols`` (a weight's slices may straddle two pieces, as in
+  the dense mapping); full-width pieces are shelves of their own, narrower pieces
+  share shelves side by side (same word-lines, disjoint bit-lines); shelves are
+  stacked into crossbars by first-fit on word-lines. Crossbars never mix conv groups.
+  A differential config duplicates every crossbar for the negative weights.
+* OUs never mix groups: an OU = up to ``ou.rows`` of the piece's ``k`` gathered rows
+  x up to ``ou.cols`` of the piece's bit-lines. Word-lines of other pieces in the
+  same rows are idle in that step (their bit-lines are not sensed).
+
+Data path charged per OU step (see ``docs/segprune.md``): 2 index-buffer lookups
+(the shape-table entry that sets the input gather, and the word of filter indices
+of the OU's columns), ``k`` gathered inputs. Index storage per layer: the shape
+tables (``sum_b n_b * h_b`` bits), one entry per piece (block id + shape id) and a
+filter index (``ceil(log2 C)`` bits) per column stored in each piece. Gather mux
+fan-in per word-line: ``h``.
+
+Example: a 3x3 conv 16->16 (``R = 144``, ``C = 16``) with ``h = 16`` has 9
+row-blocks; if block 0 keeps shape ``{0, 3, 5, 9}`` for 12 filters, that group is a
+4 x 96 rectangle (16-bit weights on 2-bit cells, ``s = 8``) inside one 128x128
+crossbar, read as 6 OUs of 4 x 16.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from reramsim.config import Config
+from reramsim.ir import WeightLayer
+from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+
+#: Reconstruction defaults (ALGORITHMS.md [choice]); ``None`` height = the config's OU rows.
+DEFAULT_MAX_SHAPES = 8
+#: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
+INDEX_READS_PER_OU = 2
+
+
+@dataclass
+class SegmentLayout:
+    """The segment structure of one conv group's matrix.
+
+    Attributes:
+        segment_height: ``h``, rows per row-block.
+        shapes: per row-block ``b``, a ``(n_b, h_b)`` bool table; row ``i`` is shape id ``i + 1``.
+        assign: ``(n_blocks, cols)`` int32 shape id of every segment, 0 = empty.
+    """
+
+    segment_height: int
+    shapes: list[np.ndarray]
+    assign: np.ndarray
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.shapes)
+
+    def mask(self, rows: int) -> np.ndarray:
+        """The ``(rows, cols)`` keep mask the layout implies."""
+        cols = self.assign.shape[1]
+        out = np.zeros((rows, cols), bool)
+        for b, table in enumerate(self.shapes):
+            start, stop = block_bounds(rows, self.segment_height)[b]
+            padded = np.vstack([np.zeros((1, stop - start), bool), table])
+            out[start:stop] = padded[self.assign[b]].T
+        return out
+
+    def n_kept(self) -> int:
+        """Weights the layout keeps."""
+        return int(sum(np.concatenate([[0], t.sum(axis=1)])[a].sum()
+                       for t, a in zip(self.shapes, self.assign)))
+
+
+def block_bounds(rows: int, segment_height: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the row-blocks of a matrix with ``rows`` rows."""
+    if segment_height < 1:
+        raise MappingError(f"segment_height must be >= 1, got {segment_height}")
+    return [(s, min(s + segment_height, rows)) for s in range(0, rows, segment_height)]
+
+
+def layout_from_mask(mask: np.ndarray, segment_height: int) -> SegmentLayout:
+    """Recover shapes and assignments from a ``(rows, cols)`` keep mask.
+
+    Every segment's own mask is its shape; each row-block's table lists its distinct
+    non-empty masks, most frequent first (ties: larger mask value first), so the
+    table can be longer than SegPrune's ``max_shapes`` for arbitrary zero patterns.
+    """
+    rows, cols = mask.shape
+    shapes, assign = [], np.zeros((len(block_bounds(rows, segment_height)), cols), np.int32)
+    for b, (start, stop) in enumerate(block_bounds(rows, segment_height)):
+        segs = mask[start:stop].T  # (cols, h_b)
+        uniq, inverse, counts = np.unique(segs, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(-1)
+        nonempty = uniq.any(axis=1)
+        order = [i for i in np.lexsort((-_mask_values(uniq), -counts)) if nonempty[i]]
+        new_id = np.zeros(len(uniq), np.int32)
+        new_id[order] = np.arange(1, len(order) + 1)
+        shapes.append(uniq[order].astype(bool).reshape(len(order), stop - start))
+        assign[b] = new_id[inverse]
+    return SegmentLayout(segment_height, shapes, assign)
+
+
+def layout_from_matrix(matrix: np.ndarray, segment_height: int) -> SegmentLayout:
+    """Recover the layout of a pruned matrix from its zeros (see :func:`layout_from_mask`)."""
+    return layout_from_mask(matrix != 0, segment_height)
+
+
+def _mask_values(masks: np.ndarray) -> np.ndarray:
+    """A sortable value per mask row (bit ``i`` = position ``i``), float for any height."""
+    if masks.shape[1] == 0:
+        return np.zeros(len(masks))
+    return (masks.astype(np.float64) * 2.0 ** np.arange(masks.shape[1])).sum(axis=1)
+
+
+def check_layout(layout: SegmentLayout, matrix: np.ndarray, where: str) -> None:
+    """Raise MappingError unless the layout fits ``matrix`` and keeps all its non-zeros."""
+    rows, cols = matrix.shape
+    bounds = block_bounds(rows, layout.segment_height)
+    if layout.assign.shape != (len(bounds), cols) or len(layout.shapes) != len(bounds):
+        raise MappingError(f"{where}: shape table for {layout.assign.shape[0]} row-blocks x "
+                           f"{layout.assign.shape[1]} columns does not fit the {rows}x{cols} "
+                           f"matrix with segment height {layout.segment_height}")
+    for b, (table, (start, stop)) in enumerate(zip(layout.shapes, bounds)):
+        if table.ndim != 2 or table.shape[1] != stop - start:
+            raise MappingError(f"{where}: row-block {b} shapes have {table.shape[-1]} bits, "
+                               f"expected {stop - start}")
+        if layout.assign[b].min(initial=0) < 0 or layout.assign[b].max(initial=0) > len(table):
+            raise MappingError(f"{where}: row-block {b} refers to a shape id outside "
+                               f"[0, {len(table)}]")
+    outside = (matrix != 0) & ~layout.mask(rows)
+    if outside.any():
+        r, c = (int(v[0]) for v in np.nonzero(outside))
+        raise MappingError(f"{where}: non-zero weight (row {r}, col {c}) lies outside its "
+                           f"segment's shape; the pruning metadata does not match the weights")
+
+
+# --------------------------------------------------------------------------- packing
+
+
+@dataclass
+class _Piece:
+    """Up to ``xbar_cols`` consecutive bit-lines of one group (and up to ``xbar_rows`` rows)."""
+
+    rows: np.ndarray  # matrix rows (the gathered inputs), length k
+    bl_cols: np.ndarray  # matrix column of each bit-line
+    bl_slices: np.ndarray  # bit-slice of each bit-line
+    block: int
+    shape_id: int
+    xbar: int = -1
+    wl0: int = 0
+    bl0: int = 0
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    @property
+    def width(self) -> int:
+        return len(self.bl_cols)
+
+
+def _pieces(layout: SegmentLayout, rows: int, config: Config) -> list[_Piece]:
+    """Cut every group of the layout into pieces that fit one crossbar."""
+    xr, xc, s = config.crossbar.rows, config.crossbar.cols, config.slices
+    pieces = []
+    for b, (start, stop) in enumerate(block_bounds(rows, layout.segment_height)):
+        for sid, shape in enumerate(layout.shapes[b], start=1):
+            members = np.flatnonzero(layout.assign[b] == sid).astype(np.int32)
+            if not len(members):
+                continue
+            group_rows = (start + np.flatnonzero(shape)).astype(np.int32)
+            bl_cols = np.repeat(members, s)
+            bl_slices = np.tile(np.arange(s, dtype=np.int16), len(members))
+            for r0 in range(0, len(group_rows), xr):
+                for c0 in range(0, len(bl_cols), xc):
+                    pieces.append(_Piece(group_rows[r0:r0 + xr], bl_cols[c0:c0 + xc],
+                                         bl_slices[c0:c0 + xc], b, sid))
+    return pieces
+
+
+def _pack(pieces: list[_Piece], config: Config) -> int:
+    """Place pieces (sets ``xbar``, ``wl0``, ``bl0``); return the number of crossbars.
+
+    Stage 1 puts pieces onto shelves, tallest first; a piece joins the first shelf with
+    enough free bit-lines (full-width pieces always open a shelf). Stage 2 stacks the
+    shelves into crossbars, tallest first, first fit on free word-lines.
+    """
+    xr, xc = config.crossbar.rows, config.crossbar.cols
+    order = sorted(range(len(pieces)), key=lambda i: (-pieces[i].height, -pieces[i].width, i))
+    shelf_height: list[int] = []
+    shelf_free = np.zeros(0, np.int64)
+    shelf_of = np.zeros(len(pieces), np.int64)
+    for i in order:
+        piece = pieces[i]
+        fits = np.flatnonzero(shelf_free >= piece.width) if piece.width < xc else []
+        if len(fits):
+            shelf = int(fits[0])
+        else:
+            shelf = len(shelf_height)
+            shelf_height.append(piece.height)
+            shelf_free = np.append(shelf_free, xc)
+        piece.bl0 = int(xc - shelf_free[shelf])
+        shelf_free[shelf] -= piece.width
+        shelf_of[i] = shelf
+    xbar_free = np.zeros(0, np.int64)
+    shelf_xbar = np.zeros(len(shelf_height), np.int64)
+    shelf_wl0 = np.zeros(len(shelf_height), np.int64)
+    for shelf in sorted(range(len(shelf_height)), key=lambda k: (-shelf_height[k], k)):
+        fits = np.flatnonzero(xbar_free >= shelf_height[shelf])
+        if len(fits):
+            xbar = int(fits[0])
+        else:
+            xbar = len(xbar_free)
+            xbar_free = np.append(xbar_free, xr)
+        shelf_xbar[shelf], shelf_wl0[shelf] = xbar, xr - xbar_free[xbar]
+        xbar_free[xbar] -= shelf_height[shelf]
+    for i, piece in enumerate(pieces):
+        piece.xbar, piece.wl0 = int(shelf_xbar[shelf_of[i]]), int(shelf_wl0[shelf_of[i]])
+    return len(xbar_free)
+
+
+# --------------------------------------------------------------------------- the mapper
+
+
+def layer_layouts(layer: WeightLayer, config: Config, options: dict) -> list[SegmentLayout]:
+    """The layout of every conv group: from ``options`` (metadata) or from the zeros.
+
+    ``options`` may hold ``segment_height`` and ``layouts`` (one :class:`SegmentLayout`
+    per conv group, as :func:`reramsim.prune.metadata.scheme_from_metadata` decodes them).
+    """
+    unknown = set(options) - {"segment_height", "layouts", "max_shapes", "source"}
+    if unknown:
+        raise MappingError(f"layer {layer.name} (segprune): unknown options {sorted(unknown)}; "
+                           "allowed: layouts, max_shapes, segment_height, source")
+    height = int(options.get("segment_height") or config.ou.rows)
+    layouts = options.get("layouts")
+    where = f"layer {layer.name} (segprune)"
+    if layouts is None:
+        return [layout_from_matrix(m, height) for m in layer.matrices()]
+    if len(layouts) != layer.groups:
+        raise MappingError(f"{where}: {len(layouts)} shape tables for {layer.groups} conv groups")
+    for layout, matrix in zip(layouts, layer.matrices()):
+        check_layout(layout, matrix, where)
+    return list(layouts)
+
+
+@register_mapper("segprune")
+def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None) -> LayerMapping:
+    """Map a (pruned) layer with SegPrune's grouping, packing and data path (module doc).
+
+    Args:
+        layer: the weight layer; its zeros are the pruned weights.
+        config: the hardware (crossbar and OU size, bit slicing, polarities).
+        options: ``{}`` (recover shapes from the zeros with ``h`` = OU rows), or
+            ``segment_height`` and/or ``layouts`` from the ONNX metadata.
+
+    Raises:
+        MappingError: bad options, or a layout that does not cover the non-zero weights.
+    """
+    options = options or {}
+    layouts = layer_layouts(layer, config, options)
+    height = layouts[0].segment_height if layouts else config.ou.rows
+    our, ouc = config.ou.rows, config.ou.cols
+    n_pol = config.polarities
+    parts: dict[str, list] = {k: [] for k in ("xbar", "rows", "wl", "nr", "cols", "slices", "bl",
+                                              "nc")}
+    xbar_group: list[int] = []
+    n_shapes = n_groups = n_pieces = n_filter_entries = 0
+    base = 0
+    for g, layout in enumerate(layouts):
+        pieces = _pieces(layout, layer.rows, config)
+        n_xbar = _pack(pieces, config)
+        n_shapes += sum(len(t) for t in layout.shapes)
+        n_groups += sum(len(np.unique(a[a > 0])) for a in layout.assign)
+        n_pieces += len(pieces)
+        n_filter_entries += sum(len(np.unique(p.bl_cols)) for p in pieces)
+        pieces.sort(key=lambda p: (p.xbar, p.wl0, p.bl0))
+        for piece in pieces:
+            for pol in range(n_pol):
+                _emit_ous(parts, piece, (base + piece.xbar) * n_pol + pol, our, ouc)
+        xbar_group += [g] * (n_xbar * n_pol)
+        base += n_xbar
+    n_ou = len(parts["xbar"])
+    ou_xbar = np.asarray(parts["xbar"], np.int32)
+    order = np.argsort(ou_xbar, kind="stable")  # polarity copies interleave; keep crossbar order
+    row_ptr, ou_rows, ou_wl = _csr(parts["rows"], parts["wl"], order)
+    col_ptr, ou_cols, ou_bl, ou_slices = _csr3(parts["cols"], parts["bl"], parts["slices"], order)
+    ou_n_rows = np.diff(row_ptr).astype(np.int32)
+    n_xbar_total = len(xbar_group)
+    max_shapes = max([len(t) for lay in layouts for t in lay.shapes] + [1])
+    storage = index_storage_bits(layouts, layer.rows, layer.cols, n_pieces, n_filter_entries,
+                                 max_shapes)
+    mapping = LayerMapping(
+        layer=layer.name,
+        scheme="segprune",
+        xbar_group=np.asarray(xbar_group, np.int32),
+        xbar_polarity=np.tile(np.array([1, -1][:n_pol], np.int8), base),
+        ou_xbar=ou_xbar[order],
+        ou_row_ptr=row_ptr,
+        ou_rows=ou_rows,
+        ou_wl=ou_wl,
+        ou_col_ptr=col_ptr,
+        ou_cols=ou_cols,
+        ou_slices=ou_slices,
+        ou_bl=ou_bl,
+        ou_index_reads=np.full(n_ou, INDEX_READS_PER_OU, np.int32),
+        ou_gather_inputs=ou_n_rows,
+        index_storage_bits=storage["total"],
+        xbar_gather_fanin=np.full(n_xbar_total, height, np.int32),
+        info={
+            "segment_height": height,
+            "source": options.get("source", "metadata" if "layouts" in options else "zeros"),
+            "row_blocks": sum(lay.n_blocks for lay in layouts),
+            "shapes": n_shapes,
+            "max_shapes_per_block": max_shapes,
+            "groups": n_groups,
+            "pieces": n_pieces,
+            "kept_weights": sum(lay.n_kept() for lay in layouts),
+            "index_bits": storage,
+            "reconstruction": True,
+        },
+    )
+    return mapping
+
+
+def _emit_ous(parts: dict[str, list], piece: _Piece, xbar: int, our: int, ouc: int) -> None:
+    """Append the OUs of one piece: ``ou.rows`` x ``ou.cols`` tiles of its rectangle."""
+    for r0 in range(0, piece.height, our):
+        rows = piece.rows[r0:r0 + our]
+        wl = np.arange(piece.wl0 + r0, piece.wl0 + r0 + len(rows), dtype=np.int32)
+        for c0 in range(0, piece.width, ouc):
+            cols = piece.bl_cols[c0:c0 + ouc]
+            parts["xbar"].append(xbar)
+            parts["rows"].append(rows)
+            parts["wl"].append(wl)
+            parts["cols"].append(cols)
+            parts["slices"].append(piece.bl_slices[c0:c0 + ouc])
+            parts["bl"].append(np.arange(piece.bl0 + c0, piece.bl0 + c0 + len(cols),
+                                         dtype=np.int32))
+
+
+def _csr(a: list[np.ndarray], b: list[np.ndarray], order: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR pointer plus two concatenated per-OU arrays, OUs taken in ``order``."""
+    lens = np.array([len(a[i]) for i in order], np.int64)
+    ptr = np.zeros(len(order) + 1, np.int64)
+    np.cumsum(lens, out=ptr[1:])
+    if not len(order):
+        return ptr, np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return (ptr, np.concatenate([a[i] for i in order]).astype(np.int32),
+            np.concatenate([b[i] for i in order]).astype(np.int32))
+
+
+def _csr3(a: list[np.ndarray], b: list[np.ndarray], c: list[np.ndarray], order: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ptr, out_a, out_b = _csr(a, b, order)
+    out_c = (np.concatenate([c[i] for i in order]) if len(order) else np.zeros(0)).astype(np.int16)
+    return ptr, out_a, out_b, out_c
+
+
+def _bits(n: int) -> int:
+    """Bits to tell ``n`` values apart (at least 1)."""
+    return max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int, n_pieces: int,
+                       n_filter_entries: int, max_shapes: int) -> dict[str, int]:
+    """Bits of index data one layer keeps in the index buffer, by kind.
+
+    * ``shape_tables``: every row-block's table, ``n_b`` entries of ``h_b`` bits;
+    * ``group_entries``: per piece, its row-block id (``ceil(log2 n_blocks)``, 0 for one
+      block) and shape id (``ceil(log2(max_shapes + 1))``);
+    * ``filter_indices``: per stored column of each piece, ``ceil(log2 cols)`` bits
+      (one per weight column, after shift-and-add has merged its bit-slices).
+
+    A differential config's negative arrays share the positive arrays' index data.
+    """
+    tables = sum(int(t.size) for lay in layouts for t in lay.shapes)
+    n_blocks = len(block_bounds(rows, layouts[0].segment_height)) if layouts else 1
+    block_bits = 0 if n_blocks <= 1 else _bits(n_blocks)
+    entries = n_pieces * (block_bits + _bits(max_shapes + 1))
+    filters = n_filter_entries * _bits(cols)
+    return {"shape_tables": tables, "group_entries": entries, "filter_indices": filters,
+            "total": tables + entries + filters}

@@ -1,0 +1,233 @@
+"""The interface every pruning scheme shares: a *projection* in a registry.
+
+A scheme is a :class:`Pruner`: given one layer's importance scores (in the matrix
+view of :mod:`reramsim.ir`, one ``(rows, cols)`` matrix per conv group) and the
+number of weights to keep, :meth:`Pruner.project` returns the keep mask of the
+nearest weights that obey the scheme's structure, plus the tables the scheme's
+mapper needs (SegPrune: shape tables and shape ids). One fine-tuning driver
+(:mod:`reramsim.prune.finetune`) and one exporter (:mod:`reramsim.prune.export`)
+serve every scheme; the mapper of the same name (:mod:`reramsim.mapping`) turns the
+exported weights and tables into crossbars.
+
+This module is numpy-only (no torch), so the simulator side can import it.
+Register a scheme with ``@register_pruner("name")`` on a :class:`Pruner` subclass.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from reramsim import ReramsimError
+from reramsim.config import Config
+
+
+class PruningError(ReramsimError):
+    """Bad pruning parameters, targets or checkpoints."""
+
+
+@dataclass
+class LayerTarget:
+    """One prunable layer as the projection sees it.
+
+    Attributes:
+        name: the layer's name on the PyTorch side (module path, e.g. ``"3.0"``).
+        groups, rows, cols: the matrix view: ``groups`` matrices of ``rows x cols``.
+        keep: weights to keep in the layer (all groups together).
+    """
+
+    name: str
+    groups: int
+    rows: int
+    cols: int
+    keep: int
+
+    @property
+    def size(self) -> int:
+        return self.groups * self.rows * self.cols
+
+
+@dataclass
+class Projection:
+    """What a projection returns for one layer.
+
+    Attributes:
+        mask: ``(groups, rows, cols)`` bool keep mask in the matrix view.
+        tables: scheme-specific, JSON-serialisable index data for the metadata
+            (see :meth:`Pruner.encode_tables`); ``{}`` for schemes without any.
+        stats: facts for progress output and reports (numbers only).
+    """
+
+    mask: np.ndarray
+    tables: Any = None
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_kept(self) -> int:
+        return int(self.mask.sum())
+
+
+class Pruner(ABC):
+    """A pruning scheme: its parameters and its projection.
+
+    Subclasses set :attr:`scheme` (the registry name, also the mapper's name) and
+    :attr:`defaults` (parameter name -> default; every reconstruction choice is one),
+    and implement :meth:`project`. ``config`` is the target hardware; schemes derive
+    hardware-dependent defaults from it (SegPrune: segment height = OU rows).
+    """
+
+    scheme: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    reconstruction: ClassVar[bool] = True  # the sources do not give the full algorithm
+
+    def __init__(self, config: Config | None = None, **params: Any) -> None:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise PruningError(f"{self.scheme}: unknown parameters {sorted(unknown)}; "
+                               f"allowed: {', '.join(sorted(self.defaults))}")
+        self.config = config
+        self.params: dict[str, Any] = {**self.defaults,
+                                       **{k: v for k, v in params.items() if v is not None}}
+        self.resolve_params()
+
+    def resolve_params(self) -> None:
+        """Fill hardware-dependent defaults and check ranges (override in subclasses)."""
+
+    @abstractmethod
+    def project(self, scores: np.ndarray, target: LayerTarget) -> Projection:
+        """Keep mask of the weights to keep, obeying the scheme's structure.
+
+        Args:
+            scores: ``(groups, rows, cols)`` non-negative importance of every weight.
+            target: the layer; ``target.keep`` is an upper bound on the weights kept.
+
+        Returns:
+            a :class:`Projection` with ``mask.sum() <= target.keep``.
+        """
+
+    def encode_tables(self, projection: Projection) -> Any:
+        """The JSON form of ``projection.tables`` for the ONNX metadata."""
+        return projection.tables if projection.tables is not None else {}
+
+    def describe(self) -> str:
+        """One line naming the scheme and its parameters, for output."""
+        params = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        note = " [reconstruction]" if self.reconstruction else ""
+        return f"{self.scheme}({params}){note}"
+
+
+_PRUNERS: dict[str, type[Pruner]] = {}
+
+
+def register_pruner(name: str) -> Callable[[type[Pruner]], type[Pruner]]:
+    """Register a :class:`Pruner` subclass under ``name`` (refuses duplicates)."""
+
+    def decorate(cls: type[Pruner]) -> type[Pruner]:
+        if name in _PRUNERS:
+            raise ValueError(f"pruner {name!r} registered twice")
+        cls.scheme = name
+        _PRUNERS[name] = cls
+        return cls
+
+    return decorate
+
+
+def get_pruner(name: str, config: Config | None = None, **params: Any) -> Pruner:
+    """An instance of scheme ``name``; an unknown name lists the registered ones."""
+    try:
+        cls = _PRUNERS[name]
+    except KeyError:
+        raise PruningError(f"unknown pruning scheme {name!r}; registered: "
+                           f"{', '.join(sorted(_PRUNERS))}") from None
+    return cls(config, **params)
+
+
+def registered_pruners() -> list[str]:
+    return sorted(_PRUNERS)
+
+
+# --------------------------------------------------------------------------- matrix view
+
+
+def matrix_view(weight: np.ndarray, groups: int = 1) -> np.ndarray:
+    """``(groups, rows, cols)`` view of a conv ``(Cout, Cin/g, kh, kw)`` or fc ``(Cout, Cin)`` weight.
+
+    Row order (c, ky, kx), column = filter within its group, as :meth:`WeightLayer.matrix`.
+    """
+    cout = weight.shape[0]
+    return weight.reshape(groups, cout // groups, -1).transpose(0, 2, 1)
+
+
+def from_matrix_view(matrices: np.ndarray, weight_shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`matrix_view`: back to the weight's own shape."""
+    groups, rows, cols = matrices.shape
+    return matrices.transpose(0, 2, 1).reshape(weight_shape)
+
+
+# --------------------------------------------------------------------------- allocation
+
+
+ALLOCATIONS = ("uniform", "lamp")
+
+
+def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
+             method: str = "lamp", min_keep: int = 1) -> list[int]:
+    """Weights to keep per layer so that ``sum(sizes) / sum(keep) >= target_ratio``.
+
+    Args:
+        scores: each layer's importance scores (any shape, non-negative).
+        sizes: each layer's weight count (``scores[i].size``).
+        target_ratio: the network pruning ratio, dense weights / kept weights (>= 1).
+        method: ``"uniform"``: every layer keeps the same fraction; ``"lamp"``: one
+            global threshold on LAMP scores (Lee et al., ICLR 2021: a weight's squared
+            score over the sum of the squared scores not smaller than it in its layer),
+            which is scale-free per layer and keeps more of small, sensitive layers.
+        min_keep: every layer keeps at least this many weights.
+
+    Raises:
+        PruningError: ratio below 1 or unknown method.
+
+    Example: two layers of 100 and 900 weights at ratio 4 keep 25 and 225 with
+    ``"uniform"``.
+    """
+    if target_ratio < 1:
+        raise PruningError(f"target ratio must be >= 1, got {target_ratio}")
+    if method not in ALLOCATIONS:
+        raise PruningError(f"unknown allocation {method!r}; known: {', '.join(ALLOCATIONS)}")
+    total = int(sum(sizes))
+    budget = int(np.floor(total / target_ratio + 1e-9))
+    if method == "uniform":
+        keep = [int(np.floor(n / target_ratio + 1e-9)) for n in sizes]
+    else:
+        lamp = [_lamp_scores(np.asarray(s, np.float64).ravel()) for s in scores]
+        flat = np.concatenate(lamp)
+        if budget >= total:
+            keep = list(sizes)
+        elif budget <= 0:
+            keep = [0] * len(sizes)
+        else:
+            threshold = np.partition(flat, total - budget)[total - budget]
+            keep = [int((s > threshold).sum()) for s in lamp]
+            spare = budget - sum(keep)  # ties at the threshold fill the remaining budget
+            for i, s in enumerate(lamp):
+                take = min(spare, int((s == threshold).sum()))
+                keep[i] += take
+                spare -= take
+    keep = [min(n, max(k, min_keep)) for k, n in zip(keep, sizes)]
+    excess = sum(keep) - budget
+    if excess > 0:  # min_keep pushed the total over the budget: trim the largest layer
+        i = int(np.argmax(keep))
+        keep[i] = max(min(min_keep, sizes[i]), keep[i] - excess)
+    return keep
+
+
+def _lamp_scores(scores: np.ndarray) -> np.ndarray:
+    """LAMP score of every entry: ``s_i / sum_{j: s_j >= s_i} s_j`` (scores are squared weights)."""
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    tail = np.cumsum(sorted_scores[::-1])[::-1]
+    out = np.empty_like(scores)
+    out[order] = np.divide(sorted_scores, tail, out=np.zeros_like(tail), where=tail > 0)
+    return out

@@ -1,0 +1,456 @@
+"""Reports of a simulation: a JSON-ready dict, a terminal table, CSV, and scheme comparisons.
+
+:func:`build_report` turns a ``reramsim.simulator.Simulation`` into one plain
+dict (the JSON schema is in ``docs/metrics.md``); everything else here reads
+that dict, so a report loaded back from JSON prints and compares the same way:
+
+* :func:`format_table`: the per-layer table for the terminal, with totals, the
+  energy and area per component and a legend;
+* :func:`report_csv` / :func:`write_csv`: one row per layer;
+* :func:`compare` / :func:`compare_rows`: schemes side by side against the dense
+  mapping, with the metrics defined in ``shared/DESIGN.md`` ("Metrics, defined once").
+
+Units in the dict are those of the key names (``_ns``, ``_pj``, ``_um2``); the
+table picks readable units (us, nJ, mm^2) and names them in its headers.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reramsim import ReramsimError
+from reramsim.area import AREA_COMPONENTS, AreaBreakdown, area_breakdown
+from reramsim.energy import COMPONENTS, EnergyBreakdown, SimulationLike, energy_breakdown
+from reramsim.ir import WeightLayer
+from reramsim.stats import EVENT_KINDS, LayerStats
+
+#: Version of the report's JSON layout; bump it when a key changes meaning.
+SCHEMA_VERSION = 1
+
+LEGEND = ("matrix = word-lines (inputs) x bit-line columns (filters) of the weight matrix; "
+          "XBs = crossbars; OUs = operation units read per input bit-step; "
+          "latency = first to last cycle of the layer (layers overlap, so the total is end to end); "
+          "energy includes the layer's share of leakage.")
+
+
+class ReportError(ReramsimError):
+    """Reports that cannot be written or compared."""
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_report(sim: SimulationLike) -> dict[str, Any]:
+    """The report of a simulation as a JSON-ready dict (schema in ``docs/metrics.md``).
+
+    Per layer: matrix size, crossbars, OUs, timing, energy per component, the
+    engine's event counts, busy/stall cycles and utilisation per resource. Whole
+    run: totals, energy and area per component with the counts and config entries
+    that produced them.
+    """
+    config, net, mapping, result = sim.config, sim.network, sim.mapping, sim.result
+    energy, area = energy_breakdown(sim), area_breakdown(sim)
+    by_name = {layer.name: layer for layer in net.layers}
+    layers = [_layer_entry(stats, by_name.get(stats.name), sim, energy) for stats in result.layers]
+    totals = {
+        "latency_ns": result.total_cycles * config.cycle_ns,
+        "energy_pj": energy.total_pj,
+        "area_um2": area.total_um2,
+        "crossbars": mapping.n_crossbars,
+        "cycles": int(result.total_cycles),
+        "ous": sum(m.n_ous for m in mapping.layers.values()),
+        "weights": net.n_weights,
+        "nonzero_weights": net.n_nonzero_weights,
+        "events_processed": int(result.events_processed),
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": net.name,
+        "model_source": str(net.source),
+        "config": config.name,
+        "config_source": str(config.source),
+        "scheme": mapping.scheme,
+        "engine": result.engine,
+        "clock_mhz": config.clock_mhz,
+        "totals": totals,
+        "accelerator": _accelerator_entry(sim, area),
+        "layers": layers,
+        "energy_breakdown": _energy_entry(energy),
+        "area_breakdown": _area_entry(area),
+        "config_values": _plain(dataclasses.asdict(config)),
+    }
+
+
+def _layer_entry(stats: LayerStats, layer: Any, sim: SimulationLike,
+                 energy: EnergyBreakdown) -> dict[str, Any]:
+    cycle_ns = sim.config.cycle_ns
+    lmap = sim.mapping.layers.get(stats.name)
+    weight = isinstance(layer, WeightLayer)
+    latency = stats.latency_cycles
+    util = {res: busy / (stats.instances[res] * latency)
+            for res, busy in stats.busy_cycles.items()
+            if stats.instances.get(res) and latency > 0}
+    entry: dict[str, Any] = {
+        "name": stats.name,
+        "op": stats.op,
+        "rows": layer.rows if weight else 0,
+        "cols": layer.cols if weight else 0,
+        "groups": layer.groups if weight else 0,
+        "crossbars": lmap.n_crossbars if lmap is not None else 0,
+        "ous": lmap.n_ous if lmap is not None else 0,
+        "weights": layer.n_weights if weight else 0,
+        "nonzero_weights": int(np.count_nonzero(layer.weight)) if weight else 0,
+        "start_cycle": int(stats.start_cycle),
+        "end_cycle": int(stats.end_cycle),
+        "latency_ns": latency * cycle_ns,
+        "energy_pj": energy.layer_pj(stats.name),
+        "energy_pj_by_component": energy.layer_components(stats.name),
+        "counts": _plain(stats.counts),
+        "busy_cycles": _plain(stats.busy_cycles),
+        "stall_cycles": _plain(stats.stall_cycles),
+        "instances": _plain(stats.instances),
+        "utilisation": util,
+    }
+    if lmap is not None:
+        entry["index_storage_bits"] = int(lmap.index_storage_bits)
+        info = {k: _plain(v) for k, v in lmap.info.items()
+                if isinstance(v, (str, int, float, bool, np.generic))}
+        if info:
+            entry["mapping_info"] = info
+    return entry
+
+
+def _accelerator_entry(sim: SimulationLike, area: AreaBreakdown) -> dict[str, Any]:
+    place = sim.placement
+    return {
+        "tiles": area.n_tiles,
+        "tiles_occupied": place.n_tiles,
+        "pes_occupied": place.n_pes,
+        "adc_groups_occupied": place.n_adc_groups,
+        "crossbars": area.n_crossbars,
+        "crossbars_occupied": sim.mapping.n_crossbars,
+        "pruned_datapath_area_um2": area.pruned_datapath_um2,
+        "pruned_datapath_overhead_pct": area.pruned_datapath_pct,
+    }
+
+
+def _energy_entry(energy: EnergyBreakdown) -> dict[str, Any]:
+    total = energy.total_pj
+    out: dict[str, Any] = {}
+    per_component = energy.components()
+    terms = energy.terms()
+    for component in COMPONENTS:
+        pj = per_component[component]
+        out[component] = {
+            "energy_pj": pj,
+            "percent": 100.0 * pj / total if total else 0.0,
+            "terms": [{
+                "source": t.source,
+                "config_key": t.config_key,
+                "count": _plain(t.count),
+                "per_unit": t.per_unit,
+                "unit": "pJ/event" if t.time_ns is None else
+                        ("mW/KiB" if t.config_key.endswith("_per_kb") else "mW"),
+                "time_ns": t.time_ns,
+                "energy_pj": t.energy_pj,
+            } for t in terms if t.component == component],
+        }
+    return out
+
+
+def _area_entry(area: AreaBreakdown) -> dict[str, Any]:
+    total = area.total_um2
+    per_component = area.components()
+    return {component: {
+        "area_um2": per_component[component],
+        "percent": 100.0 * per_component[component] / total if total else 0.0,
+        "terms": [{"what": t.what, "config_key": t.config_key, "count": _plain(t.count),
+                   "um2_each": t.per_unit_um2, "area_um2": t.area_um2}
+                  for t in area.terms if t.component == component],
+    } for component in AREA_COMPONENTS}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays -> Python numbers and lists, recursively (for JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> None:
+    """Write the report as indented JSON. Raises ReportError naming the file on failure."""
+    _write(path, json.dumps(report, indent=2) + "\n")
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """One CSV row per layer: sizes, timing, energy per component (pJ), counts, busy/stall cycles.
+
+    Columns are stable: every component and every event kind has a column (zeros
+    included); busy/stall/utilisation columns follow the resources the engine reported.
+    """
+    layers = report["layers"]
+    resources = sorted({r for layer in layers for r in
+                        (*layer.get("busy_cycles", {}), *layer.get("stall_cycles", {}))})
+    base = ["name", "op", "rows", "cols", "crossbars", "ous", "weights", "nonzero_weights",
+            "start_cycle", "end_cycle", "latency_ns", "energy_pj"]
+    header = (base + [f"energy_{c}_pj" for c in COMPONENTS] + [f"count_{k}" for k in EVENT_KINDS]
+              + [f"{what}_{r}" for r in resources for what in ("busy", "stall", "util")])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for layer in layers:
+        row = [layer.get(k, "") for k in base]
+        row += [layer["energy_pj_by_component"].get(c, 0.0) for c in COMPONENTS]
+        row += [layer.get("counts", {}).get(k, 0) for k in EVENT_KINDS]
+        for r in resources:
+            row += [layer.get("busy_cycles", {}).get(r, ""), layer.get("stall_cycles", {}).get(r, ""),
+                    layer.get("utilisation", {}).get(r, "")]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def write_csv(report: dict[str, Any], path: str | Path) -> None:
+    """Write :func:`report_csv` to a file. Raises ReportError naming the file on failure."""
+    _write(path, report_csv(report))
+
+
+def _write(path: str | Path, text: str) -> None:
+    try:
+        Path(path).write_text(text)
+    except OSError as err:
+        raise ReportError(f"{path}: cannot write: {err.strerror}") from None
+
+
+# --------------------------------------------------------------------------- the terminal table
+
+_TIME_UNITS = (("ns", 1.0), ("us", 1e3), ("ms", 1e6), ("s", 1e9))
+_ENERGY_UNITS = (("pJ", 1.0), ("nJ", 1e3), ("uJ", 1e6), ("mJ", 1e9), ("J", 1e12))
+_AREA_UNITS = (("um^2", 1.0), ("mm^2", 1e6))
+
+
+def _unit(value: float, units: tuple[tuple[str, float], ...]) -> tuple[str, float]:
+    """The largest unit in which ``value`` is still >= 1 (the smallest one for 0)."""
+    chosen = units[0]
+    for name, scale in units:
+        if abs(value) >= scale:
+            chosen = (name, scale)
+    return chosen
+
+
+def _qty(value: float, units: tuple[tuple[str, float], ...]) -> str:
+    name, scale = _unit(value, units)
+    return f"{_num(value / scale)} {name}"
+
+
+def _num(x: float) -> str:
+    """4 significant digits below 1000, whole numbers with thousands separators above."""
+    if abs(x) >= 1000 or float(x).is_integer():
+        return f"{round(x):,}" if math.isfinite(x) else str(x)
+    return f"{x:.4g}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _grid(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """Aligned text columns; ``right`` holds the indices of right-aligned columns."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report for a terminal: per-layer table, totals, energy and area per component, legend."""
+    totals, acc, layers = report["totals"], report["accelerator"], report["layers"]
+    t_unit, t_scale = _unit(max((lay["latency_ns"] for lay in layers), default=0.0), _TIME_UNITS)
+    e_unit, e_scale = _unit(max((lay["energy_pj"] for lay in layers), default=0.0), _ENERGY_UNITS)
+    has_util = any(lay.get("utilisation") for lay in layers)
+    header = ["#", "layer", "op", "matrix", "XBs", "OUs", f"start [{t_unit}]",
+              f"latency [{t_unit}]", f"energy [{e_unit}]", "energy %"]
+    if has_util:
+        header.append("busiest resource")
+    cycle_ns = 1000.0 / report["clock_mhz"]
+    total_e = totals["energy_pj"]
+    rows = []
+    for i, lay in enumerate(layers, 1):
+        row = [str(i), lay["name"], lay["op"],
+               f"{lay['rows']}x{lay['cols']}" if lay["rows"] else "-",
+               f"{lay['crossbars']:,}" if lay["crossbars"] else "-",
+               f"{lay['ous']:,}" if lay["ous"] else "-",
+               _num(round(lay["start_cycle"] * cycle_ns / t_scale, 3)),
+               _num(round(lay["latency_ns"] / t_scale, 3)),
+               _num(lay["energy_pj"] / e_scale),
+               f"{100.0 * lay['energy_pj'] / total_e:.1f}" if total_e else "0.0"]
+        if has_util:
+            util = lay.get("utilisation") or {}
+            row.append(f"{max(util, key=util.get)} {100 * max(util.values()):.0f}%" if util else "-")
+        rows.append(row)
+    total_row = ["", "total", "", "", f"{totals['crossbars']:,}", f"{totals['ous']:,}", "",
+                 _num(round(totals["latency_ns"] / t_scale, 3)), _num(total_e / e_scale), "100.0"]
+    if has_util:
+        total_row.append("")
+    lines = [f"{report['model']} on {report['config']}: scheme {report['scheme']}, "
+             f"engine {report['engine']}",
+             f"accelerator: {_count(acc['tiles'], 'tile')}, {_count(acc['crossbars'], 'crossbar')}; "
+             f"the model occupies {_count(acc['tiles_occupied'], 'tile')}, "
+             f"{_count(acc['crossbars_occupied'], 'crossbar')}",
+             ""]
+    grid = _grid(header, rows + [total_row], right=set(range(4, len(header))) | {0})
+    lines += grid[:-1] + [grid[1], grid[-1]]
+    lines.append(f"end to end: {_qty(totals['latency_ns'], _TIME_UNITS)} "
+                 f"({totals['cycles']:,} cycles of {_num(cycle_ns)} ns), "
+                 f"energy {_qty(total_e, _ENERGY_UNITS)}, area {_qty(totals['area_um2'], _AREA_UNITS)}")
+    lines += ["", f"energy by component (total {_qty(total_e, _ENERGY_UNITS)}):"]
+    lines += _breakdown_lines(report["energy_breakdown"], "energy_pj", _ENERGY_UNITS, _energy_how)
+    lines += ["", f"area by component (total {_qty(totals['area_um2'], _AREA_UNITS)}, "
+                  f"pruned data path {acc['pruned_datapath_overhead_pct']:.2f}% of it):"]
+    lines += _breakdown_lines(report["area_breakdown"], "area_um2", _AREA_UNITS, _area_how)
+    lines += ["", f"legend: {LEGEND}"]
+    return "\n".join(lines)
+
+
+def _breakdown_lines(breakdown: dict[str, Any], key: str, units: tuple[tuple[str, float], ...],
+                     how: Any) -> list[str]:
+    rows, zero = [], []
+    for component, entry in breakdown.items():
+        if entry[key] <= 0:
+            zero.append(component)
+            continue
+        rows.append(["  " + component, _qty(entry[key], units), f"{entry['percent']:.1f}%",
+                     how(entry["terms"])])
+    lines = _grid(["  component", "value", "share", "= count x per-unit value (config entry)"],
+                  rows, right={1, 2})
+    if zero:
+        lines.append("  zero: " + ", ".join(zero))
+    return lines
+
+
+def _energy_how(terms: list[dict[str, Any]]) -> str:
+    parts = []
+    for t in sorted(terms, key=lambda t: -t["energy_pj"]):
+        if t["time_ns"] is None:
+            parts.append(f"{_num(t['count'])} {t['source']} x {_num(t['per_unit'])} pJ "
+                         f"({t['config_key']})")
+        else:
+            parts.append(f"{_num(t['count'])} x {_num(t['per_unit'])} {t['unit']} x "
+                         f"{_num(t['time_ns'])} ns ({t['config_key']})")
+    return parts[0] + (f" + {len(parts) - 1} more" if len(parts) > 1 else "") if parts else ""
+
+
+def _area_how(terms: list[dict[str, Any]]) -> str:
+    parts = [f"{_num(t['count'])} {t['what']} x {_num(t['um2_each'])} um^2 ({t['config_key']})"
+             for t in sorted(terms, key=lambda t: -t["area_um2"]) if t["area_um2"] > 0]
+    return parts[0] + (f" + {len(parts) - 1} more" if len(parts) > 1 else "") if parts else ""
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
+                 ) -> list[dict[str, Any]]:
+    """Schemes side by side against a dense baseline (metrics of ``shared/DESIGN.md``).
+
+    Args:
+        reports: reports of one network under several schemes (pruned ONNX files of
+            the same model count as the same network), same config and engine.
+        baseline: index of the reference report; default: the first with scheme "dense".
+
+    Returns:
+        per report: ``label``, ``scheme``, ``model``, ``crossbars``, ``cr_xbs`` (dense
+        crossbars / scheme crossbars), ``latency_ns``, ``speedup`` (dense latency /
+        scheme latency), ``energy_pj``, ``energy_reduction`` (dense / scheme),
+        ``area_um2``, ``datapath_overhead_pct``, ``nonzero_weights`` and
+        ``pruning_ratio`` (dense weights / non-zero weights).
+
+    Raises:
+        ReportError: no baseline, or reports from different configs or engines.
+    """
+    if not reports:
+        raise ReportError("nothing to compare")
+    if baseline is None:
+        baseline = next((i for i, r in enumerate(reports) if r["scheme"] == "dense"), None)
+        if baseline is None:
+            raise ReportError("no dense report to compare against; schemes given: "
+                              + ", ".join(r["scheme"] for r in reports))
+    ref = reports[baseline]
+    for r in reports:
+        if r["engine"] != ref["engine"] or _hardware(r) != _hardware(ref):
+            raise ReportError(f"cannot compare {r['model']} ({r['scheme']}, {r['config']}, "
+                              f"{r['engine']}) with {ref['model']} ({ref['scheme']}, {ref['config']}, "
+                              f"{ref['engine']}): the metrics need the same config and engine")
+    same_model = len({r["model"] for r in reports}) == 1
+    rows = []
+    for r in reports:
+        t, rt = r["totals"], ref["totals"]
+        rows.append({
+            "label": r["scheme"] if same_model else f"{r['scheme']} ({r['model']})",
+            "scheme": r["scheme"],
+            "model": r["model"],
+            "crossbars": t["crossbars"],
+            "cr_xbs": _ratio(rt["crossbars"], t["crossbars"]),
+            "latency_ns": t["latency_ns"],
+            "speedup": _ratio(rt["latency_ns"], t["latency_ns"]),
+            "energy_pj": t["energy_pj"],
+            "energy_reduction": _ratio(rt["energy_pj"], t["energy_pj"]),
+            "area_um2": t["area_um2"],
+            "datapath_overhead_pct": r["accelerator"]["pruned_datapath_overhead_pct"],
+            "nonzero_weights": t["nonzero_weights"],
+            "pruning_ratio": _ratio(rt["weights"], t["nonzero_weights"]),
+        })
+    return rows
+
+
+def _hardware(report: dict[str, Any]) -> dict[str, Any]:
+    """The config values that define the hardware (its name and source file do not)."""
+    values = dict(report.get("config_values") or {})
+    values.pop("name", None)
+    values.pop("source", None)
+    return values
+
+
+def _ratio(dense: float, scheme: float) -> float:
+    return dense / scheme if scheme else math.inf
+
+
+def compare(reports: list[dict[str, Any]], baseline: int | None = None) -> str:
+    """:func:`compare_rows` as a text table with a title and a legend line."""
+    rows = compare_rows(reports, baseline)
+    ref = reports[baseline if baseline is not None else
+                  next(i for i, r in enumerate(reports) if r["scheme"] == "dense")]
+    t_unit, t_scale = _unit(max(r["latency_ns"] for r in rows), _TIME_UNITS)
+    e_unit, e_scale = _unit(max(r["energy_pj"] for r in rows), _ENERGY_UNITS)
+    a_unit, a_scale = _unit(max(r["area_um2"] for r in rows), _AREA_UNITS)
+    header = ["scheme", "non-zero weights", "pruning ratio", "XBs", "CR on XBs",
+              f"latency [{t_unit}]", "speedup", f"energy [{e_unit}]", "energy reduction",
+              f"area [{a_unit}]", "data-path area %"]
+    body = [[r["label"], f"{r['nonzero_weights']:,}", f"{r['pruning_ratio']:.2f}x",
+             f"{r['crossbars']:,}", f"{r['cr_xbs']:.2f}x", _num(r["latency_ns"] / t_scale),
+             f"{r['speedup']:.2f}x", _num(r["energy_pj"] / e_scale),
+             f"{r['energy_reduction']:.2f}x", _num(r["area_um2"] / a_scale),
+             f"{r['datapath_overhead_pct']:.2f}"] for r in rows]
+    title = (f"schemes compared on {ref['config']}, engine {ref['engine']}, "
+             f"against {ref['scheme']} ({ref['model']}):")
+    note = ("pruning ratio = dense weights / non-zero weights; CR on XBs = dense crossbars / "
+            "scheme crossbars; speedup and energy reduction = dense / scheme")
+    return "\n".join([title, *_grid(header, body, right=set(range(1, len(header)))), note])
