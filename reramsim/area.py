@@ -13,7 +13,7 @@ whether or not the model fills it. With ``P = T x pes_per_tile`` PEs and
 * buffers: ``T`` x ``buffers.input.area_um2`` + ``T`` x ``buffers.output.area_um2``;
 * accumulator and digital (activation, pooling, eltwise, other): ``T`` of each
   (``digital.shared_per_tile``), or one per layer that runs on that kind of unit
-  when private, x ``digital.<unit>.area_um2``;
+  when private (:func:`reramsim.energy.digital_unit_of`), x ``digital.<unit>.area_um2``;
 * noc: ``T`` routers x ``noc.router_area_um2``;
 * index_buffer: ``sum(index_storage_bits) / 8192`` KiB x ``index_buffer.area_um2_per_kb``;
 * input_gather: ``sum over crossbars of crossbar.rows x xbar_gather_fanin`` mux
@@ -133,7 +133,8 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
     add("sample_hold", "S+H (one per bit-line)", "sample_hold.area_um2",
         n_xbar * config.crossbar.cols)
     add("adc", "ADCs", "adc.area_um2", adc_groups * config.adc.count)
-    add("shift_add", "shift-add units", "shift_add.area_um2", n_xbar * config.shift_add.per_crossbar)
+    add("shift_add", "shift-add units", "shift_add.area_um2",
+        n_xbar * config.shift_add.per_crossbar)
     index_kb, gather_inputs = _pruned_datapath(config, mapping)
     add("index_buffer", "KiB of index data", "index_buffer.area_um2_per_kb", index_kb)
     add("input_gather", "gather mux inputs", "input_gather.area_um2_per_input", gather_inputs)
@@ -152,7 +153,8 @@ def _pruned_datapath(config: Config, mapping: NetworkMapping | None) -> tuple[fl
     if mapping is None:
         return 0.0, 0
     bits = sum(m.index_storage_bits for m in mapping.layers.values())
-    fanin = sum(int(np.sum(m.xbar_gather_fanin, dtype=np.int64)) for m in mapping.layers.values())
+    fanin = sum(int(np.asarray(m.xbar_gather_fanin, np.int64).sum())
+                for m in mapping.layers.values())
     return bits / 8192.0, config.crossbar.rows * fanin
 
 
@@ -162,7 +164,5 @@ def _digital_units(config: Config, n_tiles: int, layer_ops: dict[str, str]) -> d
         return dict.fromkeys(DIGITAL_UNITS, n_tiles)
     units = dict.fromkeys(DIGITAL_UNITS, 0)
     for op in layer_ops.values():
-        unit = digital_unit_of(op)
-        if unit is not None:
-            units[unit] += 1
+        units[digital_unit_of(op)] += 1
     return units

@@ -3,9 +3,9 @@
 1. simulates the shipped LeNet-5 on the ISAAC config (whole-array reads) and on
    the OU-based ``ou_16x16`` config, printing the per-layer table of each;
 2. sums up LeNet-5 and Plain20 on both configs, one line each;
-3. compares the mapping schemes available for LeNet-5 against the dense mapping
-   (a pruned ``models/lenet_<scheme>.onnx`` joins when it exists and its mapper is
-   registered).
+3. compares the mapping schemes available for LeNet-5 against the dense mapping:
+   a pruned ``models/lenet_<scheme>.onnx`` joins when it exists and its mapper is
+   registered, mapped both densely (zeros stored) and with its scheme's mapper.
 
 The same runs from the command line::
 
@@ -31,13 +31,18 @@ MODELS = ("lenet", "plain20")
 PRUNED = {"segprune": "lenet_segprune.onnx"}
 
 
-def simulate_report(model: Path, config: str, scheme: str = "dense",
+def simulate_report(model: Path, config: str, scheme: str | None = None,
                     engine: str | None = None) -> dict:
-    """Simulate one ONNX file on one shipped config and return its report dict."""
-    from reramsim.cli.simulate import default_engine
+    """Simulate one ONNX file on one shipped config and return its report dict.
+
+    ``scheme=None``: the scheme of the file's pruning metadata, else dense.
+    """
+    from reramsim.cli.simulate import default_engine, resolve_scheme
     from reramsim.simulator import simulate
 
-    sim = simulate(load_onnx(model), load_config(config), scheme=scheme,
+    network = load_onnx(model)
+    scheme, options = resolve_scheme(network, scheme)
+    sim = simulate(network, load_config(config), scheme=scheme, options=options,
                    engine=engine or default_engine())
     return build_report(sim)
 
@@ -77,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         for scheme, file in PRUNED.items():
             path = MODELS_DIR / file
             if path.exists() and scheme in registered_mappers():
+                # the pruned weights mapped naively, then with the scheme's own mapper
+                compared.append(simulate_report(path, "ou_16x16", "dense", args.engine))
                 compared.append(simulate_report(path, "ou_16x16", scheme, args.engine))
             else:
                 print(f"({scheme}: not shown; needs {path.relative_to(MODELS_DIR.parent)} and "

@@ -36,8 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from reramsim.analytical import UNIT_OF_OP
 from reramsim.config import Config
-from reramsim.ir import Network
+from reramsim.ir import WEIGHT_KINDS, Network
 from reramsim.mapping import NetworkMapping
 from reramsim.placement import Placement
 from reramsim.stats import EVENT_KINDS, SimResult
@@ -81,21 +82,16 @@ TILE_LEAKAGE: dict[str, str] = {
 #: The tile's digital units (``digital.<unit>``), in report order.
 DIGITAL_UNITS: tuple[str, ...] = ("accumulator", "activation", "pooling", "eltwise", "other")
 
-#: IR op -> the digital unit it runs on (``None``: pure data layout, no unit).
-#: Used where units are private to layers (``digital.shared_per_tile: false``).
-DIGITAL_UNIT_OF_OP: dict[str, str | None] = {
-    "conv": "accumulator", "fc": "accumulator",
-    "relu": "activation", "clip": "activation", "leaky_relu": "activation", "sigmoid": "activation",
-    "maxpool": "pooling", "avgpool": "pooling", "global_avgpool": "pooling",
-    "add": "eltwise", "affine": "eltwise",
-    "concat": None, "flatten": None, "reshape": None, "transpose": None,
-    "lrn": "other", "softmax": "other",
-}
 
 
-def digital_unit_of(op: str) -> str | None:
-    """The digital unit an IR op runs on (unknown ops run on ``other``)."""
-    return DIGITAL_UNIT_OF_OP.get(op, "other")
+def digital_unit_of(op: str) -> str:
+    """The digital unit an IR op runs on, as the engines model it.
+
+    Weight layers use the tile's accumulator; digital ops the unit of
+    :data:`reramsim.analytical.UNIT_OF_OP` (ops it does not list: ``other``).
+    Matters only where units are private to layers (``digital.shared_per_tile: false``).
+    """
+    return "accumulator" if op in WEIGHT_KINDS else UNIT_OF_OP.get(op, "other")
 
 
 def config_value(config: Config, key: str) -> float:
@@ -253,9 +249,8 @@ def _leakage_terms(layer: str, op: str, tile_share: float, config: Config,
         for unit in DIGITAL_UNITS:
             add(unit, f"digital.{unit}.leakage_mw", tile_share)
     else:
-        unit = digital_unit_of(op)
-        if unit is not None:
-            add(unit, f"digital.{unit}.leakage_mw", 1.0)
+        private = digital_unit_of(op)
+        add(private, f"digital.{private}.leakage_mw", 1.0)
     if mapping is not None and layer in mapping.layers:
         add("index_buffer", "index_buffer.leakage_mw_per_kb",
             mapping.layers[layer].index_storage_bits / 8192.0)

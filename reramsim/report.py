@@ -36,7 +36,7 @@ SCHEMA_VERSION = 1
 
 LEGEND = ("matrix = word-lines (inputs) x bit-line columns (filters) of the weight matrix; "
           "XBs = crossbars; OUs = operation units read per input bit-step; "
-          "latency = first to last cycle of the layer (layers overlap, so the total is end to end); "
+          "latency = first to last cycle of the layer (layers overlap: the total is end to end); "
           "energy includes the layer's share of leakage.")
 
 
@@ -84,6 +84,7 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "layers": layers,
         "energy_breakdown": _energy_entry(energy),
         "area_breakdown": _area_entry(area),
+        "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
         "config_values": _plain(dataclasses.asdict(config)),
     }
 
@@ -139,6 +140,32 @@ def _accelerator_entry(sim: SimulationLike, area: AreaBreakdown) -> dict[str, An
         "pruned_datapath_area_um2": area.pruned_datapath_um2,
         "pruned_datapath_overhead_pct": area.pruned_datapath_pct,
     }
+
+
+def _resources_entry(components: Any, total_cycles: int) -> dict[str, Any]:
+    """Per resource kind over the whole run (cycle engine's ``ComponentStats``; else empty).
+
+    ``utilisation`` = busy cycles / (instances x total cycles); ``busiest`` names the
+    instance with the most busy cycles.
+    """
+    if components is None or not len(components.resource_kind) or total_cycles <= 0:
+        return {}
+    kinds = np.asarray(components.resource_kind)
+    busy = np.asarray(components.resource_busy, np.int64)
+    out: dict[str, Any] = {}
+    for kind in dict.fromkeys(components.resource_kind):
+        idx = np.flatnonzero(kinds == kind)
+        top = int(idx[np.argmax(busy[idx])])
+        out[kind] = {
+            "instances": len(idx),
+            "busy_cycles": int(busy[idx].sum()),
+            "stall_cycles": int(np.asarray(components.resource_stall)[idx].sum()),
+            "uses": int(np.asarray(components.resource_uses)[idx].sum()),
+            "utilisation": float(busy[idx].sum() / (len(idx) * total_cycles)),
+            "busiest": components.resource_label[top],
+            "busiest_utilisation": float(busy[top] / total_cycles),
+        }
+    return out
 
 
 def _energy_entry(energy: EnergyBreakdown) -> dict[str, Any]:
@@ -219,8 +246,8 @@ def report_csv(report: dict[str, Any]) -> str:
         row += [layer["energy_pj_by_component"].get(c, 0.0) for c in COMPONENTS]
         row += [layer.get("counts", {}).get(k, 0) for k in EVENT_KINDS]
         for r in resources:
-            row += [layer.get("busy_cycles", {}).get(r, ""), layer.get("stall_cycles", {}).get(r, ""),
-                    layer.get("utilisation", {}).get(r, "")]
+            row += [layer.get(what, {}).get(r, "")
+                    for what in ("busy_cycles", "stall_cycles", "utilisation")]
         writer.writerow(row)
     return buf.getvalue()
 
@@ -260,9 +287,12 @@ def _qty(value: float, units: tuple[tuple[str, float], ...]) -> str:
 
 def _num(x: float) -> str:
     """4 significant digits below 1000, whole numbers with thousands separators above."""
+    if not math.isfinite(x):
+        return str(x)
     if abs(x) >= 1000 or float(x).is_integer():
-        return f"{round(x):,}" if math.isfinite(x) else str(x)
-    return f"{x:.4g}"
+        return f"{round(x):,}"
+    decimals = 3 - math.floor(math.log10(abs(x)))
+    return f"{x:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def _count(n: int, noun: str) -> str:
@@ -275,7 +305,7 @@ def _grid(header: list[str], rows: list[list[str]], right: set[int]) -> list[str
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
@@ -298,21 +328,21 @@ def format_table(report: dict[str, Any]) -> str:
                f"{lay['rows']}x{lay['cols']}" if lay["rows"] else "-",
                f"{lay['crossbars']:,}" if lay["crossbars"] else "-",
                f"{lay['ous']:,}" if lay["ous"] else "-",
-               _num(round(lay["start_cycle"] * cycle_ns / t_scale, 3)),
-               _num(round(lay["latency_ns"] / t_scale, 3)),
+               _num(lay["start_cycle"] * cycle_ns / t_scale),
+               _num(lay["latency_ns"] / t_scale),
                _num(lay["energy_pj"] / e_scale),
                f"{100.0 * lay['energy_pj'] / total_e:.1f}" if total_e else "0.0"]
         if has_util:
-            util = lay.get("utilisation") or {}
-            row.append(f"{max(util, key=util.get)} {100 * max(util.values()):.0f}%" if util else "-")
+            row.append(_busiest(lay.get("utilisation") or {}))
         rows.append(row)
     total_row = ["", "total", "", "", f"{totals['crossbars']:,}", f"{totals['ous']:,}", "",
-                 _num(round(totals["latency_ns"] / t_scale, 3)), _num(total_e / e_scale), "100.0"]
+                 _num(totals["latency_ns"] / t_scale), _num(total_e / e_scale), "100.0"]
     if has_util:
         total_row.append("")
     lines = [f"{report['model']} on {report['config']}: scheme {report['scheme']}, "
              f"engine {report['engine']}",
-             f"accelerator: {_count(acc['tiles'], 'tile')}, {_count(acc['crossbars'], 'crossbar')}; "
+             f"accelerator: {_count(acc['tiles'], 'tile')}, "
+             f"{_count(acc['crossbars'], 'crossbar')}; "
              f"the model occupies {_count(acc['tiles_occupied'], 'tile')}, "
              f"{_count(acc['crossbars_occupied'], 'crossbar')}",
              ""]
@@ -320,7 +350,16 @@ def format_table(report: dict[str, Any]) -> str:
     lines += grid[:-1] + [grid[1], grid[-1]]
     lines.append(f"end to end: {_qty(totals['latency_ns'], _TIME_UNITS)} "
                  f"({totals['cycles']:,} cycles of {_num(cycle_ns)} ns), "
-                 f"energy {_qty(total_e, _ENERGY_UNITS)}, area {_qty(totals['area_um2'], _AREA_UNITS)}")
+                 f"energy {_qty(total_e, _ENERGY_UNITS)}, "
+                 f"area {_qty(totals['area_um2'], _AREA_UNITS)}")
+    if report.get("resources"):
+        lines += ["", "resources over the whole run (busy = busy cycles / (instances x total "
+                      "cycles); stall = cycles requests waited for the resource):"]
+        header = ["  resource", "instances used", "busy", "busiest instance", "stall cycles"]
+        lines += _grid(header, [
+            ["  " + kind, f"{r['instances']:,}", f"{100 * r['utilisation']:.1f}%",
+             f"{r['busiest']} {100 * r['busiest_utilisation']:.1f}%", f"{r['stall_cycles']:,}"]
+            for kind, r in report["resources"].items()], right={1, 2, 4})
     lines += ["", f"energy by component (total {_qty(total_e, _ENERGY_UNITS)}):"]
     lines += _breakdown_lines(report["energy_breakdown"], "energy_pj", _ENERGY_UNITS, _energy_how)
     lines += ["", f"area by component (total {_qty(totals['area_um2'], _AREA_UNITS)}, "
@@ -328,6 +367,15 @@ def format_table(report: dict[str, Any]) -> str:
     lines += _breakdown_lines(report["area_breakdown"], "area_um2", _AREA_UNITS, _area_how)
     lines += ["", f"legend: {LEGEND}"]
     return "\n".join(lines)
+
+
+def _busiest(util: dict[str, float]) -> str:
+    """The most utilised resource of a layer, e.g. ``"adc 87%"`` (``-`` when all idle)."""
+    if not util or max(util.values()) <= 0:
+        return "-"
+    name = max(util, key=util.__getitem__)
+    pct = 100 * util[name]
+    return f"{name} {'<1' if pct < 1 else f'{pct:.0f}'}%"
 
 
 def _breakdown_lines(breakdown: dict[str, Any], key: str, units: tuple[tuple[str, float], ...],
@@ -396,9 +444,8 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
     ref = reports[baseline]
     for r in reports:
         if r["engine"] != ref["engine"] or _hardware(r) != _hardware(ref):
-            raise ReportError(f"cannot compare {r['model']} ({r['scheme']}, {r['config']}, "
-                              f"{r['engine']}) with {ref['model']} ({ref['scheme']}, {ref['config']}, "
-                              f"{ref['engine']}): the metrics need the same config and engine")
+            raise ReportError(f"cannot compare {_what(r)} with {_what(ref)}: "
+                              "the metrics need the same config and engine")
     same_model = len({r["model"] for r in reports}) == 1
     rows = []
     for r in reports:
@@ -419,6 +466,10 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
             "pruning_ratio": _ratio(rt["weights"], t["nonzero_weights"]),
         })
     return rows
+
+
+def _what(report: dict[str, Any]) -> str:
+    return f"{report['model']} ({report['scheme']}, {report['config']}, {report['engine']})"
 
 
 def _hardware(report: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ ONE_TILE = [
 def small_net() -> Network:
     """A 5x5 conv 1->6 (25x6) and a ReLU; at 16-bit weights, 2-bit cells: 2 x 3 = 6 crossbars."""
     w = np.ones((6, 1, 5, 5), np.float32)
-    conv = WeightLayer("conv", "conv", ("x",), "c", ((1, 8, 8),), (6, 4, 4), weight=w, kernel=(5, 5))
+    conv = WeightLayer("conv", "conv", ("x",), "c", ((1, 8, 8),), (6, 4, 4),
+                       weight=w, kernel=(5, 5))
     relu = Layer("relu", "relu", ("c",), "r", ((6, 4, 4),), (6, 4, 4))
     return Network("small", {"x": (1, 8, 8)}, ["r"], [conv, relu])
 

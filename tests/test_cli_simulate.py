@@ -50,6 +50,36 @@ def test_default_engine_runs(conv_relu_gemm, capsys):
     assert "total" in capsys.readouterr().out
 
 
+def test_pruned_model_metadata_picks_the_scheme(tmp_path, capsys):
+    """A model whose pruning metadata names segprune maps with it unless --scheme says otherwise."""
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((16, 32)).astype(np.float32)
+    w[:, 8:] = 0.0  # rows 8.. pruned in every column: one shape per row-block
+    meta = json.dumps({"format": 1, "scheme": "segprune", "layers": []})
+    model = make_model([helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1)],
+                       {"x": [1, 32]}, ["y"], {"w": w}, metadata={"reramsim.pruning": meta})
+    path = save(model, tmp_path / "pruned.onnx")
+    reports = {}
+    for scheme in (None, "dense"):
+        out = tmp_path / f"{scheme}.json"
+        argv = ["simulate", str(path), "--hw", "ou_16x16", "--engine", "analytical",
+                "--json", str(out)] + (["--scheme", scheme] if scheme else [])
+        assert main(argv) == 0, capsys.readouterr().err
+        reports[scheme] = json.loads(out.read_text())
+    assert reports[None]["scheme"] == "segprune" and reports["dense"]["scheme"] == "dense"
+    assert reports[None]["accelerator"]["pruned_datapath_area_um2"] > 0
+    assert reports["dense"]["accelerator"]["pruned_datapath_area_um2"] == 0
+
+
+def test_demo_runs(capsys):
+    """python -m reramsim.demo prints the tables, the summary and the scheme comparison."""
+    from reramsim import demo
+
+    assert demo.main(["--engine", "analytical"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("legend:") == 2 and "plain20" in out and "schemes compared" in out
+
+
 def test_bad_config_key_is_one_line_with_file_and_line(conv_relu_gemm, tmp_path, capsys):
     """An unknown config key exits 2 with 'file:line: key.path' on one stderr line."""
     cfg = tmp_path / "bad.yaml"

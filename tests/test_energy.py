@@ -28,7 +28,8 @@ PRICES = [
 def conv_relu() -> Network:
     """A 5x5 conv 1->6 (25x6 matrix, one crossbar) followed by a ReLU."""
     w = np.ones((6, 1, 5, 5), np.float32)
-    conv = WeightLayer("conv", "conv", ("x",), "c", ((1, 8, 8),), (6, 4, 4), weight=w, kernel=(5, 5))
+    conv = WeightLayer("conv", "conv", ("x",), "c", ((1, 8, 8),), (6, 4, 4),
+                       weight=w, kernel=(5, 5))
     relu = Layer("relu", "relu", ("c",), "r", ((6, 4, 4),), (6, 4, 4))
     return Network("tiny", {"x": (1, 8, 8)}, ["r"], [conv, relu])
 

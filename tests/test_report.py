@@ -44,7 +44,8 @@ def lenet_like() -> Network:
     w2 = rng.standard_normal((10, 96)).astype(np.float32)
     w2[:, :48] = 0.0  # half the fc weights pruned
     return Network("lenet_like", {"x": (1, 12, 12)}, ["y"], [
-        WeightLayer("conv", "conv", ("x",), "c", ((1, 12, 12),), (6, 8, 8), weight=w1, kernel=(5, 5)),
+        WeightLayer("conv", "conv", ("x",), "c", ((1, 12, 12),), (6, 8, 8),
+                    weight=w1, kernel=(5, 5)),
         Layer("relu", "relu", ("c",), "r", ((6, 8, 8),), (6, 8, 8)),
         Layer("pool", "maxpool", ("r",), "p", ((6, 8, 8),), (6, 4, 4)),
         Layer("flat", "flatten", ("p",), "f", ((6, 4, 4),), (96,)),
@@ -117,7 +118,8 @@ def test_breakdown_terms_trace_to_config_entries():
 def test_layer_entries():
     """Weight layers carry their matrix and crossbars; digital layers have rows/cols/XBs = 0."""
     layers = {x["name"]: x for x in build_report(fake_simulation())["layers"]}
-    assert (layers["conv"]["rows"], layers["conv"]["cols"], layers["conv"]["crossbars"]) == (25, 6, 1)
+    conv = layers["conv"]
+    assert (conv["rows"], conv["cols"], conv["crossbars"]) == (25, 6, 1)
     assert layers["fc"]["nonzero_weights"] == 480 and layers["fc"]["weights"] == 960
     for name in ("relu", "pool", "flat"):
         assert (layers[name]["rows"], layers[name]["cols"], layers[name]["crossbars"]) == (0, 0, 0)
@@ -187,3 +189,26 @@ def test_compare_needs_same_hardware_and_a_baseline():
         compare_rows([dense, other])
     with pytest.raises(ReportError, match="no dense report"):
         compare_rows([pruned_variant(dense, 1, 1, 1, 1)])
+
+
+@pytest.mark.parametrize("engine", ["analytical", "cycle"])
+def test_report_of_a_real_simulation(engine, repo_root):
+    """On LeNet-5, each layer's energy is its counts x config prices and totals add up."""
+    from reramsim.energy import EVENT_ENERGY, config_value
+    from reramsim.onnx_import import load_onnx
+    from reramsim.simulator import registered_engines, simulate
+
+    if engine not in registered_engines():
+        pytest.skip(f"engine {engine!r} not built")
+    cfg = load_config("ou_16x16")
+    sim = simulate(load_onnx(repo_root / "models" / "lenet.onnx"), cfg, engine=engine)
+    report = build_report(sim)
+    for layer in report["layers"]:
+        by_hand = sum(n * config_value(cfg, EVENT_ENERGY[k][1]) for k, n in layer["counts"].items()
+                      if EVENT_ENERGY[k][1] is not None)
+        assert layer["energy_pj"] == pytest.approx(by_hand), layer["name"]
+    layers_pj = sum(x["energy_pj"] for x in report["layers"])
+    assert report["totals"]["energy_pj"] == pytest.approx(layers_pj)
+    assert report["totals"]["crossbars"] == 42
+    assert bool(report["resources"]) == (engine == "cycle")
+    json.loads(json.dumps(report))
