@@ -80,7 +80,7 @@ def alexnet(num_classes: int = 10) -> nn.Module:
 
 
 def vgg16(num_classes: int = 10) -> nn.Module:
-    """VGG16, MNSIM variant: 13 conv3x3 (no fifth pool), flatten 512x2x2, one fc (14.73 M weights)."""
+    """VGG16, MNSIM variant: 13 conv3x3 (no fifth pool), flatten 512x2x2, one fc (14.73 M)."""
     layers: list[nn.Module] = []
     c_in = 3
     for step in _VGG16_PLAN:
@@ -113,7 +113,7 @@ class BasicBlock(nn.Module):
 
 
 def _cifar_resnet(block: Callable[[int, int, int], list[nn.Module]], num_classes: int) -> nn.Module:
-    """Stem conv 3->16, three stages of 6 conv3x3 (built by ``block``), global pool, fc 64->classes."""
+    """Stem conv 3->16, 3 stages of 6 conv3x3 (built by ``block``), global pool, fc 64->classes."""
     layers: list[nn.Module] = [conv_bn(3, 16, 3, padding=1), nn.ReLU()]
     c_in = 16
     for c_out, stride in _CIFAR_RESNET_STAGES:
@@ -143,7 +143,7 @@ def plain20(num_classes: int = 10) -> nn.Module:
 
 
 def resnet20(num_classes: int = 10) -> nn.Module:
-    """ResNet-20: Plain20 with identity shortcuts every two convs, 1x1 projections at stride changes."""
+    """ResNet-20: Plain20 + identity shortcuts every two convs, 1x1 projection at stride changes."""
     return _cifar_resnet(_residual_pair, num_classes)
 
 
@@ -168,12 +168,12 @@ def build(name: str, num_classes: int = 10) -> nn.Module:
 
 
 def weight_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
-    """The conv and fc layers of ``model`` in definition order (the layers mapped onto crossbars)."""
+    """The conv and fc layers of ``model`` in definition order (the layers put on crossbars)."""
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 def matrix_shape(layer: nn.Conv2d | nn.Linear) -> tuple[int, int]:
-    """(R, C) of the layer's crossbar matrix: R = Cin/groups*kh*kw word-lines, C = Cout bit-lines."""
+    """(R, C) of the layer's crossbar matrix: R = Cin/groups*kh*kw word-lines, C = Cout."""
     if isinstance(layer, nn.Linear):
         return layer.in_features, layer.out_features
     kh, kw = layer.kernel_size

@@ -51,8 +51,9 @@ float32 rounding (< 1e-5 relative).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,7 @@ import scipy.sparse as sp
 from reramsim.config import Config
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import LayerMapping, NetworkMapping, map_network
-from reramsim.ops import col2im_output, digital_op, im2col_groups, run_float
+from reramsim.ops import col2im_output, digital_op, run_float
 from reramsim.quantize import (
     FunctionalError,
     InputQuant,
@@ -77,6 +78,8 @@ __all__ = ["AdcStats", "CrossbarLayer", "FunctionalError", "FunctionalModel", "f
 
 #: Elements of the largest temporary (bit planes or ADC samples) per chunk of pixels.
 CHUNK_ELEMENTS = 1 << 23
+#: Scatter matrices (outputs x unit bit-lines) up to this size are dense, larger ones sparse.
+DENSE_SCATTER_ELEMENTS = 1 << 22
 #: Cells gathered at once while building a layer's cell tensors.
 BUILD_CHUNK_CELLS = 1 << 22
 #: Integers below this are exact in float32 / float64.
@@ -120,10 +123,11 @@ class _OuClass:
 
     n_rows: int
     unit_inputs: np.ndarray  # (units, rows) int64: flat input index g*R + r of each word-line
+    unit_start: np.ndarray | None  # (units,) first input of each unit when all are contiguous
     linear: bool
     weights: np.ndarray
-    scatter: sp.csr_array
-    offset_scatter: sp.csr_array | None
+    scatter: np.ndarray | sp.csr_array
+    offset_scatter: np.ndarray | sp.csr_array | None
     max_sum: float  # largest possible one-step bit-line sum: rows * dac_max * cell_max
     n_bitlines: int  # real bit-lines (ADC channels) over all units
 
@@ -158,33 +162,36 @@ class CrossbarLayer:
     def __call__(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
         """The layer's output on the hardware: ``(N, Cout, Ho, Wo)`` or ``(N, Cout)`` float64.
 
-        ``x`` is the layer input ``(N, Cin, H, W)`` / ``(N, Cin)`` in float; ``quant`` its format.
+        ``x`` is the layer input ``(N, Cin, H, W)`` / ``(N, Cin)`` in float; ``quant`` its
+        format. Images are processed in chunks that keep temporaries near
+        :data:`CHUNK_ELEMENTS` elements.
         """
         layer = self.layer
-        x_int = quant.to_int(x)
-        cols = im2col_groups(x_int, layer)  # (N, P, G, R); padding is x_int = 0
-        n, n_pix = cols.shape[:2]
-        width = n * n_pix
-        x_u = np.ascontiguousarray(cols.reshape(width, -1).T)  # (G*R, N*P)
-        if quant.offset:
-            x_u += quant.offset
+        n = x.shape[0]
+        per_image = layer.groups * layer.rows * layer.out_pixels
+        step = max(1, CHUNK_ELEMENTS // (4 * per_image))
+        y = np.empty((n, layer.out_pixels, layer.cout), np.float64)
+        for i0 in range(0, n, step):
+            y[i0:i0 + step] = self._run_images(x[i0:i0 + step], quant)
+        return col2im_output(y, layer)
+
+    def _run_images(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
+        """``(n, P, Cout)`` outputs of a few images."""
+        layer = self.layer
+        inputs = word_line_inputs(quant.streamed(x), layer, pad_value=quant.offset)
+        width = inputs.shape[1]  # n * P pixels
         y_int = np.zeros((layer.cout, width), np.float64)
         if quant.offset:
-            y_int += quant.offset * self.offset_const[:, None]
-        x_f = x_u.astype(np.float64) if any(c.linear for c in self.classes) else None
-        x_i = x_u.astype(_uint_for(quant.bits)) if not all(c.linear for c in self.classes) else None
+            y_int += float(quant.offset) * self.offset_const[:, None]
         for cls in self.classes:
             if cls.linear:
-                assert x_f is not None
-                self._run_linear(cls, x_f, y_int)
+                self._run_linear(cls, inputs, y_int)
             else:
-                assert x_i is not None
-                self._run_bit_serial(cls, x_i, y_int)
-        scale = quant.scale * self.weight_scale  # (Cout,)
-        y = y_int.T * scale
+                self._run_bit_serial(cls, inputs, y_int, _uint_for(quant.bits))
+        y = y_int.T * (quant.scale * self.weight_scale)
         if layer.bias is not None:
             y += layer.bias.astype(np.float64)
-        return col2im_output(y.reshape(n, n_pix, layer.cout), layer)
+        return y.reshape(x.shape[0], -1, layer.cout)
 
     # ----------------------------------------------------------------------- execution
 
@@ -193,41 +200,75 @@ class CrossbarLayer:
         for p0 in range(0, width, step):
             yield slice(p0, min(width, p0 + step))
 
-    def _run_linear(self, cls: _OuClass, x_u: np.ndarray, y_int: np.ndarray) -> None:
-        """ADC-transparent class: inputs times pre-shifted cells, one matmul per chunk."""
-        outs = cls.weights.shape[1]
-        for cols in self._chunks(cls, x_u.shape[1], max(cls.n_rows, outs)):
-            xg = np.take(x_u[:, cols], cls.unit_inputs, axis=0)  # (units, rows, px)
-            part = np.matmul(cls.weights, xg)  # (units, outs, px)
-            y_int[:, cols] += cls.scatter @ part.reshape(-1, xg.shape[2])
-            if cls.offset_scatter is not None:
-                y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1)
-        self.stats.samples += cls.n_bitlines * self.steps * x_u.shape[1]
+    @staticmethod
+    def _gather(cls: _OuClass, inputs: np.ndarray, cols: slice) -> np.ndarray:
+        """The word-line inputs of every unit: ``(units, rows, pixels)``."""
+        if cls.unit_start is not None and cls.n_units == 1:
+            start = int(cls.unit_start[0])
+            return inputs[None, start:start + cls.n_rows, cols]  # a view
+        return np.take(inputs[:, cols], cls.unit_inputs, axis=0)
 
-    def _run_bit_serial(self, cls: _OuClass, x_u: np.ndarray, y_int: np.ndarray) -> None:
+    def _run_linear(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray) -> None:
+        """ADC-transparent class: inputs times pre-shifted cells, one matmul per unit."""
+        units, outs, rows = cls.weights.shape
+        for cols in self._chunks(cls, inputs.shape[1], max(rows, outs)):
+            if cls.unit_start is not None:  # contiguous rows: views, no gather
+                part = np.empty((units, outs, cols.stop - cols.start), np.float64)
+                for u, start in enumerate(cls.unit_start):
+                    np.matmul(cls.weights[u], inputs[start:start + rows, cols], out=part[u])
+            else:
+                part = np.matmul(cls.weights, self._gather(cls, inputs, cols))
+            y_int[:, cols] += cls.scatter @ part.reshape(units * outs, -1)
+        self.stats.samples += cls.n_bitlines * self.steps * inputs.shape[1]
+
+    def _run_bit_serial(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray,
+                        uint: type) -> None:
         """One ADC sample per (pixel, step, OU, bit-line), then shift-and-add."""
         steps, dac_bits = self.steps, self.config.dac.bits
-        adc = self.config.adc
         units, outs, rows = cls.weights.shape
-        dtype = cls.weights.dtype
-        step_weight = [float(1 << (s * dac_bits)) for s in range(steps)]
-        mask = np.asarray(self.dac_max, x_u.dtype)
-        for cols in self._chunks(cls, x_u.shape[1], steps * max(rows, outs)):
-            xg = np.take(x_u[:, cols], cls.unit_inputs, axis=0)  # (units, rows, px)
+        mask = uint(self.dac_max)
+        for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
+            xg = self._gather(cls, inputs, cols).astype(uint)  # (units, rows, px) levels
             px = xg.shape[2]
-            planes = np.empty((units, rows, steps, px), dtype)
-            for s in range(steps):
-                planes[:, :, s, :] = (xg >> np.asarray(s * dac_bits, x_u.dtype)) & mask
+            planes = np.empty((units, rows, steps, px), cls.weights.dtype)
+            for s in range(steps):  # DAC level of step s: bits [s*dac_bits, (s+1)*dac_bits)
+                planes[:, :, s, :] = (xg >> uint(s * dac_bits)) & mask
             sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
-            self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
+            self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
             sums = sums.reshape(units * outs, steps, px)
             merged = sums[:, 0, :].astype(np.float64)
-            for s in range(1, steps):
-                merged += step_weight[s] * sums[:, s, :]
+            for s in range(1, steps):  # shift-and-add over input steps
+                merged += float(1 << (s * dac_bits)) * sums[:, s, :]
             y_int[:, cols] += cls.scatter @ merged
-            if cls.offset_scatter is not None:
+            if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
-        self.stats.samples += cls.n_bitlines * steps * x_u.shape[1]
+        self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+
+def word_line_inputs(x: np.ndarray, layer: WeightLayer, pad_value: float = 0.0) -> np.ndarray:
+    """The values driven on the word-lines: ``(groups*rows, N*P)``, row ``g*rows + r``.
+
+    The transpose of :func:`reramsim.ops.im2col_groups` (same row order ``(c, ky, kx)``,
+    pixels ``n*P + p`` in raster order), built directly in this layout so that an OU's
+    word-lines are a block of rows. Padding positions hold ``pad_value`` (the streamed
+    level of a zero input, ``X0``).
+    """
+    n = x.shape[0]
+    if layer.op == "fc":
+        return np.ascontiguousarray(x.reshape(n, -1).T)
+    _, cin, _, _ = x.shape
+    (kh, kw), (sy, sx), (dy, dx) = layer.kernel, layer.stride, layer.dilation
+    ho, wo = layer.out_shape[1:]
+    top, left, bottom, right = layer.pads
+    if any(layer.pads):
+        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
+    out = np.empty((cin, kh, kw, n, ho, wo), x.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dy, kx * dx
+            view = x[:, :, y0:y0 + (ho - 1) * sy + 1:sy, x0:x0 + (wo - 1) * sx + 1:sx]
+            out[:, ky, kx] = view.transpose(1, 0, 2, 3)
+    return out.reshape(cin * kh * kw, n * ho * wo)
 
 
 def _uint_for(bits: int) -> type:
@@ -325,28 +366,23 @@ class _Entries:
 def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.ndarray,
                  const: np.ndarray, w0: int, top: int, layer: WeightLayer, config: Config,
                  shortcut: bool) -> _OuClass:
+    """Program one class's cells (bit-serial) or pre-shifted cells (linear); add to ``const``.
+
+    ``const`` collects the input-offset correction ``-sum_r (digital weight of row r)``
+    per output, so that ``X0 * const`` removes the ``X0`` every streamed input carries.
+    """
     cb = config.crossbar.cell_bits
     n_units, n_out = len(unit_inputs), layer.groups * layer.cols
     out = e.group * layer.cols + e.col  # output column of each bit-line
     shift = e.sign * np.exp2(e.slice * cb)  # digital weight of each bit-line
-    dac_max = (1 << config.dac.bits) - 1
-    max_sum = float(n_rows * dac_max * ((1 << cb) - 1))
-    parts = [slice(i, i + max(1, BUILD_CHUNK_CELLS // n_rows))
-             for i in range(0, len(e), max(1, BUILD_CHUNK_CELLS // n_rows))]
-    colsum = np.concatenate([e.cells(stored, cb, p).sum(axis=1) for p in parts]) \
-        if len(e) else np.zeros(0, np.int64)
-    # Input offset: X0 * (-sum_j p 2^(t cb) sum_r cell + W0 * sum_top p * rows).
-    np.add.at(const, out, -shift * colsum)
     is_top = (e.slice == top) if w0 else np.zeros(len(e), bool)
-    np.add.at(const, out[is_top], float(w0 * n_rows) * e.sign[is_top])
-    offset_scatter = None
-    if is_top.any():
-        offset_scatter = sp.csr_array((-float(w0) * e.sign[is_top], (out[is_top], e.unit[is_top])),
-                                      shape=(n_out, n_units))
-    linear = shortcut and _adc_transparent(config, max_sum, colsum.max(initial=0) * dac_max)
-    if linear:  # pre-shifted cells summed per (unit, output column)
-        key = e.unit * n_out + out
-        pair_key, pair = np.unique(key, return_inverse=True)
+    max_sum = float(n_rows * ((1 << config.dac.bits) - 1) * ((1 << cb) - 1))
+    step = max(1, BUILD_CHUNK_CELLS // n_rows)
+    parts = [slice(i, min(i + step, len(e))) for i in range(0, len(e), step)]
+    linear = shortcut and _adc_transparent(config, max_sum, lambda: max(
+        (int(e.cells(stored, cb, p).sum(axis=1).max()) for p in parts), default=0))
+    if linear:  # pre-shifted cells summed per (unit, output column), weight offset folded in
+        pair_key, pair = np.unique(e.unit * n_out + out, return_inverse=True)
         pair = pair.reshape(-1)
         pair_unit, pair_out = pair_key // n_out, pair_key % n_out
         rank = np.arange(len(pair_key)) - np.searchsorted(pair_unit, pair_unit)
@@ -354,34 +390,55 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
         slot = pair_unit * width + rank
         weights = np.zeros((n_units * width, n_rows), np.float64)
         for p in parts:
-            idx = np.arange(p.start, min(p.stop, len(e)))
+            idx = np.arange(p.start, p.stop)
             agg = sp.csr_array((shift[idx], (slot[pair[idx]], idx - p.start)),
                                shape=(n_units * width, len(idx)))
             weights += agg @ e.cells(stored, cb, p).astype(np.float64)
-        scatter = sp.csr_array((np.ones(len(pair_key)), (pair_out, slot)),
-                               shape=(n_out, n_units * width))
+        # -W0 * p * (sum of the OU's inputs) per top-slice bit-line = -W0 * p on each row
+        fold = np.zeros(n_units * width)
+        np.add.at(fold, slot[pair[is_top]], -float(w0) * e.sign[is_top])
+        weights += fold[:, None]
+        scatter = _scatter(np.ones(len(pair_key)), pair_out, slot, (n_out, n_units * width))
+        offset_scatter = None
     else:  # cell levels per bit-line
         order = np.argsort(e.unit, kind="stable")
         rank = np.empty(len(e), np.int64)
         rank[order] = np.arange(len(e)) - np.searchsorted(e.unit[order], e.unit[order])
         width = int(rank.max(initial=-1)) + 1
         slot = e.unit * width + rank
-        exact = max_sum < _EXACT_F32
-        weights = np.zeros((n_units * width, n_rows), np.float32 if exact else np.float64)
+        weights = np.zeros((n_units * width, n_rows),
+                           np.float32 if max_sum < _EXACT_F32 else np.float64)
         for p in parts:
             weights[slot[p]] = e.cells(stored, cb, p)
-        scatter = sp.csr_array((shift, (out, slot)), shape=(n_out, n_units * width))
-    return _OuClass(n_rows, unit_inputs, linear, weights.reshape(n_units, width, n_rows),
-                    scatter, offset_scatter, max_sum, len(e))
+        scatter = _scatter(shift, out, slot, (n_out, n_units * width))
+        offset_scatter = _scatter(-float(w0) * e.sign[is_top], out[is_top], e.unit[is_top],
+                                  (n_out, n_units)) if is_top.any() else None
+        np.add.at(const, out[is_top], float(w0 * n_rows) * e.sign[is_top])
+    const -= scatter @ weights.sum(axis=1, dtype=np.float64)
+    contiguous = n_rows == 1 or bool(np.all(np.diff(unit_inputs, axis=1) == 1))
+    return _OuClass(n_rows, unit_inputs, unit_inputs[:, 0].copy() if contiguous else None, linear,
+                    weights.reshape(n_units, width, n_rows), scatter, offset_scatter, max_sum,
+                    len(e))
 
 
-def _adc_transparent(config: Config, max_sum: float, max_column_sum: float) -> bool:
-    """True when the ADC reports every possible sum of this class exactly."""
+def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+             ) -> np.ndarray | sp.csr_array:
+    """The matrix with ``data`` summed at ``(rows, cols)``: dense when small, else sparse."""
+    matrix = sp.csr_array((data, (rows, cols)), shape=shape)
+    return matrix.toarray() if shape[0] * shape[1] <= DENSE_SCATTER_ELEMENTS else matrix
+
+
+def _adc_transparent(config: Config, max_sum: float, max_column_sum: Callable[[], int]) -> bool:
+    """True when the ADC reports every possible sum of a class exactly.
+
+    ``max_column_sum()`` is the class's largest bit-line sum of cell levels (computed only
+    for a ``unit`` ADC, where it decides).
+    """
     adc = config.adc
     if adc.ideal:
         return True
     if adc.lsb_mode == "unit":
-        return max_column_sum <= (1 << adc.bits) - 1
+        return max_column_sum() * ((1 << config.dac.bits) - 1) <= (1 << adc.bits) - 1
     return adc_lsb(max_sum, adc) == 1.0
 
 
@@ -402,13 +459,18 @@ class FunctionalModel:
             otherwise the first batch given to :meth:`run` / :meth:`forward` calibrates them.
         shortcut: run ADC-transparent OU classes as one exact integer matmul (see the module
             doc); False forces one ADC sample per input step everywhere (tests, debugging).
+        blas_threads: cap the BLAS threads while the model runs (needs ``threadpoolctl``;
+            ignored without it). The model makes many mid-sized matmuls, which a
+            multi-threaded BLAS slows down badly when the cores are busy with other work
+            (another process, PyTorch training next to AUTO-PRUNE); ``None`` leaves the
+            BLAS as it is.
 
     Example::
 
         model = FunctionalModel(load_onnx("models/lenet.onnx"), load_config("isaac"),
                                 calibration=x_train[:64])
         acc = model.accuracy(x_test, y_test)             # top-1 on the hardware
-        model.set_layer("Gemm_0", weight=pruned_w, mapping=new_layer_mapping)
+        model.set_layer("fc1", weight=pruned_w, mapping=new_layer_mapping)
 
     Raises:
         FunctionalError: a mapping that does not fit the network or the config, or a
@@ -418,17 +480,19 @@ class FunctionalModel:
 
     def __init__(self, network: Network, config: Config, mapping: NetworkMapping | None = None,
                  *, scheme: str = "dense", options: dict[str, dict] | None = None,
-                 ideal_adc: bool = False, calibration: Any = None, shortcut: bool = True) -> None:
+                 ideal_adc: bool = False, calibration: Any = None, shortcut: bool = True,
+                 blas_threads: int | None = None) -> None:
         if ideal_adc:
             config = dataclasses.replace(config, adc=dataclasses.replace(config.adc, ideal=True))
         self.config = config
         self.network = network
+        self.shortcut = shortcut
+        self.blas_threads = blas_threads
         self._layers = list(network.layers)
         if mapping is None:
             mapping = map_network(network, config, scheme, options)
         _check_network_mapping(network, mapping, config)
         self.mapping = NetworkMapping(mapping.scheme, mapping.config, dict(mapping.layers))
-        self.shortcut = shortcut
         self._crossbars = {
             layer.name: CrossbarLayer(layer, self.mapping.layers[layer.name], config, shortcut)
             for layer in network.weight_layers()}
@@ -442,9 +506,9 @@ class FunctionalModel:
     def calibrate(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> None:
         """Set every weight layer's input format from the float model's activations on a batch.
 
-        Each layer input gets the unsigned or signed scale of :func:`reramsim.quantize.
-        calibrate_input` covering the batch's min and max (of the float network with the
-        model's current weights). Values outside the range later saturate.
+        Each layer input gets the unsigned or signed format of
+        :func:`reramsim.quantize.calibrate_input` covering the batch's min and max (float
+        network, the model's current weights). Values outside the range later saturate.
         """
         view = dataclasses.replace(self.network, layers=self._layers)
         values = run_float(view, self._feeds(inputs), keep_all=True, dtype=np.float64)
@@ -465,8 +529,8 @@ class FunctionalModel:
         kept; call :meth:`calibrate` again to refresh them.
 
         Raises:
-            KeyError: no weight layer ``name``. FunctionalError: a weight of another shape,
-            or a mapping that does not fit.
+            KeyError: no weight layer ``name``.
+            FunctionalError: a weight of another shape, or a mapping that does not fit.
         """
         index = next((i for i, layer in enumerate(self._layers)
                       if layer.name == name and isinstance(layer, WeightLayer)), None)
@@ -500,6 +564,10 @@ class FunctionalModel:
         values = self._feeds(inputs)
         if not self.input_quant:
             self.calibrate(values)
+        with _blas_limit(self.blas_threads):
+            return self._run(values)
+
+    def _run(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         last_use = {name: i for i, layer in enumerate(self._layers) for name in layer.inputs}
         keep = set(self.network.outputs)
         for i, layer in enumerate(self._layers):
@@ -522,14 +590,17 @@ class FunctionalModel:
 
     def predict(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
         """Top-1 class per sample, ``(N,)`` int64, in batches of ``batch``."""
+        if not len(x):
+            return np.zeros(0, np.int64)
         return np.concatenate([self.forward(x[i:i + batch]).argmax(axis=1)
-                               for i in range(0, len(x), batch)]) if len(x) else np.zeros(0, int)
+                               for i in range(0, len(x), batch)])
 
     def accuracy(self, x: np.ndarray, y: np.ndarray, batch: int = 256,
                  progress: Callable[[int], Any] | None = None) -> float:
         """Top-1 accuracy in [0, 1] of the hardware on images ``x`` with labels ``y``.
 
         ``progress(n)`` is called after each batch with its size (e.g. ``tqdm.update``).
+        Raises FunctionalError when ``x`` and ``y`` differ in length.
         """
         if len(x) != len(y):
             raise FunctionalError(f"{len(x)} inputs but {len(y)} labels")
@@ -548,6 +619,7 @@ class FunctionalModel:
         return {name: xbar.stats for name, xbar in self._crossbars.items()}
 
     def reset_stats(self) -> None:
+        """Zero every layer's ADC counters."""
         for xbar in self._crossbars.values():
             xbar.stats = AdcStats()
 
@@ -576,6 +648,21 @@ class FunctionalModel:
                                       f"{', '.join(map(str, shape))}), got {arr.shape}")
             feeds[name] = arr
         return feeds
+
+
+@contextlib.contextmanager
+def _blas_limit(threads: int | None) -> Iterator[None]:
+    """Cap BLAS threads inside the block when asked and threadpoolctl is installed."""
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 def _check_network_mapping(network: Network, mapping: NetworkMapping, config: Config) -> None:

@@ -136,8 +136,15 @@ class InputQuant:
 
     def to_int(self, x: np.ndarray) -> np.ndarray:
         """``x_int = clip(rint(x / scale), lo, hi)`` as int64 (the DACs stream ``x_int + offset``)."""
-        return np.clip(np.rint(np.asarray(x, np.float64) / self.scale), self.lo, self.hi
-                       ).astype(np.int64)
+        return self.streamed(x).astype(np.int64) - self.offset
+
+    def streamed(self, x: np.ndarray) -> np.ndarray:
+        """``x_u = x_int + offset`` in ``[0, 2^B - 1]``, the levels the DACs stream, as float64."""
+        levels = np.rint(np.asarray(x, np.float64) / self.scale)
+        np.clip(levels, self.lo, self.hi, out=levels)
+        if self.offset:
+            levels += self.offset
+        return levels
 
 
 def calibrate_input(x_min: float, x_max: float, input_bits: int) -> InputQuant:

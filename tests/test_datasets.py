@@ -18,7 +18,7 @@ MNIST_SHAPE = (28, 28)
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
-    """Write a uint8 array as an IDX file (magic 0x000008DD, big-endian dims), optionally gzipped."""
+    """Write a uint8 array as an IDX file (magic 0x000008DD, big-endian dims), maybe gzipped."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
         int(d).to_bytes(4, "big") for d in array.shape
     )
@@ -65,7 +65,7 @@ def make_cifar(directory: Path, n_per_batch: int = 4) -> dict[str, tuple[np.ndar
 
 
 def test_digits_split_sizes():
-    """The digits test split has 360 images, the train split the other 1,437, with 10 classes each."""
+    """The digits test split has 360 images, the train split the other 1,437; 10 classes each."""
     x_test, y_test = load_dataset("digits", "test")
     x_train, y_train = load_dataset("digits", "train")
     assert x_test.shape == (360, 1, 8, 8) and y_test.shape == (360,)

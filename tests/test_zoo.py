@@ -60,7 +60,7 @@ def test_weight_counts_as_published(models):
     ("plain20", 59, [1] + [2] * 6 + [2] + [3] * 5 + [3] + [5] * 5 + [1]),
 ])
 def test_dense_crossbar_counts(models, name, total, per_layer):
-    """Naive dense 128x128 crossbar counts match ALGORITHMS.md (AlexNet 179, VGG16 918, Plain20 59)."""
+    """Naive dense 128x128 crossbar counts: AlexNet 179, VGG16 918, Plain20 59 (ALGORITHMS.md)."""
     counts = naive_crossbars(models[name])
     assert sum(counts) == total
     if per_layer is not None:
@@ -114,7 +114,7 @@ def test_fold_batchnorm_keeps_outputs():
 
 @pytest.mark.parametrize("name", zoo.NAMES)
 def test_onnx_export_matches_torch(models, name, tmp_path):
-    """The exported ONNX (BN folded, dynamic batch) equals torch within 1e-4 relative on onnxruntime."""
+    """Exported ONNX (BN folded, dynamic batch) equals torch within 1e-4 relative on onnxruntime."""
     model = models[name].eval()
     path = zoo_train.export_onnx(model, tmp_path / f"{name}.onnx", zoo.INPUT_SHAPES[name])
     x = torch.rand(3, *zoo.INPUT_SHAPES[name])
@@ -128,7 +128,7 @@ def test_onnx_has_no_batchnorm(models, tmp_path):
     """Exported graphs hold no BatchNormalization node (folded on export)."""
     import onnx
 
-    path = zoo_train.export_onnx(models["alexnet"], tmp_path / "a.onnx", zoo.INPUT_SHAPES["alexnet"])
+    path = zoo_train.export_onnx(models["alexnet"], tmp_path / "a.onnx", (3, 32, 32))
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert "BatchNormalization" not in ops and {"Conv", "Gemm"} <= ops
 
@@ -137,8 +137,7 @@ def test_onnx_has_no_batchnorm(models, tmp_path):
 def test_committed_onnx_accuracy(name):
     """Committed ONNX files are < 2 MB and score >= 95% on the digits test split via onnxruntime."""
     path = zoo_train.artifact_path(name, ".onnx")
-    if not path.is_file():
-        pytest.skip(f"{path} not trained yet (python -m models.train {name})")
+    assert path.is_file(), f"{path} missing; run python -m models.train --force {name}"
     assert path.stat().st_size < MAX_COMMITTED_BYTES
     assert zoo_train.artifact_path(name, ".pth").stat().st_size < MAX_COMMITTED_BYTES
     x, y = load_dataset("digits", "test", zoo.INPUT_SHAPES[name])
@@ -150,8 +149,6 @@ def test_committed_onnx_accuracy(name):
 def test_load_trained_matches_onnx(name):
     """load_trained gives the same predictions as the committed ONNX file."""
     path = zoo_train.artifact_path(name, ".onnx")
-    if not zoo_train.artifact_path(name, ".pth").is_file() or not path.is_file():
-        pytest.skip(f"{name} not trained yet")
     x, _ = load_dataset("digits", "test", zoo.INPUT_SHAPES[name], limit=32)
     with torch.no_grad():
         expected = zoo_train.load_trained(name)(torch.from_numpy(x)).numpy()
@@ -183,3 +180,38 @@ def test_random_shift_moves_content():
     for image in shifted:
         (row, col), = (image[0] == 1.0).nonzero().tolist()
         assert abs(row - 5) <= 2 and abs(col - 5) <= 2
+
+
+@pytest.fixture
+def scratch_models(tmp_path, monkeypatch):
+    """Point models/ and models/build/ at tmp_path and train lenet for 1 epoch only."""
+    monkeypatch.setattr(zoo_train, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(zoo_train, "BUILD_DIR", tmp_path / "build")
+    monkeypatch.setitem(zoo_train.EPOCHS, "lenet", 1)
+    return tmp_path
+
+
+def test_ensure_trains_once_then_reuses(scratch_models):
+    """ensure trains and saves .pth + .onnx on first use, reuses them, and re-exports a lost ONNX."""
+    onnx_path = zoo_train.ensure("lenet")
+    pth = scratch_models / "lenet.pth"
+    assert onnx_path == scratch_models / "lenet.onnx" and pth.is_file()
+    trained_at = pth.stat().st_mtime_ns
+    onnx_path.unlink()
+    assert zoo_train.ensure("lenet").is_file()
+    assert pth.stat().st_mtime_ns == trained_at
+
+
+def test_cli_trains_and_reports(scratch_models, capsys):
+    """The CLI prints weights, epochs, seconds and accuracy; a second run reports 'cached'."""
+    assert zoo_train.main(["lenet"]) == 0
+    assert zoo_train.main(["lenet"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("lenet")]
+    assert rows[0][1:3] == ["61,470", "1"] and rows[1][2:4] == ["-", "cached"]
+
+
+def test_cli_rejects_unknown_names(capsys):
+    """The CLI refuses unknown model names, listing the known ones."""
+    with pytest.raises(SystemExit):
+        zoo_train.main(["resnet50"])
+    assert "unknown: resnet50" in capsys.readouterr().err

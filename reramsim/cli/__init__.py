@@ -3,12 +3,14 @@
 Each subcommand lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
 Known errors (:class:`reramsim.ReramsimError`) become one line on stderr and
-exit status 2; ``--verbose`` shows the traceback instead. Ctrl-C exits with 130.
+exit status 2; ``--verbose`` shows the traceback instead. Ctrl-C exits with 130,
+a closed pipe (``| head``) quietly with 141.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from reramsim import ReramsimError, __version__
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reramsim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): silence the flush at exit, as the docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ are not public; this module's rules are **reconstructions** (ALGORITHMS.md
 Data path charged per OU step (see ``docs/segprune.md``): 2 index-buffer lookups
 (the shape-table entry that sets the input gather, and the word of filter indices
 of the OU's columns), ``k`` gathered inputs. Index storage per layer: the shape
-tables (``sum_b n_b * h_b`` bits), one entry per piece (block id + shape id) and a
-filter index (``ceil(log2 C)`` bits) per column stored in each piece. Gather mux
-fan-in per word-line: ``h``.
+tables (``sum_b n_b * h_b`` bits), one entry per piece (block id + shape id) and the
+filters of each piece's columns (``ceil(log2 C)`` bits each, or a ``C``-bit bitmap when
+smaller). Gather mux fan-in per word-line: ``h``.
 
 Example: a 3x3 conv 16->16 (``R = 144``, ``C = 16``) with ``h = 16`` has 9
 row-blocks; if block 0 keeps shape ``{0, 3, 5, 9}`` for 12 filters, that group is a
@@ -286,7 +286,8 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     parts: dict[str, list] = {k: [] for k in ("xbar", "rows", "wl", "nr", "cols", "slices", "bl",
                                               "nc")}
     xbar_group: list[int] = []
-    n_shapes = n_groups = n_pieces = n_filter_entries = 0
+    n_shapes = n_groups = n_pieces = 0
+    piece_cols: list[int] = []
     base = 0
     for g, layout in enumerate(layouts):
         pieces = _pieces(layout, layer.rows, config)
@@ -294,7 +295,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
         n_shapes += sum(len(t) for t in layout.shapes)
         n_groups += sum(len(np.unique(a[a > 0])) for a in layout.assign)
         n_pieces += len(pieces)
-        n_filter_entries += sum(len(np.unique(p.bl_cols)) for p in pieces)
+        piece_cols += [len(np.unique(p.bl_cols)) for p in pieces]
         pieces.sort(key=lambda p: (p.xbar, p.wl0, p.bl0))
         for piece in pieces:
             for pol in range(n_pol):
@@ -309,7 +310,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     ou_n_rows = np.diff(row_ptr).astype(np.int32)
     n_xbar_total = len(xbar_group)
     max_shapes = max([len(t) for lay in layouts for t in lay.shapes] + [1])
-    storage = index_storage_bits(layouts, layer.rows, layer.cols, n_pieces, n_filter_entries,
+    storage = index_storage_bits(layouts, layer.rows, layer.cols, np.array(piece_cols, np.int64),
                                  max_shapes)
     mapping = LayerMapping(
         layer=layer.name,
@@ -384,22 +385,28 @@ def _bits(n: int) -> int:
     return max(1, math.ceil(math.log2(max(n, 2))))
 
 
-def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int, n_pieces: int,
-                       n_filter_entries: int, max_shapes: int) -> dict[str, int]:
+def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int,
+                       piece_cols: np.ndarray, max_shapes: int) -> dict[str, int]:
     """Bits of index data one layer keeps in the index buffer, by kind.
 
     * ``shape_tables``: every row-block's table, ``n_b`` entries of ``h_b`` bits;
     * ``group_entries``: per piece, its row-block id (``ceil(log2 n_blocks)``, 0 for one
       block) and shape id (``ceil(log2(max_shapes + 1))``);
-    * ``filter_indices``: per stored column of each piece, ``ceil(log2 cols)`` bits
-      (one per weight column, after shift-and-add has merged its bit-slices).
+    * ``filter_indices``: per piece, the filters of its columns (after shift-and-add has
+      merged each weight's bit-slices): a list of ``ceil(log2 cols)``-bit indices, or a
+      ``cols``-bit membership bitmap when that is smaller (a piece holds its filters in
+      ascending order, so the bitmap routes them too).
 
-    A differential config's negative arrays share the positive arrays' index data.
+    ``piece_cols`` is the number of distinct columns of each piece. A differential
+    config's negative arrays share the positive arrays' index data.
+
+    Example: 3 pieces of 2, 1 and 40 columns of a 64-column layer: filter indices take
+    ``2*6 + 1*6 + min(40*6, 64) = 82`` bits.
     """
     tables = sum(int(t.size) for lay in layouts for t in lay.shapes)
     n_blocks = len(block_bounds(rows, layouts[0].segment_height)) if layouts else 1
     block_bits = 0 if n_blocks <= 1 else _bits(n_blocks)
-    entries = n_pieces * (block_bits + _bits(max_shapes + 1))
-    filters = n_filter_entries * _bits(cols)
+    entries = len(piece_cols) * (block_bits + _bits(max_shapes + 1))
+    filters = int(np.minimum(np.asarray(piece_cols, np.int64) * _bits(cols), cols).sum())
     return {"shape_tables": tables, "group_entries": entries, "filter_indices": filters,
             "total": tables + entries + filters}

@@ -166,15 +166,32 @@ def _vote(s: np.ndarray, lam: float, max_shapes: int) -> np.ndarray:
 def _top_masks(masks: np.ndarray, votes: np.ndarray, energy: np.ndarray, n: int,
                exclude: np.ndarray | None = None) -> np.ndarray:
     """The ``n`` distinct non-empty masks with the most votes (ties: energy), ``(<=n, h)``."""
-    uniq, inverse = np.unique(masks, axis=0, return_inverse=True)
+    codes = _codes(masks)
+    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     total_votes = np.bincount(inverse, votes, len(uniq))
     total_energy = np.bincount(inverse, energy, len(uniq))
-    keep = uniq.any(axis=1) & (total_votes > 0)
+    keep = masks[first].any(axis=1) & (total_votes > 0)
     if exclude is not None and len(exclude):
-        keep &= ~(uniq[:, None, :] == exclude[None, :, :]).all(axis=2).any(axis=1)
+        keep &= ~np.isin(uniq, _codes(exclude))
     order = [i for i in np.lexsort((-total_energy, -total_votes)) if keep[i]]
-    return uniq[order[:n]].astype(bool)
+    return masks[first[order[:n]]].astype(bool)
+
+
+def _codes(masks: np.ndarray) -> np.ndarray:
+    """One hashable, sortable code per mask row: int64 bits up to 62 rows, bytes beyond."""
+    masks = np.asarray(masks, bool)
+    h = masks.shape[1]
+    if h <= 62:
+        return masks.astype(np.int64) @ (np.int64(1) << np.arange(h, dtype=np.int64))
+    packed = np.ascontiguousarray(np.packbits(masks, axis=1))
+    return packed.view(f"V{packed.shape[1]}").ravel()
+
+
+def _unique_rows(masks: np.ndarray) -> np.ndarray:
+    """The distinct rows of a ``(n, h)`` bool array, in code order."""
+    _, first = np.unique(_codes(masks), return_index=True)
+    return masks[np.sort(first)]
 
 
 def _assign(table: np.ndarray, s: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -201,7 +218,7 @@ def _refine(s: np.ndarray, table: np.ndarray, lam: float, max_shapes: int, max_i
                 shape = (s[:, members] - lam).sum(axis=1) > 0
                 if shape.any():
                     new.append(shape)
-        new_table = np.unique(np.array(new, bool).reshape(-1, s.shape[0]), axis=0)
+        new_table = _unique_rows(np.array(new, bool).reshape(-1, s.shape[0]))
         if len(new_table) < max_shapes:  # refill with what the worst-served segments propose
             regret = own_gain - gains
             extra = _top_masks((s > lam).T, regret, regret, max_shapes - len(new_table),
@@ -210,7 +227,7 @@ def _refine(s: np.ndarray, table: np.ndarray, lam: float, max_shapes: int, max_i
         ids, gains = _assign(new_table, s, lam)
         obj = gains.sum()
         same = (len(new_table) == len(table)
-                and np.array_equal(np.unique(new_table, axis=0), np.unique(table, axis=0)))
+                and np.array_equal(np.sort(_codes(new_table)), np.sort(_codes(table))))
         improved = obj > best_obj * (1 + 1e-12)
         if improved:
             best_table, best_obj = new_table, obj

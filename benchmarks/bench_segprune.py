@@ -1,0 +1,184 @@
+"""SegPrune on the digits zoo: pruning ratio, accuracy, crossbars, latency, energy, area vs dense.
+
+For each model (default LeNet, AlexNet, Plain20) the trained weights
+(:func:`models.train.load_trained`) are pruned with SegPrune to the target ratio and
+fine-tuned (cached as ``models/build/<model>_segprune_r<ratio>.onnx`` plus a ``.json``
+sidecar with the accuracies; ``--force`` redoes it). The dense ONNX and the pruned ONNX
+are then simulated on the same hardware config and engine, and the table compares:
+
+* pruning ratio (dense weights / non-zero weights) and float top-1 on the digits test
+  split, dense vs pruned (the drop must be <= 1 point);
+* ReRAM top-1 (functional model, the config's ADC) on ``--reram-limit`` test images;
+* crossbars (CR on crossbars), latency (speedup), energy (reduction), area;
+* the pruned data path's area (index buffer + input gather) as % of the accelerator,
+  and the index buffer alone.
+
+SegPrune's shape voting, mapping and data path are reconstructions (docs/segprune.md).
+Fixed seeds; prints the table and writes JSON (default models/build/bench_segprune.json).
+
+    python benchmarks/bench_segprune.py [--models lenet alexnet plain20] [--hw ou_16x16]
+                                        [--ratio 8] [--epochs 30] [--engine analytical]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models import train  # noqa: E402
+from models.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim.config import load_config  # noqa: E402
+from reramsim.datasets import load_dataset  # noqa: E402
+from reramsim.onnx_import import load_onnx  # noqa: E402
+from reramsim.prune import get_pruner, scheme_from_metadata  # noqa: E402
+from reramsim.prune.export import export_pruned  # noqa: E402
+from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
+
+BUILD = ROOT / "models" / "build"
+
+
+def pruned_model(name: str, config, ratio: float, epochs: int, force: bool) -> tuple[Path, dict]:
+    """The cached pruned ONNX of ``name`` and its facts; prunes and fine-tunes when missing."""
+    path = BUILD / f"{name}_segprune_r{ratio:g}.onnx"
+    sidecar = path.with_suffix(".json")
+    pruner = get_pruner("segprune", config)
+    settings = FinetuneSettings(epochs=epochs)
+    key = {"ratio": ratio, "params": pruner.params, "epochs": epochs, "config": config.name}
+    if not force and path.is_file() and sidecar.is_file():
+        facts = json.loads(sidecar.read_text())
+        if facts.get("key") == key:
+            return path, facts
+    model = train.load_trained(name)
+    test, train_data = train.digits(name, "test"), train.digits(name, "train")
+    dense_acc = train.evaluate(model, *test)
+    start = time.perf_counter()
+    result = prune_model(model, pruner, ratio, train_data, settings, test_data=test,
+                         checkpoint=BUILD / f"{name}_segprune_r{ratio:g}.ckpt",
+                         signature={"arch": name, "data": "digits"})
+    pruned_acc = train.evaluate(result.model, *test)
+    facts = {"key": key, "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
+             "prune_seconds": time.perf_counter() - start, "history": result.history}
+    export_pruned(result, path, INPUT_SHAPES[name],
+                  extra={"model": name, "data": "digits", "float_accuracy_dense": dense_acc,
+                         "float_accuracy_pruned": pruned_acc})
+    sidecar.write_text(json.dumps(facts, indent=1) + "\n")
+    (BUILD / f"{name}_segprune_r{ratio:g}.ckpt").unlink(missing_ok=True)
+    return path, facts
+
+
+def reram_accuracy(network, config, mapping, name: str, limit: int) -> float | None:
+    """Functional-model top-1 on the first ``limit`` test images (calibrated on train images)."""
+    if limit <= 0:
+        return None
+    from reramsim.functional import FunctionalModel
+
+    x, y = load_dataset("digits", "test", INPUT_SHAPES[name], limit)
+    calib = load_dataset("digits", "train", INPUT_SHAPES[name], 64)[0]
+    return FunctionalModel(network, config, mapping=mapping, calibration=calib).accuracy(x, y)
+
+
+def bench_model(name: str, args, config) -> dict:
+    """Dense vs SegPrune rows for one model."""
+    from reramsim.report import build_report, compare_rows
+    from reramsim.simulator import simulate
+
+    pruned_path, facts = pruned_model(name, config, args.ratio, args.epochs, args.force)
+    dense_net = load_onnx(train.ensure(name))
+    pruned_net = load_onnx(pruned_path)
+    scheme, options = scheme_from_metadata(pruned_net)
+    sims = {"dense": simulate(dense_net, config, "dense", args.engine),
+            "segprune": simulate(pruned_net, config, scheme, args.engine, options=options)}
+    reports = {k: build_report(s) for k, s in sims.items()}
+    rows = compare_rows([reports["dense"], reports["segprune"]])
+    area = reports["segprune"]["area_breakdown"]
+    total_area = reports["segprune"]["totals"]["area_um2"]
+    index_um2 = area.get("index_buffer", {}).get("area_um2", 0.0)
+    gather_um2 = area.get("input_gather", {}).get("area_um2", 0.0)
+    seg = rows[1]
+    return {
+        "model": name,
+        "pruning_ratio": seg["pruning_ratio"],
+        "float_accuracy_dense": facts["float_accuracy_dense"],
+        "float_accuracy_pruned": facts["float_accuracy_pruned"],
+        "accuracy_drop_points": 100 * (facts["float_accuracy_dense"]
+                                       - facts["float_accuracy_pruned"]),
+        "reram_accuracy_dense": reram_accuracy(dense_net, config, sims["dense"].mapping, name,
+                                               args.reram_limit),
+        "reram_accuracy_pruned": reram_accuracy(pruned_net, config, sims["segprune"].mapping,
+                                                name, args.reram_limit),
+        "crossbars_dense": rows[0]["crossbars"], "crossbars_pruned": seg["crossbars"],
+        "cr_xbs": seg["cr_xbs"],
+        "latency_ns_dense": rows[0]["latency_ns"], "latency_ns_pruned": seg["latency_ns"],
+        "speedup": seg["speedup"],
+        "energy_pj_dense": rows[0]["energy_pj"], "energy_pj_pruned": seg["energy_pj"],
+        "energy_reduction": seg["energy_reduction"],
+        "area_um2_dense": rows[0]["area_um2"], "area_um2_pruned": seg["area_um2"],
+        "datapath_overhead_pct": seg["datapath_overhead_pct"],
+        "index_overhead_pct": 100 * index_um2 / total_area,
+        "gather_overhead_pct": 100 * gather_um2 / total_area,
+        "index_kib": sum(m.index_storage_bits for m in sims["segprune"].mapping.layers.values())
+        / 8192,
+        "engine": args.engine, "config": config.name, "pruned_onnx": str(pruned_path),
+        "reconstruction": True,
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    head = (f"{'model':<8} {'ratio':>6} {'acc dense':>9} {'acc pruned':>10} {'drop':>5} "
+            f"{'ReRAM d/p':>11} {'xbars d/p':>11} {'CR':>5} {'speedup':>7} {'energy':>6} "
+            f"{'area d/p mm2':>13} {'idx+gather':>10} {'idx only':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        reram = ("-" if r["reram_accuracy_pruned"] is None else
+                 f"{r['reram_accuracy_dense']:.0%}/{r['reram_accuracy_pruned']:.0%}")
+        lines.append(
+            f"{r['model']:<8} {r['pruning_ratio']:>5.2f}x {r['float_accuracy_dense']:>9.2%} "
+            f"{r['float_accuracy_pruned']:>10.2%} {r['accuracy_drop_points']:>5.2f} {reram:>11} "
+            f"{r['crossbars_dense']:>5}/{r['crossbars_pruned']:<5} {r['cr_xbs']:>4.1f}x "
+            f"{r['speedup']:>6.2f}x {r['energy_reduction']:>5.2f}x "
+            f"{r['area_um2_dense'] / 1e6:>6.3f}/{r['area_um2_pruned'] / 1e6:<6.3f} "
+            f"{r['datapath_overhead_pct']:>9.2f}% {r['index_overhead_pct']:>7.2f}%")
+    lines.append("SegPrune shape voting, mapping and data path: reconstructions (docs/segprune.md). "
+                 "drop in points of float top-1; ReRAM = functional model, config ADC.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["lenet", "alexnet", "plain20"])
+    parser.add_argument("--hw", default="ou_16x16")
+    parser.add_argument("--ratio", type=float, default=8.0)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--engine", default="analytical", help="analytical, cycle or pyref")
+    parser.add_argument("--reram-limit", type=int, default=100)
+    parser.add_argument("--force", action="store_true", help="prune again even if cached")
+    parser.add_argument("--json", default=str(BUILD / "bench_segprune.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    config = load_config(args.hw)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in args.models:
+        rows.append(bench_model(name, args, config))
+        print(format_table(rows[-1:]).splitlines()[-2], flush=True)
+    print()
+    print(f"SegPrune vs dense on {config.name}, engine {args.engine}, target {args.ratio:g}x, "
+          f"{args.epochs} fine-tuning epochs, digits")
+    print(format_table(rows))
+    Path(args.json).write_text(json.dumps({"rows": rows, "args": vars(args)}, indent=1) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

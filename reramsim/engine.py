@@ -1,0 +1,270 @@
+"""The cycle-level engine, Python side: validate, flatten, call the Cython loop, build stats.
+
+:func:`run_cycle` builds the timing plan (:func:`reramsim.analytical.build_plan`),
+flattens it into C-contiguous numpy arrays (struct of arrays, the ``Model`` of
+``reramsim/_core/_engine.pxd``), runs :func:`reramsim._core._engine.run` once
+without the GIL and turns its arrays into a :class:`~reramsim.stats.SimResult`.
+The semantics are in ``docs/timing.md``; :mod:`reramsim.pyref` runs the same
+handlers in plain Python and must agree cycle for cycle.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reramsim import ReramsimError
+from reramsim.analytical import RESOURCE_KINDS, TimingPlan, build_plan
+from reramsim.ir import Network
+from reramsim.mapping import NetworkMapping
+from reramsim.placement import Placement
+from reramsim.stats import EVENT_KINDS, LayerStats, SimResult
+
+try:
+    from reramsim._core import _engine  # type: ignore[attr-defined]
+except ImportError as _err:  # pragma: no cover - exercised only without a build
+    _engine = None
+    _IMPORT_ERROR = _err
+
+    class EngineError(ReramsimError):  # type: ignore[no-redef]
+        """The engine was given inconsistent input or reached an impossible state."""
+else:
+    EngineError = _engine.EngineError  # type: ignore[misc]
+    if tuple(_engine.COUNT_KIND_NAMES) != tuple(EVENT_KINDS):
+        raise ImportError("reramsim._core._engine count columns differ from stats.EVENT_KINDS; "
+                          "rebuild the extension")
+    if tuple(_engine.RESOURCE_KIND_NAMES) != tuple(RESOURCE_KINDS):
+        raise ImportError("reramsim._core._engine resource columns differ from RESOURCE_KINDS; "
+                          "rebuild the extension")
+
+__all__ = [
+    "DEFAULT_TRACE_EVENTS",
+    "ComponentStats",
+    "EngineError",
+    "engine_available",
+    "flatten_plan",
+    "run_cycle",
+    "run_cycle_detailed",
+]
+
+#: Trace records kept before the trace stops recording (and says so in the file).
+DEFAULT_TRACE_EVENTS = 100_000
+
+
+def engine_available() -> bool:
+    """True when the compiled extension is importable."""
+    return _engine is not None
+
+
+@dataclass
+class ComponentStats:
+    """Per-component statistics of one cycle-level run.
+
+    Attributes:
+        resource_kind, resource_label: (n_res,) kind (``RESOURCE_KINDS``) and name of
+            each shared-or-private resource (ADC groups, buffer ports, units, links).
+        resource_busy, resource_stall: (n_res,) cycles busy and cycles requests waited.
+        resource_uses: (n_res,) reservations.
+        crossbar_layer, crossbar_index: (n_xbar,) layer name and index within its
+            layer's mapping of each active crossbar.
+        crossbar_read_cycles: (n_xbar,) cycles its array spent reading.
+        crossbar_steps: (n_xbar,) OU bit-steps it performed (reads = conversions).
+        crossbar_adc_stall: (n_xbar,) cycles its samples waited for its ADC group.
+    """
+
+    resource_kind: list[str]
+    resource_label: list[str]
+    resource_busy: np.ndarray
+    resource_stall: np.ndarray
+    resource_uses: np.ndarray
+    crossbar_layer: list[str]
+    crossbar_index: np.ndarray
+    crossbar_read_cycles: np.ndarray
+    crossbar_steps: np.ndarray
+    crossbar_adc_stall: np.ndarray
+
+
+def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(lists) + 1, np.int64)
+    np.cumsum([len(x) for x in lists], out=ptr[1:])
+    flat = np.fromiter((v for x in lists for v in x), np.int32, count=int(ptr[-1]))
+    return ptr, flat
+
+
+def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The plan as the ``Model`` arrays and sizes of ``_engine.pxd`` (C-contiguous).
+
+    int64 for times, counts and OU offsets; int32 for indices.
+    """
+    i64, i32 = np.int64, np.int32
+    layers, flows, edges = plan.layers, plan.flows, plan.edges
+    pixels = np.array([lp.n_pixels for lp in layers], i64)
+    pix_off = np.zeros(len(layers), i64)
+    if len(layers):
+        pix_off[1:] = np.cumsum(pixels)[:-1]
+    rk = {k: i for i, k in enumerate(RESOURCE_KINDS)}
+    ck = {k: i for i, k in enumerate(EVENT_KINDS)}
+    l_edge_ptr, l_edges = _csr([lp.edges for lp in layers])
+    l_flow_ptr, l_flows = _csr([lp.flows for lp in layers])
+    f_link_ptr, f_links = _csr([f.links for f in flows])
+    f_edge_ptr, f_edges = _csr([f.edges for f in flows])
+    need = [e.need for e in edges]
+    e_need_off = np.zeros(len(edges), i64)
+    if edges:
+        e_need_off[1:] = np.cumsum([len(n) for n in need])[:-1]
+
+    def col(values, dtype) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(values, dtype))
+
+    arrays = {
+        "l_pixels": pixels, "l_pix_off": pix_off,
+        "l_t_fetch": col([lp.t_fetch for lp in layers], i64),
+        "l_t_unit": col([lp.t_unit for lp in layers], i64),
+        "l_t_out": col([lp.t_out for lp in layers], i64),
+        "l_res_fetch": col([lp.res_fetch for lp in layers], i32),
+        "l_res_unit": col([lp.res_unit for lp in layers], i32),
+        "l_res_out": col([lp.res_out for lp in layers], i32),
+        "l_unit_rkind": col([rk[lp.unit] for lp in layers], i32),
+        "l_unit_ckind": col([ck[lp.unit_count_kind] for lp in layers], i32),
+        "l_fetch_acc": col([lp.fetch_accesses for lp in layers], i64),
+        "l_unit_ops": col([lp.unit_ops for lp in layers], i64),
+        "l_out_writes": col([lp.out_writes for lp in layers], i64),
+        "l_out_reads": col([lp.out_reads * len(lp.flows) for lp in layers], i64),
+        "l_xb_lo": col([lp.xbar_lo for lp in layers], i32),
+        "l_xb_hi": col([lp.xbar_hi for lp in layers], i32),
+        "l_edge_ptr": l_edge_ptr.astype(i32), "l_edges": l_edges,
+        "l_flow_ptr": l_flow_ptr.astype(i32), "l_flows": l_flows,
+        "x_layer": col(plan.xbar_layer, i32), "x_adc": col(plan.xbar_adc, i32),
+        "x_ou_lo": col(plan.xbar_ou_lo, i64), "x_ou_hi": col(plan.xbar_ou_hi, i64),
+        "o_t_first": col(plan.ou_t_first, i64), "o_t_rest": col(plan.ou_t_rest, i64),
+        "o_t_adc": col(plan.ou_t_adc, i64), "o_rows": col(plan.ou_n_rows, i64),
+        "o_cols": col(plan.ou_n_cols, i64),
+        "o_cells": col(np.asarray(plan.ou_n_rows) * np.asarray(plan.ou_n_cols), i64),
+        "o_index": col(plan.ou_index_reads, i64), "o_gather": col(plan.ou_gather, i64),
+        "e_consumer": col([e.consumer for e in edges], i32),
+        "e_flow": col([e.flow for e in edges], i32),
+        "e_need_off": e_need_off,
+        "need": col(np.concatenate(need) if need else np.zeros(0), i64),
+        "f_src": col([f.src for f in flows], i32), "f_link_ptr": f_link_ptr, "f_links": f_links,
+        "f_t_serial": col([f.t_serial for f in flows], i64),
+        "f_t_inwrite": col([f.t_inwrite for f in flows], i64),
+        "f_res_inwrite": col([f.res_inwrite for f in flows], i32),
+        "f_bits": col([f.bits for f in flows], i64),
+        "f_inwrites": col([f.inwrites for f in flows], i64),
+        "f_edge_ptr": f_edge_ptr.astype(i32), "f_edges": f_edges,
+        "r_kind": col([rk[k] for k in plan.res_kind], i32),
+    }
+    sizes = {
+        "n_layers": len(layers), "n_xbars": len(plan.xbar_layer), "n_ous": len(plan.ou_t_adc),
+        "n_flows": len(flows), "n_edges": len(edges), "n_res": plan.n_resources,
+        "n_pixel_slots": int(pixels.sum()), "n_need": len(arrays["need"]),
+        "n_links": len(f_links), "input_steps": plan.input_steps,
+        "t_shift_add": plan.t_shift_add, "t_hop": plan.t_hop,
+    }
+    return arrays, sizes
+
+
+def run_cycle(network: Network, mapping: NetworkMapping, placement: Placement,
+              trace: str | Path | None = None) -> SimResult:
+    """Simulate cycle by cycle (event-driven, Cython); engine name ``"cycle"``.
+
+    Args:
+        network, mapping, placement: the run (``mapping.config`` is the hardware).
+        trace: a path: write a Chrome trace (``chrome://tracing``, Perfetto) of at
+            most :data:`DEFAULT_TRACE_EVENTS` records; past that the file says it
+            was truncated. Timestamps are cycles.
+
+    Raises:
+        reramsim.analytical.TimingError: a network the timing model cannot run.
+        EngineError: inconsistent input arrays or an impossible engine state.
+    """
+    return run_cycle_detailed(network, mapping, placement, trace)[0]
+
+
+def run_cycle_detailed(network: Network, mapping: NetworkMapping, placement: Placement,
+                       trace: str | Path | None = None) -> tuple[SimResult, ComponentStats]:
+    """:func:`run_cycle` plus the per-component statistics."""
+    plan = build_plan(network, mapping, placement)
+    return run_plan(plan, trace)
+
+
+def run_plan(plan: TimingPlan, trace: str | Path | None = None,
+             trace_events: int = DEFAULT_TRACE_EVENTS) -> tuple[SimResult, ComponentStats]:
+    """Run the Cython engine on a plan (see :func:`run_cycle`)."""
+    if _engine is None:
+        raise EngineError(f"the Cython engine is not built ({_IMPORT_ERROR}); run "
+                          f"'python setup.py build_ext --inplace'")
+    arrays, sizes = flatten_plan(plan)
+    names = {"layer": [f"layer {lp.name}" for lp in plan.layers],
+             "crossbar": [f"crossbar {int(i)} of layer {plan.layers[int(l)].name}"
+                          for i, l in zip(plan.xbar_local, plan.xbar_layer)],
+             "flow": [f"flow {plan.layers[f.src].name} -> tile {f.dest_tile}" for f in plan.flows]}
+    out = _engine.run(arrays, sizes, trace_events if trace is not None else 0, names)
+    stats = []
+    for i, lp in enumerate(plan.layers):
+        kinds = plan.layer_resource_kinds(lp)
+        rcol = [RESOURCE_KINDS.index(k) for k in kinds]
+        stats.append(LayerStats(
+            name=lp.name, op=lp.op, start_cycle=int(out["start"][i]), end_cycle=int(out["end"][i]),
+            counts={k: int(v) for k, v in zip(EVENT_KINDS, out["counts"][i])},
+            busy_cycles={k: int(out["busy"][i, c]) for k, c in zip(kinds, rcol)},
+            stall_cycles={k: int(out["stall"][i, c]) for k, c in zip(kinds, rcol)},
+            instances=plan.layer_instances(lp)))
+    total = max((s.end_cycle for s in stats), default=0)
+    result = SimResult(engine="cycle", total_cycles=total, layers=stats,
+                       events_processed=int(out["events"]))
+    layer_names = [lp.name for lp in plan.layers]
+    components = ComponentStats(
+        resource_kind=list(plan.res_kind), resource_label=list(plan.res_label),
+        resource_busy=out["res_busy"], resource_stall=out["res_stall"],
+        resource_uses=out["res_uses"],
+        crossbar_layer=[layer_names[i] for i in plan.xbar_layer.tolist()],
+        crossbar_index=plan.xbar_local.copy(), crossbar_read_cycles=out["xbar_read_cycles"],
+        crossbar_steps=out["xbar_steps"], crossbar_adc_stall=out["xbar_adc_stall"])
+    if trace is not None:
+        write_chrome_trace(trace, plan, out, trace_events)
+    return result, components
+
+
+_STAGE_NAMES = {0: "arrive", 1: "input buffer write", 2: "link", 3: "output buffer",
+                4: "unit", 5: "adc convert", 7: "input fetch", 8: "crossbar read"}
+
+
+def write_chrome_trace(path: str | Path, plan: TimingPlan, out: dict, cap: int) -> None:
+    """Write the engine's trace records as Chrome trace JSON (one track per component).
+
+    Timestamps (``ts``, ``dur``) are cycles, labelled microseconds by the format.
+    When records were dropped, ``otherData.truncated`` is true and an instant event
+    named ``trace truncated`` marks the cycle where recording stopped.
+    """
+    records = out["trace"]
+    layer_names = [lp.name for lp in plan.layers]
+    events: list[dict] = []
+    tracks: dict[tuple[int, int], str] = {}
+    for stage, layer, pixel, comp, start, dur in records.tolist():
+        if stage == 8:
+            pid, label = 1, f"crossbar{comp} ({layer_names[layer]})"
+        else:
+            pid, label = 0, plan.res_label[comp]
+        tracks.setdefault((pid, comp), label)
+        events.append({"name": f"{layer_names[layer]} p{pixel} {_STAGE_NAMES.get(stage, stage)}",
+                       "ph": "X", "ts": start, "dur": dur, "pid": pid, "tid": comp,
+                       "args": {"layer": layer_names[layer], "pixel": pixel}})
+    meta = [{"name": "process_name", "ph": "M", "pid": 0, "args": {"name": "resources"}},
+            {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "crossbars"}}]
+    meta += [{"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": label}}
+             for (pid, tid), label in tracks.items()]
+    dropped = out["trace_dropped"]
+    if dropped:
+        events.append({"name": "trace truncated", "ph": "i", "s": "g", "pid": 0, "tid": 0,
+                       "ts": out["trace_full_at"],
+                       "args": {"recorded": len(records), "dropped": dropped}})
+    doc = {"traceEvents": meta + events, "displayTimeUnit": "ns",
+           "otherData": {"time_unit": "cycles", "clock_mhz": plan.config.clock_mhz,
+                         "recorded": len(records), "cap": cap, "truncated": bool(dropped),
+                         "dropped": dropped,
+                         "note": (f"recording stopped after {cap} records; the run itself "
+                                  f"was complete") if dropped else "complete"}}
+    Path(path).write_text(json.dumps(doc))

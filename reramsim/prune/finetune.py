@@ -1,0 +1,419 @@
+"""One fine-tuning driver for every pruning scheme (PyTorch).
+
+Two methods, both built on the scheme's projection (:meth:`Pruner.project`):
+
+* ``"gradual"`` (default): sparsity rises from dense to the target over the first
+  ``ramp_fraction`` of the training steps, in ``projections`` steps on the cubic
+  schedule of Zhu & Gupta (2017) (``d_k = d + (1 - d) (1 - (k+1)/P)^3``). Each step
+  projects the current weights onto the scheme's structure; between projections the
+  masks stay fixed (pruned weights, their gradients and momentum are held at zero).
+  The rest of the epochs fine-tune with the final masks.
+* ``"admm"``: for the first ``admm_fraction`` of the epochs, train with the penalty
+  ``rho/2 ||W - Z + U||^2`` and, after every epoch, ``Z = projection(W + U)``,
+  ``U += W - Z`` (Zhang et al., ECCV 2018); then hard-prune ``W`` to
+  ``projection(W)`` and fine-tune with fixed masks.
+
+Importance is the squared *BN-folded* weight: a conv/fc followed by BatchNorm is
+scored with each filter scaled by ``gamma / sqrt(var + eps)``, the factor export
+folds into it, so the projection ranks what the hardware will store. Folding scales
+whole filters, so the zeros survive it (:mod:`.export` checks). Budgets per layer
+come from :func:`reramsim.prune.base.allocate`.
+
+A checkpoint (weights, optimizer, masks, projection tables, RNG states, history) is
+written after every epoch, atomically; rerunning with the same settings resumes.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from reramsim.prune.base import (
+    LayerTarget,
+    Projection,
+    Pruner,
+    PruningError,
+    allocate,
+    from_matrix_view,
+    matrix_view,
+)
+
+METHODS = ("gradual", "admm")
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class FinetuneSettings:
+    """Fine-tuning hyper-parameters (defaults: our choice, tuned on the digits zoo)."""
+
+    epochs: int = 30  # total passes over the training set; 0 = one-shot projection
+    method: str = "gradual"  # "gradual" or "admm"
+    projections: int = 8  # gradual: sparsity steps
+    ramp_fraction: float = 0.5  # gradual: share of the steps over which sparsity rises
+    admm_fraction: float = 0.5  # admm: share of the epochs with the ADMM penalty
+    admm_rho: float = 5e-3  # admm: penalty weight
+    allocation: str = "lamp"  # per-layer budgets: "lamp" or "uniform" (see base.allocate)
+    lr: float = 0.01  # SGD peak learning rate, cosine-annealed to 0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 64
+    shift_px: int = 2  # augmentation: random translation of up to this many pixels
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise PruningError(f"unknown fine-tuning method {self.method!r}; known: "
+                               f"{', '.join(METHODS)}")
+        if self.epochs < 0 or self.projections < 1 or self.batch_size < 1:
+            raise PruningError("epochs must be >= 0, projections and batch_size >= 1")
+        if not 0 < self.ramp_fraction <= 1 or not 0 < self.admm_fraction <= 1:
+            raise PruningError("ramp_fraction and admm_fraction must be in (0, 1]")
+
+
+@dataclass
+class PruneResult:
+    """The outcome of :func:`prune_model`.
+
+    Attributes:
+        model: the pruned model (BatchNorm not folded), eval mode, masked weights exactly 0.
+        pruner: the scheme with its resolved parameters.
+        target_ratio: the requested network pruning ratio.
+        layer_names: the pruned modules' names, definition order.
+        projections: module name -> its final :class:`Projection` (mask in the matrix view).
+        history: one dict per epoch (loss, density, test accuracy when test data was given).
+    """
+
+    model: nn.Module
+    pruner: Pruner
+    target_ratio: float
+    layer_names: list[str]
+    projections: dict[str, Projection]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def dense_weights(self) -> int:
+        return sum(p.mask.size for p in self.projections.values())
+
+    @property
+    def kept_weights(self) -> int:
+        return sum(p.n_kept for p in self.projections.values())
+
+    @property
+    def ratio(self) -> float:
+        """Dense weights / kept weights of the pruned layers."""
+        return self.dense_weights / max(self.kept_weights, 1)
+
+
+# --------------------------------------------------------------------------- model helpers
+
+
+def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``(name, module)`` of every Conv2d and Linear, in definition order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _groups(module: nn.Module) -> int:
+    return int(module.groups) if isinstance(module, nn.Conv2d) else 1
+
+
+def layer_target(name: str, module: nn.Module, keep: int) -> LayerTarget:
+    """The matrix view of a Conv2d/Linear as a :class:`LayerTarget`."""
+    g = _groups(module)
+    w = module.weight
+    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep)
+
+
+def bn_scales(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Module name -> per-filter factor that BatchNorm folding will apply to its weight.
+
+    Same pairing rule as :func:`models.zoo.fold_batchnorm`: a conv/fc directly followed by
+    its BatchNorm inside an ``nn.Sequential``.
+    """
+    names = {id(m): n for n, m in model.named_modules()}
+    out: dict[str, torch.Tensor] = {}
+    for seq in (m for m in model.modules() if isinstance(m, nn.Sequential)):
+        for layer, norm in zip(list(seq)[:-1], list(seq)[1:]):
+            if isinstance(layer, (nn.Conv2d, nn.Linear)) and isinstance(
+                    norm, (nn.BatchNorm1d, nn.BatchNorm2d)) and norm.running_var is not None:
+                gamma = norm.weight if norm.affine else torch.ones_like(norm.running_var)
+                out[names[id(layer)]] = (gamma / torch.sqrt(norm.running_var + norm.eps)).detach()
+    return out
+
+
+def importance(model: nn.Module, weights: dict[str, torch.Tensor] | None = None
+               ) -> dict[str, np.ndarray]:
+    """Squared BN-folded weights per layer, ``(groups, rows, cols)`` float64 (matrix view).
+
+    ``weights`` replaces the modules' own weights (ADMM scores ``W + U``).
+    """
+    scales = bn_scales(model)
+    out = {}
+    for name, module in prunable_layers(model):
+        w = (weights or {}).get(name, module.weight).detach()
+        if name in scales:
+            w = w * scales[name].reshape(-1, *([1] * (w.dim() - 1)))
+        out[name] = matrix_view(w.double().cpu().numpy() ** 2, _groups(module))
+    return out
+
+
+def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
+                weights: dict[str, torch.Tensor] | None = None) -> dict[str, Projection]:
+    """Project every layer at network pruning ratio ``ratio`` (budgets by ``allocation``)."""
+    scores = importance(model, weights)
+    layers = prunable_layers(model)
+    keep = allocate([scores[n] for n, _ in layers], [scores[n].size for n, _ in layers],
+                    ratio, allocation)
+    return {name: pruner.project(scores[name], layer_target(name, module, k))
+            for (name, module), k in zip(layers, keep)}
+
+
+def mask_tensor(projection: Projection, module: nn.Module) -> torch.Tensor:
+    """The projection's mask in the module weight's own shape, float 0/1."""
+    mask = from_matrix_view(projection.mask, tuple(module.weight.shape))
+    return torch.from_numpy(np.ascontiguousarray(mask)).to(module.weight.dtype)
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor],
+                optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Zero the pruned weights (and their momentum buffers) in place."""
+    modules = dict(prunable_layers(model))
+    for name, mask in masks.items():
+        weight = modules[name].weight
+        weight.mul_(mask)
+        if optimizer is not None:
+            buf = optimizer.state.get(weight, {}).get("momentum_buffer")
+            if buf is not None:
+                buf.mul_(mask)
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+def density_schedule(target_ratio: float, projections: int) -> list[float]:
+    """Network density after each gradual projection (cubic, ends at ``1/target_ratio``)."""
+    final = 1.0 / target_ratio
+    return [final + (1 - final) * (1 - (k + 1) / projections) ** 3 for k in range(projections)]
+
+
+def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
+                train_data: tuple[torch.Tensor, torch.Tensor],
+                settings: FinetuneSettings | None = None, *,
+                test_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+                checkpoint: str | os.PathLike[str] | None = None,
+                signature: dict[str, Any] | None = None, progress: bool = True) -> PruneResult:
+    """Prune ``model`` to ``target_ratio`` with ``pruner`` and fine-tune it.
+
+    Args:
+        model: a trained model (modified in place and returned in the result).
+        pruner: the scheme (its projection defines the structure).
+        target_ratio: network pruning ratio, dense weights / kept weights, >= 1.
+        train_data: images ``(N, C, H, W)`` float32 and labels ``(N,)`` int64.
+        settings: hyper-parameters (:class:`FinetuneSettings`).
+        test_data: if given, accuracy is measured after every epoch (for the log only).
+        checkpoint: file to resume from and write after every epoch; ``None``: none.
+        signature: extra facts (e.g. the model's name) that a checkpoint must match.
+        progress: show tqdm bars.
+
+    Raises:
+        PruningError: bad settings, or a checkpoint made with other settings.
+    """
+    settings = settings or FinetuneSettings()
+    settings.check()
+    torch.manual_seed(settings.seed)
+    x_train, y_train = train_data
+    n_batches = -(-len(x_train) // settings.batch_size)
+    total_steps = settings.epochs * n_batches
+    sig = {"format": CHECKPOINT_FORMAT, "scheme": pruner.scheme, "params": pruner.params,
+           "target_ratio": float(target_ratio), "settings": dataclasses.asdict(settings),
+           "n_train": len(x_train), **(signature or {})}
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay, nesterov=True)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    generator = torch.Generator().manual_seed(settings.seed)
+    state = _State()
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt is not None and ckpt.is_file():
+        state = _load_checkpoint(ckpt, sig, model, optimizer, schedule, generator)
+    modules = dict(prunable_layers(model))
+    plan = _plan(settings, target_ratio, total_steps)
+    epochs = range(state.epoch, settings.epochs)
+    bar = tqdm(epochs, desc=f"prune {pruner.scheme}", unit="epoch", disable=not progress,
+               initial=state.epoch, total=settings.epochs)
+    admm_epochs = max(1, round(settings.admm_fraction * settings.epochs))
+    for epoch in bar:
+        if settings.method == "admm" and not state.final:
+            if epoch < admm_epochs and state.admm is None:
+                _admm_init(model, pruner, settings, target_ratio, state)
+            elif epoch >= admm_epochs:  # end of ADMM: hard-prune, then masked fine-tuning
+                _project(model, pruner, target_ratio, settings.allocation, state, optimizer)
+                state.final, state.admm = True, None
+        loss = _train_epoch(model, pruner, settings, plan, state, modules, optimizer, schedule,
+                            generator, x_train, y_train, epoch * n_batches)
+        if settings.method == "admm" and state.admm is not None:
+            _admm_update(model, pruner, settings, target_ratio, state)
+        record = {"epoch": epoch + 1, "loss": loss, "density": _density(state, modules)}
+        if test_data is not None:
+            record["test_acc"] = _evaluate(model, *test_data)
+        state.history.append(record)
+        state.epoch = epoch + 1
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+        if ckpt is not None:
+            _save_checkpoint(ckpt, sig, model, optimizer, schedule, generator, state)
+    if not state.final:  # epochs == 0 (one-shot), or a schedule that never reached the target
+        _project(model, pruner, target_ratio, settings.allocation, state, optimizer)
+        state.final = True
+    apply_masks(model, state.masks)
+    model.eval()
+    return PruneResult(model, pruner, float(target_ratio), list(modules), dict(state.projections),
+                       state.history)
+
+
+@dataclass
+class _State:
+    """Everything a checkpoint restores besides the model, optimizer and RNGs."""
+
+    epoch: int = 0
+    done_projections: int = 0
+    final: bool = False  # the masks are at the target density
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    projections: dict[str, Projection] = field(default_factory=dict)
+    admm: dict[str, dict[str, torch.Tensor]] | None = None  # {"Z": {...}, "U": {...}}
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _plan(settings: FinetuneSettings, target_ratio: float, total_steps: int
+          ) -> list[tuple[int, float]]:
+    """``(global step, network ratio)`` of each gradual projection."""
+    if settings.method != "gradual":
+        return []
+    densities = density_schedule(target_ratio, settings.projections)
+    ramp = int(settings.ramp_fraction * total_steps)
+    last = max(len(densities) - 1, 1)
+    return [(round(k * ramp / last) if len(densities) > 1 else ramp, 1.0 / d)
+            for k, d in enumerate(densities)]
+
+
+def _project(model: nn.Module, pruner: Pruner, ratio: float, allocation: str, state: _State,
+             optimizer: torch.optim.Optimizer | None, weights: dict | None = None) -> None:
+    state.projections = project_all(model, pruner, ratio, allocation, weights)
+    modules = dict(prunable_layers(model))
+    state.masks = {n: mask_tensor(p, modules[n]) for n, p in state.projections.items()}
+    apply_masks(model, state.masks, optimizer)
+
+
+def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, schedule, generator,
+                 x, y, first_step) -> float:
+    """One pass over the data; projections happen at their planned global steps."""
+    from models.train import random_shift
+
+    model.train()
+    order = torch.randperm(len(x), generator=generator)
+    total = 0.0
+    for i, batch in enumerate(order.split(settings.batch_size)):
+        step = first_step + i
+        while state.done_projections < len(plan) and plan[state.done_projections][0] <= step:
+            _project(model, pruner, plan[state.done_projections][1], settings.allocation, state,
+                     optimizer)
+            state.done_projections += 1
+            state.final = state.done_projections == len(plan)
+        images = random_shift(x[batch], settings.shift_px, generator) if settings.shift_px else x[batch]
+        loss = nn.functional.cross_entropy(model(images), y[batch])
+        if state.admm is not None:
+            loss = loss + _admm_penalty(modules, state, settings.admm_rho)
+        optimizer.zero_grad()
+        loss.backward()
+        for name, mask in state.masks.items():
+            if modules[name].weight.grad is not None:
+                modules[name].weight.grad.mul_(mask)
+        optimizer.step()
+        schedule.step()
+        apply_masks(model, state.masks)
+        total += loss.item() * len(batch)
+    return total / max(len(x), 1)
+
+
+def _admm_init(model, pruner, settings, target_ratio, state) -> None:
+    modules = dict(prunable_layers(model))
+    z = {n: m.weight.detach().clone() for n, m in modules.items()}
+    projections = project_all(model, pruner, target_ratio, settings.allocation)
+    for n, p in projections.items():
+        z[n].mul_(mask_tensor(p, modules[n]))
+    state.admm = {"Z": z, "U": {n: torch.zeros_like(m.weight) for n, m in modules.items()}}
+
+
+def _admm_penalty(modules, state, rho) -> torch.Tensor:
+    z, u = state.admm["Z"], state.admm["U"]
+    return 0.5 * rho * sum(((modules[n].weight - z[n] + u[n]) ** 2).sum() for n in z)
+
+
+@torch.no_grad()
+def _admm_update(model, pruner, settings, target_ratio, state) -> None:
+    """``Z = projection(W + U)``, ``U += W - Z`` (the projection sees BN-folded scores)."""
+    if state.admm is None:
+        return
+    modules = dict(prunable_layers(model))
+    z, u = state.admm["Z"], state.admm["U"]
+    w_plus_u = {n: modules[n].weight + u[n] for n in z}
+    projections = project_all(model, pruner, target_ratio, settings.allocation, w_plus_u)
+    for n, p in projections.items():
+        z[n] = w_plus_u[n] * mask_tensor(p, modules[n])
+        u[n] += modules[n].weight - z[n]
+
+
+def _density(state: _State, modules: dict[str, nn.Module]) -> float:
+    if not state.masks:
+        return 1.0
+    kept = sum(float(m.sum()) for m in state.masks.values())
+    return kept / sum(modules[n].weight.numel() for n in state.masks)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    from models.train import evaluate
+
+    was_training = model.training
+    acc = evaluate(model, x, y)
+    model.train(was_training)
+    return acc
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _save_checkpoint(path: Path, sig, model, optimizer, schedule, generator, state) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"signature": sig, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(), "state": copy.copy(state)}, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, sig, model, optimizer, schedule, generator) -> _State:
+    """Restore a checkpoint written by this driver (a pickle: load only your own files)."""
+    try:
+        data = torch.load(path, weights_only=False)
+    except Exception as err:  # a truncated or foreign file
+        raise PruningError(f"{path}: not a readable pruning checkpoint ({err})") from None
+    if not isinstance(data, dict) or data.get("signature") != sig:
+        theirs = data.get("signature") if isinstance(data, dict) else None
+        diff = sorted(k for k in set(sig) | set(theirs or {})
+                      if (theirs or {}).get(k) != sig.get(k))
+        raise PruningError(f"{path}: checkpoint was made with other settings (differs in: "
+                           f"{', '.join(diff) or 'format'}); delete it or choose another "
+                           "--checkpoint")
+    model.load_state_dict(data["model"])
+    optimizer.load_state_dict(data["optimizer"])
+    schedule.load_state_dict(data["schedule"])
+    generator.set_state(data["generator"])
+    torch.set_rng_state(data["torch_rng"])
+    return data["state"]

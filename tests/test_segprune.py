@@ -1,0 +1,399 @@
+"""Tests for SegPrune: shape voting (reramsim.prune.segprune), the mapper
+(reramsim.mapping.segprune), its metadata, and lossless execution of the mapping."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reramsim.config import load_config
+from reramsim.ir import Network, WeightLayer
+from reramsim.mapping import MappingError, get_mapper, map_network
+from reramsim.mapping.segprune import (
+    INDEX_READS_PER_OU,
+    SegmentLayout,
+    block_bounds,
+    index_storage_bits,
+    layout_from_matrix,
+)
+from reramsim.prune.metadata import (
+    METADATA_KEY,
+    PruningMetadataError,
+    decode_layout,
+    encode_layout,
+    scheme_from_metadata,
+)
+from reramsim.prune.segprune import shape_vote
+
+from _segprune_helpers import random_layout
+
+CFG = load_config("ou_16x16")
+
+
+def conv_layer(weight: np.ndarray, groups: int = 1, name: str = "conv") -> WeightLayer:
+    """A conv WeightLayer (3x3 or the weight's kernel) on an 8x8 input, padding 1 for 3x3."""
+    cout, cin_g, kh, kw = weight.shape
+    pad = kh // 2
+    return WeightLayer(name=name, op="conv", inputs=("x",), output=name + "_out",
+                       in_shapes=((cin_g * groups, 8, 8),), out_shape=(cout, 8, 8),
+                       weight=weight.astype(np.float32), groups=groups, kernel=(kh, kw),
+                       pads=(pad, pad, pad, pad))
+
+
+def fc_layer(weight: np.ndarray, name: str = "fc") -> WeightLayer:
+    return WeightLayer(name=name, op="fc", inputs=("x",), output=name + "_out",
+                       in_shapes=((weight.shape[1],),), out_shape=(weight.shape[0],),
+                       weight=weight.astype(np.float32))
+
+
+def pruned_by_layout(rows: int, cols: int, rng: np.random.Generator, height: int = 16
+                     ) -> tuple[np.ndarray, SegmentLayout]:
+    """A random matrix pruned by a random layout, and the layout."""
+    layout = random_layout(rows, cols, height, rng)
+    matrix = rng.normal(size=(rows, cols)) * layout.mask(rows)
+    return matrix, layout
+
+
+def reconstruct(mapping, layer: WeightLayer, config) -> np.ndarray:
+    """Rebuild every group's matrix from the mapping arrays alone (slice 0, positive arrays)."""
+    out = np.zeros((layer.groups, layer.rows, layer.cols))
+    mats = np.stack(list(layer.matrices()))
+    for k in range(mapping.n_ous):
+        xbar = mapping.ou_xbar[k]
+        if mapping.xbar_polarity[xbar] < 0:
+            continue
+        rows = mapping.ou_rows[mapping.ou_row_ptr[k]:mapping.ou_row_ptr[k + 1]]
+        sl = slice(mapping.ou_col_ptr[k], mapping.ou_col_ptr[k + 1])
+        cols = mapping.ou_cols[sl][mapping.ou_slices[sl] == 0]
+        g = mapping.xbar_group[xbar]
+        out[g][np.ix_(rows, cols)] += mats[g][np.ix_(rows, cols)]
+    return out
+
+
+# --------------------------------------------------------------------------- shape voting
+
+
+def planted(rng: np.random.Generator, n_blocks: int = 6, h: int = 16, cols: int = 120,
+            noise: float = 0.01):
+    """A matrix built from 3 planted shapes (plus empty segments) and small noise."""
+    shapes = np.zeros((3, h), bool)
+    for i, k in enumerate((3, 6, 9)):
+        shapes[i, rng.choice(h, k, replace=False)] = True
+    scores = rng.normal(scale=noise, size=(n_blocks * h, cols))
+    truth = np.zeros_like(scores, bool)
+    kind = rng.integers(0, 4, size=(n_blocks, cols))  # 3 = empty (noise only)
+    for b in range(n_blocks):
+        for j in range(cols):
+            if kind[b, j] < 3:
+                rows = b * h + np.flatnonzero(shapes[kind[b, j]])
+                scores[rows, j] = rng.uniform(0.5, 2.0, len(rows)) * rng.choice([-1, 1], len(rows))
+                truth[rows, j] = True
+    return scores ** 2, truth, shapes, kind
+
+
+def test_shape_vote_recovers_planted_shapes():
+    """Voting on 3 planted shapes plus noise finds exactly those shapes and assignments."""
+    scores, truth, shapes, kind = planted(np.random.default_rng(1))
+    layout, _ = shape_vote(scores, int(truth.sum()), 16, max_shapes=8)
+    assert np.array_equal(layout.mask(scores.shape[0]), truth)
+    assert layout.n_kept() == truth.sum()
+    for b, table in enumerate(layout.shapes):
+        assert {t.tobytes() for t in table} == {s.tobytes() for s in shapes}
+        assert np.array_equal(layout.assign[b] == 0, kind[b] == 3)  # noise-only -> empty shape
+
+
+def test_shape_vote_uses_empty_shape_for_low_norm_segments():
+    """Segments whose norm is below the threshold get the empty shape; strong ones keep theirs."""
+    rng = np.random.default_rng(2)
+    scores = rng.uniform(0, 0.01, size=(32, 40))
+    scores[:, :10] += 5.0  # 10 strong columns: 320 weights
+    layout, _ = shape_vote(scores, 320, 16, max_shapes=4)
+    assert np.all(layout.assign[:, 10:] == 0)
+    assert np.all(layout.assign[:, :10] > 0)
+    assert layout.n_kept() == 320
+
+
+def test_shape_vote_worked_example():
+    """The docstring's worked example: one shape {0, 1} for two segments, the third empty."""
+    scores = np.array([[9, 8, 0], [8, 7, 0], [0, 0, 1], [0, 0, 0]], float)
+    layout, _ = shape_vote(scores, 4, 4)
+    assert [list(np.flatnonzero(s)) for s in layout.shapes[0]] == [[0, 1]]
+    assert layout.assign.tolist() == [[1, 1, 0]]
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 70), cols=st.integers(1, 40), height=st.sampled_from([1, 4, 8, 16]),
+       density=st.floats(0.0, 1.0), max_shapes=st.integers(1, 8), seed=st.integers(0, 2**16))
+def test_shape_vote_meets_budget(rows, cols, height, density, max_shapes, seed):
+    """Any matrix and budget: kept <= budget, <= max_shapes shapes per block, layout consistent."""
+    scores = np.random.default_rng(seed).random((rows, cols)) ** 3
+    keep = int(density * rows * cols)
+    layout, _ = shape_vote(scores, keep, height, max_shapes)
+    mask = layout.mask(rows)
+    assert layout.n_kept() == mask.sum() <= keep
+    assert all(len(t) <= max_shapes for t in layout.shapes)
+    assert [t.shape[1] for t in layout.shapes] == [b - a for a, b in block_bounds(rows, height)]
+    assert np.array_equal(layout_from_matrix(mask.astype(float), height).mask(rows), mask)
+
+
+def test_shape_vote_keeps_most_of_the_energy_on_structured_scores():
+    """On planted structure the kept energy equals the unstructured optimum's."""
+    scores, truth, _, _ = planted(np.random.default_rng(3), noise=0.001)
+    layout, _ = shape_vote(scores, int(truth.sum()), 16)
+    best = np.sort(scores.ravel())[::-1][:truth.sum()].sum()
+    assert scores[layout.mask(scores.shape[0])].sum() == pytest.approx(best)
+
+
+# --------------------------------------------------------------------------- the mapper
+
+
+@pytest.mark.parametrize("kind, groups, differential", [
+    ("conv", 1, False), ("conv", 2, False), ("fc", 1, False), ("conv", 1, True)])
+def test_mapping_is_valid_and_lossless(kind, groups, differential):
+    """Random SegPrune layouts map validly; the matrix rebuilt from the OU arrays equals the layer."""
+    rng = np.random.default_rng(4)
+    config = load_config("ou_16x16", ["precision.signed_weights=differential"] if differential
+                         else [])
+    if kind == "fc":
+        layer = fc_layer(pruned_by_layout(200, 70, rng)[0].T)
+    else:
+        mats = [pruned_by_layout(9 * 24, 40, rng)[0] for _ in range(groups)]
+        weight = np.concatenate([m.T.reshape(40, 24, 3, 3) for m in mats])
+        layer = conv_layer(weight, groups)
+    mapping = get_mapper("segprune")(layer, config, {})
+    mapping.validate(layer, config)
+    assert np.allclose(reconstruct(mapping, layer, config), np.stack(list(layer.matrices())))
+    assert set(np.unique(mapping.xbar_polarity)) == ({1, -1} if differential else {1})
+
+
+def test_ous_never_mix_groups():
+    """Every OU reads the rows of one shape in one row-block, and only columns of that shape."""
+    rng = np.random.default_rng(5)
+    matrix, layout = pruned_by_layout(100, 50, rng)
+    layer = fc_layer(matrix.T)
+    m = get_mapper("segprune")(layer, CFG, {})
+    for k in range(m.n_ous):
+        rows = m.ou_rows[m.ou_row_ptr[k]:m.ou_row_ptr[k + 1]]
+        cols = np.unique(m.ou_cols[m.ou_col_ptr[k]:m.ou_col_ptr[k + 1]])
+        block = rows[0] // 16
+        assert np.all(rows // 16 == block)
+        ids = layout.assign[block, cols]
+        assert len(set(ids)) == 1 and ids[0] > 0
+        shape_rows = block * 16 + np.flatnonzero(layout.shapes[block][ids[0] - 1])
+        assert set(rows) <= set(shape_rows)
+    assert np.all(m.ou_gather_inputs == m.ou_n_rows)
+    assert np.all(m.ou_index_reads == INDEX_READS_PER_OU)
+    assert np.all(m.xbar_gather_fanin == 16)
+
+
+def test_unpruned_matrix_needs_the_dense_crossbars():
+    """A dense matrix is one full shape per block: same crossbar count as the dense mapping."""
+    layer = fc_layer(np.random.default_rng(6).normal(size=(64, 256)))
+    seg = get_mapper("segprune")(layer, CFG, {})
+    dense = get_mapper("dense")(layer, CFG, {})
+    seg.validate(layer, CFG)
+    assert seg.n_crossbars == dense.n_crossbars == 2 * 4
+
+
+def test_groups_share_crossbars_vertically():
+    """Groups of few rows stack into one crossbar: 8 blocks of a 2-row shape fill 16 rows."""
+    matrix = np.zeros((128, 16))
+    matrix[np.arange(0, 128, 16)] = 1.0  # row 0 of every block: one 1-row shape per block
+    matrix[np.arange(1, 128, 16)] = 2.0
+    layer = fc_layer(matrix.T)
+    m = get_mapper("segprune")(layer, CFG, {})
+    m.validate(layer, CFG)
+    assert m.n_crossbars == 1 and m.n_ous == 8 * 8  # 8 groups x (2 rows, 128 bit-lines / 16)
+    assert m.info["groups"] == 8
+
+
+def test_index_storage_bits_by_hand():
+    """Shape tables + group entries + filter indices, sized from entries x bit widths."""
+    matrix = np.zeros((32, 4))
+    matrix[[0, 1], 0] = matrix[[0, 1], 1] = 1  # block 0: shape {0,1} for cols 0, 1
+    matrix[[16 + 3], 2] = 1  # block 1: shape {3} for col 2
+    layer = fc_layer(matrix.T)
+    m = get_mapper("segprune")(layer, CFG, {})
+    bits = m.info["index_bits"]
+    # 2 shapes x 16 bits; 2 pieces x (1 block bit + 1 shape bit: ids 0..1);
+    # pieces of 2 and 1 columns: min(2 x ceil(log2 4), 4) + min(1 x 2, 4) = 6 bits.
+    assert bits == {"shape_tables": 32, "group_entries": 4, "filter_indices": 6, "total": 42}
+    assert m.index_storage_bits == 42
+    layouts = [layout_from_matrix(matrix, 16)]
+    assert index_storage_bits(layouts, 32, 4, np.array([2, 1]), 1)["total"] == 42
+    assert index_storage_bits(layouts, 32, 64, np.array([2, 1, 40]), 1)["filter_indices"] == 82
+
+
+def test_short_last_block_and_tall_segments():
+    """Rows not a multiple of h, and h larger than the OU (OUs split the group's rows)."""
+    rng = np.random.default_rng(7)
+    for height in (16, 40):
+        matrix, layout = pruned_by_layout(75, 30, rng, height)
+        layer = fc_layer(matrix.T)
+        m = get_mapper("segprune")(layer, CFG, {"segment_height": height,
+                                                 "layouts": [layout]})
+        m.validate(layer, CFG)
+        assert m.ou_n_rows.max() <= CFG.ou.rows
+
+
+def test_layout_that_misses_a_weight_is_refused():
+    """Metadata whose shapes do not cover a non-zero weight raises a MappingError naming it."""
+    rng = np.random.default_rng(8)
+    matrix, layout = pruned_by_layout(32, 8, rng)
+    matrix[~layout.mask(32)] = 0.0
+    free = np.argwhere(~layout.mask(32))[0]
+    matrix[tuple(free)] = 1.0
+    with pytest.raises(MappingError, match="outside its segment's shape"):
+        get_mapper("segprune")(fc_layer(matrix.T), CFG, {"layouts": [layout]})
+
+
+def test_unknown_option_is_refused():
+    """A typo in the mapper options lists the allowed ones."""
+    with pytest.raises(MappingError, match="allowed: layouts"):
+        get_mapper("segprune")(fc_layer(np.ones((4, 4))), CFG, {"segment_hieght": 8})
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def test_layout_json_roundtrip():
+    """encode_layout / decode_layout give back the same tables and ids."""
+    rng = np.random.default_rng(9)
+    layout = random_layout(50, 33, 16, rng)
+    data = json.loads(json.dumps(encode_layout(layout)))
+    back = decode_layout(data, 50, 33, 16)
+    assert np.array_equal(back.assign, layout.assign)
+    assert all(np.array_equal(a, b) for a, b in zip(back.shapes, layout.shapes))
+
+
+def net_with(layers: list[WeightLayer], meta: dict | None) -> Network:
+    return Network("n", {"x": layers[0].in_shapes[0]}, [layers[-1].output], layers,
+                   metadata={METADATA_KEY: json.dumps(meta)} if meta is not None else {})
+
+
+def test_scheme_from_metadata_matches_layers_by_name_and_checks_shapes():
+    """Metadata options map each IR layer; a size mismatch is an error; no metadata is dense."""
+    rng = np.random.default_rng(10)
+    matrix, layout = pruned_by_layout(40, 12, rng)
+    layer = fc_layer(matrix.T, name="fc1")
+    entry = {"index": 0, "layer": "fc1", "rows": 40, "cols": 12, "groups": 1,
+             "tables": {"segment_height": 16, "groups": [encode_layout(layout)]}}
+    meta = {"scheme": "segprune", "layers": [entry]}
+    scheme, options = scheme_from_metadata(net_with([layer], meta))
+    assert scheme == "segprune" and set(options) == {"fc1"}
+    mapping = map_network(net_with([layer], meta), CFG, scheme, options)
+    assert mapping.layers["fc1"].info["source"] == "metadata"
+    assert scheme_from_metadata(net_with([layer], None)) == ("dense", {})
+    bad = dict(entry, layer="other", rows=41)
+    with pytest.raises(PruningMetadataError, match="41x12"):
+        scheme_from_metadata(net_with([layer], {"scheme": "segprune", "layers": [bad]}))
+
+
+def test_malformed_metadata_is_a_clear_error():
+    """Non-JSON metadata names the key."""
+    net = net_with([fc_layer(np.ones((4, 4)))], None)
+    net.metadata[METADATA_KEY] = "{not json"
+    with pytest.raises(PruningMetadataError, match="reramsim.pruning"):
+        scheme_from_metadata(net)
+
+
+# --------------------------------------------------------------------------- lossless, end to end
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _randomize_bn(model, rng: np.random.Generator) -> None:
+    """Give every BatchNorm non-trivial statistics so that folding really scales filters."""
+    for mod in model.modules():
+        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+            mod.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, n)))
+            mod.weight.data.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, n)))
+            mod.bias.data.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+
+
+def randomly_pruned(name: str, seed: int = 0):
+    """Zoo model ``name``, random init, random SegPrune layouts: a PruneResult ready to export."""
+    from models import zoo
+    from reramsim.prune import Projection, get_pruner
+    from reramsim.prune.base import matrix_view
+    from reramsim.prune.finetune import PruneResult, prunable_layers
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = zoo.build(name).eval()
+    _randomize_bn(model, rng)
+    projections = {}
+    for n, mod in prunable_layers(model):
+        mats = matrix_view(mod.weight.detach().numpy(), 1)
+        sparse = mats.size > 100_000  # keep the big layers' mapping and check quick
+        layout = random_layout(mats.shape[1], mats.shape[2], 16, rng,
+                               p_empty=0.95 if sparse else 0.3)
+        projections[n] = Projection(layout.mask(mats.shape[1])[None], [layout])
+    return PruneResult(model, get_pruner("segprune", CFG), 8.0, list(projections), projections)
+
+
+def _functional_vs_ort(path, network, mapping, input_shape) -> float:
+    from reramsim.functional import FunctionalModel, full_precision
+
+    config = full_precision(CFG)
+    x = np.random.default_rng(1).random((2, *input_shape)).astype(np.float32)
+    got = FunctionalModel(network, config, mapping=mapping, ideal_adc=True).forward(x)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0]
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
+@pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])
+def test_functional_model_on_segprune_mapping_equals_onnxruntime(name, tmp_path):
+    """Ideal ADC: the functional model on the SegPrune mapping reproduces onnxruntime (< 1e-5)."""
+    from models.zoo import INPUT_SHAPES
+    from reramsim.functional import full_precision
+    from reramsim.prune.export import export_pruned
+
+    path, network = export_pruned(randomly_pruned(name), tmp_path / f"{name}.onnx",
+                                  INPUT_SHAPES[name])
+    scheme, options = scheme_from_metadata(network)
+    assert scheme == "segprune" and len(options) == len(network.weight_layers())
+    mapping = map_network(network, full_precision(CFG), scheme, options)
+    for layer in network.weight_layers():
+        if name != "vgg16":  # 5 s for vgg16; the same mapper is validated on the others
+            mapping.layers[layer.name].validate(layer, full_precision(CFG))
+        assert mapping.layers[layer.name].info["source"] == "metadata"
+    assert _functional_vs_ort(path, network, mapping, INPUT_SHAPES[name]) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["lenet", "plain20", "resnet20"])
+def test_hand_pruned_onnx_without_metadata_is_lossless(name, tmp_path):
+    """An ONNX file with random zeros and no metadata: shapes recovered from zeros, still exact."""
+    import onnx
+    from onnx import numpy_helper
+
+    from models.train import export_onnx
+    from models.zoo import INPUT_SHAPES, build
+    from reramsim.functional import full_precision
+    from reramsim.onnx_import import load_onnx
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(11)
+    path = export_onnx(build(name).eval(), tmp_path / f"{name}.onnx", INPUT_SHAPES[name])
+    proto = onnx.load(str(path))
+    for init in proto.graph.initializer:
+        w = numpy_helper.to_array(init)
+        if w.ndim in (2, 4) and w.size > 64:  # conv and fc weights
+            w = w * (rng.random(w.shape) < 0.3)
+            init.CopyFrom(numpy_helper.from_array(w.astype(np.float32), init.name))
+    onnx.save(proto, str(path))
+    network = load_onnx(path)
+    assert scheme_from_metadata(network) == ("dense", {})
+    config = full_precision(CFG)
+    mapping = map_network(network, config, "segprune")
+    for layer in network.weight_layers():
+        mapping.layers[layer.name].validate(layer, config)
+        assert mapping.layers[layer.name].info["source"] == "zeros"
+    assert _functional_vs_ort(path, network, mapping, INPUT_SHAPES[name]) < 1e-5
