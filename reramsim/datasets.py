@@ -167,7 +167,10 @@ def _fit_to_shape(x: Images, input_shape: tuple[int, ...]) -> Images:
 
 
 def _load_digits(split: str, limit: int | None) -> tuple[Images, Labels]:
-    """scikit-learn digits as (N, 1, 8, 8) in [0, 1]; 360 stratified test images, seed 0."""
+    """scikit-learn digits as (N, 1, 8, 8) in [0, 1]; 360 stratified test images, seed 0.
+
+    scikit-learn is imported here, not at module level: it is an optional dependency.
+    """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

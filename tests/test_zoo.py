@@ -163,7 +163,19 @@ def test_artifact_paths():
         zoo_train.artifact_path("nope", ".onnx")
 
 
-def test_short_training_is_deterministic():
+@pytest.fixture
+def few_digits(monkeypatch):
+    """Train and evaluate on the first 128 digits of each split, to keep training tests fast."""
+    full = zoo_train.digits
+
+    def first_digits(name, split):
+        x, y = full(name, split)
+        return x[:128], y[:128]
+
+    monkeypatch.setattr(zoo_train, "digits", first_digits)
+
+
+def test_short_training_is_deterministic(few_digits):
     """Training twice with the same seed gives identical weights."""
     first, _ = zoo_train.train("lenet", epochs=1, seed=3)
     second, _ = zoo_train.train("lenet", epochs=1, seed=3)
@@ -183,7 +195,7 @@ def test_random_shift_moves_content():
 
 
 @pytest.fixture
-def scratch_models(tmp_path, monkeypatch):
+def scratch_models(tmp_path, monkeypatch, few_digits):
     """Point models/ and models/build/ at tmp_path and train lenet for 1 epoch only."""
     monkeypatch.setattr(zoo_train, "MODELS_DIR", tmp_path)
     monkeypatch.setattr(zoo_train, "BUILD_DIR", tmp_path / "build")
@@ -192,7 +204,7 @@ def scratch_models(tmp_path, monkeypatch):
 
 
 def test_ensure_trains_once_then_reuses(scratch_models):
-    """ensure trains and saves .pth + .onnx on first use, reuses them, and re-exports a lost ONNX."""
+    """ensure trains and saves .pth + .onnx on first use, reuses them, re-exports a lost ONNX."""
     onnx_path = zoo_train.ensure("lenet")
     pth = scratch_models / "lenet.pth"
     assert onnx_path == scratch_models / "lenet.onnx" and pth.is_file()
@@ -206,7 +218,8 @@ def test_cli_trains_and_reports(scratch_models, capsys):
     """The CLI prints weights, epochs, seconds and accuracy; a second run reports 'cached'."""
     assert zoo_train.main(["lenet"]) == 0
     assert zoo_train.main(["lenet"]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("lenet")]
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.startswith("lenet")]
     assert rows[0][1:3] == ["61,470", "1"] and rows[1][2:4] == ["-", "cached"]
 
 
