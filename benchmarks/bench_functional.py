@@ -12,12 +12,14 @@ Settings:
     isaac-serial     the same, every OU forced through one ADC sample per input step
                      (the worst case: what a config whose ADC can clip everywhere costs);
     full-precision   32-bit weights and inputs, ideal ADC (the reference);
-    adc=N            ``--adc-sweep``: isaac with an N-bit ADC.
+    adc=N            ``--adc-sweep``: isaac with an N-bit ADC (``unit`` LSB, saturating);
+    adc=N-fr         the same with ``adc.lsb_mode=full_range`` (rounding, no clipping).
 
 Usage::
 
     python benchmarks/bench_functional.py [--models lenet plain20] [--limit 360]
-        [--threads N] [--adc-sweep 6 5 4] [--json out/bench_functional.json]
+        [--threads N] [--settings isaac full-precision] [--adc-sweep 6 5 4]
+        [--json out/bench_functional.json]
 
 Seeds are fixed (the digits split and the models are deterministic); timings are
 wall-clock on whatever machine runs it, so compare runs on the same machine.
@@ -53,17 +55,25 @@ def float_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
     return float((session.run(None, {name: x})[0].argmax(axis=1) == y).mean())
 
 
-def settings(adc_sweep: list[int]) -> list[tuple[str, object, bool]]:
+BASE_SETTINGS = ("isaac", "isaac-serial", "full-precision")
+
+
+def settings(base: list[str], adc_sweep: list[int]) -> list[tuple[str, object, bool]]:
     """(label, config, shortcut) of every setting measured."""
     isaac = load_config("isaac")
-    rows = [("isaac", isaac, True), ("isaac-serial", isaac, False),
-            ("full-precision", full_precision(isaac), True)]
-    rows += [(f"adc={bits}", load_config("isaac", [f"adc.bits={bits}"]), True)
-             for bits in adc_sweep]
+    known = {"isaac": (isaac, True), "isaac-serial": (isaac, False),
+             "full-precision": (full_precision(isaac), True)}
+    rows = [(label, *known[label]) for label in base]
+    for bits in adc_sweep:
+        rows.append((f"adc={bits}", load_config("isaac", [f"adc.bits={bits}"]), True))
+        rows.append((f"adc={bits}-fr", load_config("isaac", [f"adc.bits={bits}",
+                                                             "adc.lsb_mode=full_range"]), True))
     return rows
 
 
-def bench_model(name: str, limit: int, threads: int | None, adc_sweep: list[int]) -> list[dict]:
+def bench_model(name: str, limit: int, threads: int | None, base: list[str],
+                adc_sweep: list[int]) -> list[dict]:
+    """Measure one zoo model under every setting; one dict per setting (printed as it ends)."""
     from models.train import ensure
 
     path = ensure(name)
@@ -73,7 +83,7 @@ def bench_model(name: str, limit: int, threads: int | None, adc_sweep: list[int]
     calib = load_dataset("digits", "train", shape, CALIB_IMAGES)[0]
     acc_float = float_accuracy(path, x, y)
     rows = []
-    for label, config, shortcut in settings(adc_sweep):
+    for label, config, shortcut in settings(base, adc_sweep):
         start = time.perf_counter()
         model = FunctionalModel(network, config, calibration=calib, shortcut=shortcut,
                                 blas_threads=threads)
@@ -97,23 +107,27 @@ HEADER = (f"{'model':<9} {'setting':<15} {'images':>6} {'build s':>8} {'forward 
 
 
 def print_row(r: dict) -> None:
+    """One line of the table."""
     print(f"{r['model']:<9} {r['setting']:<15} {r['images']:>6} {r['build_s']:>8.2f} "
           f"{r['forward_s']:>10.2f} {r['images_per_s']:>7.1f} {r['acc_float']:>9.2%} "
           f"{r['acc_reram']:>9.2%} {r['adc_clip_rate']:>9.3%}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse options, measure, print the table, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["lenet", "plain20"])
     parser.add_argument("--limit", type=int, default=360, help="digits test images (max 360)")
     parser.add_argument("--threads", type=int, default=None, help="cap BLAS threads")
+    parser.add_argument("--settings", nargs="*", choices=BASE_SETTINGS,
+                        default=list(BASE_SETTINGS), help="base settings to measure")
     parser.add_argument("--adc-sweep", type=int, nargs="*", default=[],
                         help="also measure isaac with these ADC resolutions")
     parser.add_argument("--json", default="out/bench_functional.json")
     args = parser.parse_args(argv)
     print(HEADER)
     rows = [row for name in args.models
-            for row in bench_model(name, args.limit, args.threads, args.adc_sweep)]
+            for row in bench_model(name, args.limit, args.threads, args.settings, args.adc_sweep)]
     record = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "platform": platform.platform()},
               "threads": args.threads, "rows": rows}

@@ -40,10 +40,15 @@ When a class's ADC cannot clip or round any sum (an ideal ADC; a ``unit`` ADC wh
 code range exceeds every bit-line's largest possible sum; a ``full_range`` ADC with
 at least as many codes as levels), ``ADC(a) = a`` is linear, so the shift-and-add
 commutes with the row sums: the class then multiplies the integer inputs by its
-pre-shifted cells summed per column (``sum_j p 2^(t_j*cell_bits) cell[r, j]``, built from
-the mapping's own rows, slices and polarities) in one step. The result is the same
-integers (exact in float64 while below 2^53), which tests check against the
-bit-serial path.
+pre-shifted cells summed per column, ``sum_j p_k 2^(t_j*cell_bits) cell[r, j]`` minus
+``W0 * p_k`` for each top-slice bit-line (the weight-offset correction, folded in),
+built from the mapping's own rows, slices and polarities, in one step. The result is
+the same integers (exact in float64 while below 2^53), which tests check against the
+bit-serial path. A ``unit`` ADC that can clip runs ``cells @ x_u`` the same way and then
+subtracts ``2^(s*dac_bits) * max(a - L, 0)`` for the (step, pixel) samples that can
+exceed ``L = 2^bits - 1`` (bounded by the step's DAC levels summed over the OU's rows x
+its largest cell), computed bit-serially (:meth:`CrossbarLayer._clip_correction`).
+``shortcut=False`` turns both off: one ADC sample per step everywhere.
 
 "Full precision" (:func:`full_precision`): 32-bit weights and inputs with an ideal ADC;
 the output then matches the float model to ~1e-9 relative, and onnxruntime to its own
@@ -80,11 +85,13 @@ __all__ = ["AdcStats", "CrossbarLayer", "FunctionalError", "FunctionalModel", "f
 CHUNK_ELEMENTS = 1 << 23
 #: Scatter matrices (outputs x unit bit-lines) up to this size are dense, larger ones sparse.
 DENSE_SCATTER_ELEMENTS = 1 << 22
+#: A saturating ADC runs only the samples that can clip when at most this share of a
+#: chunk's (unit, step, pixel) samples can (else every sample runs; see _clip_correction).
+CLIP_CORRECTION_MAX_FRACTION = 0.5
 #: Cells gathered at once while building a layer's cell tensors.
 BUILD_CHUNK_CELLS = 1 << 22
-#: Integers below this are exact in float32 / float64.
+#: Integers below this are exact in float32 (bit-serial sums use float32 below it).
 _EXACT_F32 = 1 << 24
-_EXACT_F64 = 1 << 53
 
 
 def full_precision(config: Config) -> Config:
@@ -101,13 +108,14 @@ def full_precision(config: Config) -> Config:
 
 @dataclass
 class AdcStats:
-    """ADC conversions of one layer since the last reset: ``samples`` done, ``clipped`` saturated."""
+    """ADC conversions of one layer since the last reset: ``samples`` done, ``clipped`` of them."""
 
     samples: int = 0
     clipped: int = 0
 
     @property
     def clip_rate(self) -> float:
+        """Share of the samples that clipped, in [0, 1]."""
         return self.clipped / self.samples if self.samples else 0.0
 
 
@@ -156,6 +164,7 @@ class CrossbarLayer:
                                                      prec.weight_scale == "per_channel")
         self.steps = config.input_steps
         self.dac_max = (1 << config.dac.bits) - 1
+        self.shortcut = shortcut
         self.classes, self.offset_const = _build_classes(layer, mapping, config, self.q, shortcut)
         self.stats = AdcStats()
 
@@ -223,26 +232,68 @@ class CrossbarLayer:
 
     def _run_bit_serial(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray,
                         uint: type) -> None:
-        """One ADC sample per (pixel, step, OU, bit-line), then shift-and-add."""
+        """One ADC sample per (pixel, step, OU, bit-line), then shift-and-add.
+
+        With the shortcut on and a saturating (``unit``) ADC, a chunk where few samples
+        can clip goes through :meth:`_clip_correction` instead (same integers).
+        """
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
         mask = uint(self.dac_max)
+        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit"
+        limit = float((1 << self.config.adc.bits) - 1)
+        cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
-            xg = self._gather(cls, inputs, cols).astype(uint)  # (units, rows, px) levels
+            xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
+            levels = xg.astype(uint)
             px = xg.shape[2]
-            planes = np.empty((units, rows, steps, px), cls.weights.dtype)
+            planes = np.empty((units, rows, steps, px), np.uint8 if dac_bits <= 8 else np.uint16)
             for s in range(steps):  # DAC level of step s: bits [s*dac_bits, (s+1)*dac_bits)
-                planes[:, :, s, :] = (xg >> uint(s * dac_bits)) & mask
-            sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
-            self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
-            sums = sums.reshape(units * outs, steps, px)
-            merged = sums[:, 0, :].astype(np.float64)
-            for s in range(1, steps):  # shift-and-add over input steps
-                merged += float(1 << (s * dac_bits)) * sums[:, s, :]
-            y_int[:, cols] += cls.scatter @ merged
+                planes[:, :, s, :] = (levels >> uint(s * dac_bits)) & mask
+            risky = None
+            if clip_only:  # a sample can clip only if (sum of DAC levels) x (max cell) > L
+                risky = planes.sum(axis=1, dtype=np.float64) * cell_max[:, None, None] > limit
+            if risky is not None and risky.mean() <= CLIP_CORRECTION_MAX_FRACTION:
+                merged = self._clip_correction(cls, xg, planes, risky, limit)
+            else:
+                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px).astype(
+                    cls.weights.dtype))
+                self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
+                sums = sums.reshape(units * outs, steps, px)
+                merged = sums[:, 0, :].astype(np.float64)
+                for s in range(1, steps):  # shift-and-add over input steps
+                    merged += float(1 << (s * dac_bits)) * sums[:, s, :]
+            y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+    def _clip_correction(self, cls: _OuClass, xg: np.ndarray, planes: np.ndarray,
+                         risky: np.ndarray, limit: float) -> np.ndarray:
+        """Shift-and-added ADC readings ``(units, outs, px)`` of a saturating ADC, exactly.
+
+        ``ADC(a) = a - max(a - L, 0)``; shift-and-add of the first term over the steps is
+        ``cells @ x_u``. Only the (step, pixel) samples flagged ``risky`` (their step's DAC
+        levels summed over the unit's rows, times its largest cell, exceed ``L``) can
+        clip; they run bit-serially to subtract ``2^(s*dac_bits) * max(a - L, 0)``.
+        """
+        units, rows, steps, px = planes.shape
+        merged = np.matmul(cls.weights.astype(np.float64), xg.astype(np.float64))
+        step_weight = np.exp2(np.arange(steps) * self.config.dac.bits)
+        for u in range(units):
+            flagged = np.flatnonzero(risky[u])  # over (step, pixel), step-major
+            if not len(flagged):
+                continue
+            sub = planes[u].reshape(rows, steps * px)[:, flagged].astype(cls.weights.dtype)
+            excess = np.matmul(cls.weights[u], sub) - limit  # (outs, flagged)
+            over = excess > 0
+            self.stats.clipped += int(np.count_nonzero(over))
+            excess = np.where(over, excess, 0).astype(np.float64)
+            shift_add = sp.csr_array((step_weight[flagged // px],
+                                      (flagged % px, np.arange(len(flagged)))),
+                                     shape=(px, len(flagged)))
+            merged[u] -= (shift_add @ excess.T).T
+        return merged
 
 
 def word_line_inputs(x: np.ndarray, layer: WeightLayer, pad_value: float = 0.0) -> np.ndarray:

@@ -135,7 +135,7 @@ class InputQuant:
         return 1 << (self.bits - 1) if self.signed else 0
 
     def to_int(self, x: np.ndarray) -> np.ndarray:
-        """``x_int = clip(rint(x / scale), lo, hi)`` as int64 (the DACs stream ``x_int + offset``)."""
+        """``x_int = clip(rint(x / scale), lo, hi)`` as int64 (the DACs stream x_int + offset)."""
         return self.streamed(x).astype(np.int64) - self.offset
 
     def streamed(self, x: np.ndarray) -> np.ndarray:
@@ -167,7 +167,7 @@ def calibrate_input(x_min: float, x_max: float, input_bits: int) -> InputQuant:
 
 
 def adc_lsb(max_sum: float, adc: Adc) -> float:
-    """The ADC step, in units of one (cell level x DAC level), for an OU whose sum is <= ``max_sum``.
+    """The ADC step in units of one (cell level x DAC level), for OU sums <= ``max_sum``.
 
     ``unit`` mode: 1. ``full_range``: ``max_sum / (2^bits - 1)``, but never below 1: with
     more codes than levels every integer sum is resolved exactly. Ideal: 1.

@@ -17,7 +17,6 @@ from reramsim.mapping import LayerMapping, NetworkMapping, map_network
 from reramsim.onnx_import import load_onnx
 from reramsim.ops import im2col_groups, run_float
 from reramsim.quantize import (
-    InputQuant,
     adc_convert,
     calibrate_input,
     cell_slice,
@@ -90,7 +89,10 @@ def drop_ous(m: LayerMapping, drop: list[int]) -> LayerMapping:
     cols = [m.ou_cols[m.ou_col_ptr[k]:m.ou_col_ptr[k + 1]] for k in keep]
     slices = [m.ou_slices[m.ou_col_ptr[k]:m.ou_col_ptr[k + 1]] for k in keep]
     bls = [m.ou_bl[m.ou_col_ptr[k]:m.ou_col_ptr[k + 1]] for k in keep]
-    ptr = lambda parts: np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+
+    def ptr(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+
     return dataclasses.replace(
         m, ou_xbar=m.ou_xbar[keep], ou_row_ptr=ptr(rows), ou_rows=np.concatenate(rows),
         ou_wl=np.concatenate(wls), ou_col_ptr=ptr(cols), ou_cols=np.concatenate(cols),
@@ -133,7 +135,8 @@ def test_calibrate_input_unsigned_and_signed():
     unsigned = calibrate_input(0.0, 6.0, 4)
     assert (unsigned.signed, unsigned.scale, unsigned.offset, unsigned.hi) == (False, 0.4, 0, 15)
     signed = calibrate_input(-3.5, 2.0, 4)
-    assert (signed.signed, signed.scale, signed.offset, signed.lo, signed.hi) == (True, 0.5, 8, -7, 7)
+    assert (signed.signed, signed.scale, signed.offset) == (True, 0.5, 8)
+    assert (signed.lo, signed.hi) == (-7, 7)
     assert signed.to_int(np.array([-9.0, 0.74, 1.0])).tolist() == [-7, 1, 2]
     assert signed.streamed(np.array([-9.0, 0.0])).tolist() == [1.0, 8.0]
 
@@ -185,6 +188,7 @@ HAND = ("precision.weight_bits=4", "precision.input_bits=2", "crossbar.cell_bits
 
 
 def hand_model(*overrides: str) -> FunctionalModel:
+    """The hand-worked fc layer on the HAND config plus overrides, calibrated on HAND_X."""
     return FunctionalModel(network(fc(HAND_W)), config(*HAND, *overrides), calibration=HAND_X)
 
 
@@ -281,6 +285,26 @@ def test_linear_shortcut_equals_bit_serial(overrides):
         {k: (v.samples, v.clipped) for k, v in slow.adc_stats.items()}
 
 
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+@pytest.mark.parametrize("overrides", [
+    ("adc.bits=5",),
+    ("adc.bits=6", "dac.bits=2", "precision.signed_weights=differential", "ou.rows=24"),
+])
+def test_clip_correction_equals_bit_serial(monkeypatch, fraction, overrides):
+    """Correcting only the samples that can clip gives the bit-serial integers and clip count."""
+    import reramsim.functional as functional
+
+    monkeypatch.setattr(functional, "CLIP_CORRECTION_MAX_FRACTION", fraction)
+    net = conv_net()
+    x = RNG.standard_normal((2, 4, 9, 9))
+    fast = FunctionalModel(net, config(*overrides), calibration=x)
+    slow = FunctionalModel(net, config(*overrides), calibration=x, shortcut=False)
+    np.testing.assert_array_equal(fast.forward(x), slow.forward(x))
+    clipped = {k: v.clipped for k, v in slow.adc_stats.items()}
+    assert {k: v.clipped for k, v in fast.adc_stats.items()} == clipped
+    assert sum(clipped.values()) > 0
+
+
 def test_isaac_error_is_small_and_clipping_counted():
     """16-bit ISAAC settings stay within 1e-3 of float; a 4-bit ADC clips and shows it."""
     net = conv_net()
@@ -320,7 +344,8 @@ def test_corrupted_ou_rows_change_the_output(shortcut):
     before = model.forward(x)
     bad_layer = dataclasses.replace(good.layers["fc"], ou_rows=good.layers["fc"].ou_rows.copy())
     k = 3
-    bad_layer.ou_rows[bad_layer.ou_row_ptr[k]] = (bad_layer.ou_rows[bad_layer.ou_row_ptr[k]] + 1) % 40
+    first = bad_layer.ou_row_ptr[k]
+    bad_layer.ou_rows[first] = (bad_layer.ou_rows[first] + 1) % 40
     model.set_layer("fc", mapping=bad_layer)
     after = model.forward(x)
     assert np.abs(after - before).max() > 1e-3 * np.abs(before).max()
@@ -351,8 +376,8 @@ def test_missing_ou_drops_exactly_its_weights():
     rows = m.ou_rows[m.ou_row_ptr[k]:m.ou_row_ptr[k + 1]]
     cols = np.unique(m.ou_cols[m.ou_col_ptr[k]:m.ou_col_ptr[k + 1]])
     assert len(cols) == 2
-    got = FunctionalModel(network(fc(w)), cfg, NetworkMapping("dense", cfg, {"fc": drop_ous(m, [k])}),
-                          calibration=x).forward(x)
+    dropped = NetworkMapping("dense", cfg, {"fc": drop_ous(m, [k])})
+    got = FunctionalModel(network(fc(w)), cfg, dropped, calibration=x).forward(x)
     w_zeroed = w.copy()
     w_zeroed[np.ix_(cols, rows)] = 0
     assert rel_err(got, x @ w_zeroed.T) < 1e-8

@@ -42,8 +42,10 @@ def add_hardware_args(parser: argparse.ArgumentParser) -> None:
                              "output through the same OU lists")
     parser.add_argument("--batch", type=int, default=64, metavar="N",
                         help="samples per forward pass (default 64)")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="cap BLAS threads (faster on a busy machine; default: leave as is)")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="BLAS threads while the model runs (default 1: its many mid-sized "
+                             "matmuls gain little from more and slow down badly on shared "
+                             "cores; 0 = the BLAS default)")
 
 
 def build_model(args: argparse.Namespace, calibration=None):
@@ -58,8 +60,8 @@ def build_model(args: argparse.Namespace, calibration=None):
 
     if args.batch < 1:
         raise FunctionalError(f"--batch must be >= 1, got {args.batch}")
-    if args.threads is not None and args.threads < 1:
-        raise FunctionalError(f"--threads must be >= 1, got {args.threads}")
+    if args.threads < 0:
+        raise FunctionalError(f"--threads must be >= 0, got {args.threads}")
     config = load_config(args.hw, args.overrides)
     if args.full_precision:
         config = full_precision(config)
@@ -67,7 +69,7 @@ def build_model(args: argparse.Namespace, calibration=None):
     scheme, options = resolve_scheme(network, args.scheme)
     model = FunctionalModel(network, config, scheme=scheme, options=options,
                             ideal_adc=args.ideal_adc, calibration=calibration,
-                            blas_threads=args.threads)
+                            blas_threads=args.threads or None)
     return network, model
 
 
