@@ -3,7 +3,6 @@ cases, mapping execution, and full-precision agreement with onnxruntime."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -556,22 +555,6 @@ def test_weight_layer_variants_match_onnxruntime(case, signed, tmp_path):
     got = FunctionalModel(net, exact(*SMALL_XBAR, f"precision.signed_weights={signed}")
                           ).forward(feeds)
     assert rel_err(got, ref) < 1e-5
-
-
-@pytest.fixture(scope="session")
-def zoo_onnx(tmp_path_factory) -> dict[str, Path]:
-    """Random-init exports of every zoo model (BN folded), built once per session."""
-    torch = pytest.importorskip("torch")
-    from models import train, zoo
-
-    torch.set_num_threads(2)
-    root = tmp_path_factory.mktemp("zoo")
-    paths = {}
-    for name in zoo.NAMES:
-        torch.manual_seed(0)
-        paths[name] = train.export_onnx(zoo.build(name), root / f"{name}.onnx",
-                                        zoo.INPUT_SHAPES[name])
-    return paths
 
 
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])

@@ -39,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"reramsim.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"reramsim.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"reramsim.cli.{name}").register(subparsers)
     return parser
 
 
