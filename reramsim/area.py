@@ -16,8 +16,10 @@ whether or not the model fills it. With ``P = T x pes_per_tile`` PEs and
   when private (:func:`reramsim.energy.digital_unit_of`), x ``digital.<unit>.area_um2``;
 * noc: ``T`` routers x ``noc.router_area_um2``;
 * index_buffer: ``sum(index_storage_bits) / 8192`` KiB x ``index_buffer.area_um2_per_kb``;
-* input_gather: ``sum over crossbars of crossbar.rows x xbar_gather_fanin`` mux
-  inputs x ``input_gather.area_um2_per_input``.
+* input_gather: ``sum over crossbars of ou.rows x xbar_gather_fanin`` mux
+  inputs x ``input_gather.area_um2_per_input``: one OU of a crossbar is active
+  per step, so the gather needs one mux per OU row, in front of the word-line
+  drivers of the active OU (a reconstruction; see ``docs/metrics.md``).
 
 The last two exist only for pruned data paths (a dense mapping has neither) and
 are sized from the mapping; their sum as a percentage of the total is the
@@ -155,7 +157,7 @@ def _pruned_datapath(config: Config, mapping: NetworkMapping | None) -> tuple[fl
     bits = sum(m.index_storage_bits for m in mapping.layers.values())
     fanin = sum(int(np.asarray(m.xbar_gather_fanin, np.int64).sum())
                 for m in mapping.layers.values())
-    return bits / 8192.0, config.crossbar.rows * fanin
+    return bits / 8192.0, config.ou.rows * fanin
 
 
 def _digital_units(config: Config, n_tiles: int, layer_ops: dict[str, str]) -> dict[str, int]:

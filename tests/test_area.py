@@ -74,13 +74,13 @@ def test_tiles_zero_means_the_tiles_the_model_occupies():
 
 
 def test_pruned_datapath_area_and_overhead():
-    """Index buffer = KiB x area/KiB; gathers = sum of rows x fan-in x area/input; overhead in %."""
+    """Index buffer = KiB x area/KiB; gathers = sum of OU rows x fan-in x area/input; overhead in %."""
     def prune(m):
         m.index_storage_bits = 2 * 8192  # 2 KiB
         m.xbar_gather_fanin = np.full(m.n_crossbars, 4, np.int32)
 
-    area = area_of(ONE_TILE, prune)
-    index, gather = 2 * 1500, 6 * 16 * 4 * 2  # 6 crossbars of the layer, 16 rows, fan-in 4
+    area = area_of([*ONE_TILE, "ou.rows=8"], prune)
+    index, gather = 2 * 1500, 6 * 8 * 4 * 2  # 6 crossbars of the layer, 8 OU rows, fan-in 4
     assert area.components()["index_buffer"] == pytest.approx(index)
     assert area.components()["input_gather"] == pytest.approx(gather)
     total = 2735.0 + index + gather

@@ -154,7 +154,9 @@ class InputGather:
 
     energy_pj: float = spec(0.01, "per routed input (reconstruction)", lo=0.0)
     latency_ns: float = spec(1.0, "added before the DACs (reconstruction)", lo=0.0)
-    area_um2_per_input: float = spec(2.0, "mux area per selectable input (reconstruction)", lo=0.0)
+    area_um2_per_input: float = spec(
+        0.05, "mux area per selectable input: one 32 nm transmission gate and its wiring "
+        "share (reconstruction)", lo=0.0)
 
 
 @dataclass(frozen=True)
