@@ -17,11 +17,12 @@ SegPrune's shape voting, mapping and data path are reconstructions (docs/segprun
 Fixed seeds; prints the table and writes JSON (default models/build/bench_segprune.json).
 
     python benchmarks/bench_segprune.py [--models lenet alexnet plain20] [--hw ou_16x16]
-                                        [--ratio 8] [--epochs 30] [--engine analytical]
+                                        [--ratio 8] [--epochs 30] [--engine cycle]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from models import train  # noqa: E402
 from models.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim.area import compute_area  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
 from reramsim.onnx_import import load_onnx  # noqa: E402
@@ -43,6 +45,7 @@ from reramsim.prune.export import export_pruned  # noqa: E402
 from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
 
 BUILD = ROOT / "models" / "build"
+FULL_CHIP_TILES = 168  # ISAAC's chip, for the overhead relative to a whole accelerator
 
 
 def pruned_model(name: str, config, ratio: float, epochs: int, force: bool) -> tuple[Path, dict]:
@@ -85,8 +88,8 @@ def reram_accuracy(network, config, mapping, name: str, limit: int) -> float | N
     return FunctionalModel(network, config, mapping=mapping, calibration=calib).accuracy(x, y)
 
 
-def bench_model(name: str, args, config) -> dict:
-    """Dense vs SegPrune rows for one model."""
+def bench_model(name: str, args, config) -> list[dict]:
+    """Dense vs SegPrune rows for one model, one row per OU cap of the mapper."""
     from reramsim.report import build_report, compare_rows
     from reramsim.simulator import simulate
 
@@ -94,60 +97,88 @@ def bench_model(name: str, args, config) -> dict:
     dense_net = load_onnx(train.ensure(name))
     pruned_net = load_onnx(pruned_path)
     scheme, options = scheme_from_metadata(pruned_net)
-    sims = {"dense": simulate(dense_net, config, "dense", args.engine),
-            "segprune": simulate(pruned_net, config, scheme, args.engine, options=options)}
-    reports = {k: build_report(s) for k, s in sims.items()}
-    rows = compare_rows([reports["dense"], reports["segprune"]])
-    area = reports["segprune"]["area_breakdown"]
-    total_area = reports["segprune"]["totals"]["area_um2"]
+    dense_sim = simulate(dense_net, config, "dense", args.engine)
+    dense_report = build_report(dense_sim)
+    reram_dense = reram_accuracy(dense_net, config, dense_sim.mapping, name, args.reram_limit)
+    rows = []
+    for cap in args.ou_cap:
+        cap_value = None if cap == "none" else (cap if cap == "dense" else int(cap))
+        layer_options = {k: {**v, "max_ous_per_crossbar": cap_value} for k, v in options.items()}
+        sim = simulate(pruned_net, config, scheme, args.engine, options=layer_options)
+        report = build_report(sim)
+        reram = (reram_accuracy(pruned_net, config, sim.mapping, name, args.reram_limit)
+                 if not rows else rows[0]["reram_accuracy_pruned"])  # same weights, same OUs
+        rows.append(_row(name, cap, facts, dense_report, report, sim, reram_dense, reram, args,
+                         config, pruned_path))
+    return rows
+
+
+def _row(name, cap, facts, dense_report, report, sim, reram_dense, reram, args, config,
+         pruned_path) -> dict:
+    from reramsim.report import compare_rows
+
+    dense, seg = compare_rows([dense_report, report])
+    area = report["area_breakdown"]
+    total_area = report["totals"]["area_um2"]
     index_um2 = area.get("index_buffer", {}).get("area_um2", 0.0)
     gather_um2 = area.get("input_gather", {}).get("area_um2", 0.0)
-    seg = rows[1]
+    chip = compute_area(_full_chip(config), sim.placement, sim.mapping)
     return {
-        "model": name,
+        "model": name, "ou_cap": cap,
         "pruning_ratio": seg["pruning_ratio"],
         "float_accuracy_dense": facts["float_accuracy_dense"],
         "float_accuracy_pruned": facts["float_accuracy_pruned"],
         "accuracy_drop_points": 100 * (facts["float_accuracy_dense"]
                                        - facts["float_accuracy_pruned"]),
-        "reram_accuracy_dense": reram_accuracy(dense_net, config, sims["dense"].mapping, name,
-                                               args.reram_limit),
-        "reram_accuracy_pruned": reram_accuracy(pruned_net, config, sims["segprune"].mapping,
-                                                name, args.reram_limit),
-        "crossbars_dense": rows[0]["crossbars"], "crossbars_pruned": seg["crossbars"],
+        "reram_accuracy_dense": reram_dense,
+        "reram_accuracy_pruned": reram,
+        "crossbars_dense": dense["crossbars"], "crossbars_pruned": seg["crossbars"],
         "cr_xbs": seg["cr_xbs"],
-        "latency_ns_dense": rows[0]["latency_ns"], "latency_ns_pruned": seg["latency_ns"],
+        "latency_ns_dense": dense["latency_ns"], "latency_ns_pruned": seg["latency_ns"],
         "speedup": seg["speedup"],
-        "energy_pj_dense": rows[0]["energy_pj"], "energy_pj_pruned": seg["energy_pj"],
+        "energy_pj_dense": dense["energy_pj"], "energy_pj_pruned": seg["energy_pj"],
         "energy_reduction": seg["energy_reduction"],
-        "area_um2_dense": rows[0]["area_um2"], "area_um2_pruned": seg["area_um2"],
+        "area_um2_dense": dense["area_um2"], "area_um2_pruned": seg["area_um2"],
         "datapath_overhead_pct": seg["datapath_overhead_pct"],
         "index_overhead_pct": 100 * index_um2 / total_area,
+        "datapath_overhead_pct_full_chip": chip.pruned_datapath_pct,
+        "index_overhead_pct_full_chip": 100 * index_um2 / chip.total_um2,
         "gather_overhead_pct": 100 * gather_um2 / total_area,
-        "index_kib": sum(m.index_storage_bits for m in sims["segprune"].mapping.layers.values())
-        / 8192,
+        "index_kib": sum(m.index_storage_bits for m in sim.mapping.layers.values()) / 8192,
         "engine": args.engine, "config": config.name, "pruned_onnx": str(pruned_path),
         "reconstruction": True,
     }
 
 
+def _full_chip(config):
+    """``config`` with ISAAC's whole chip (168 tiles) instead of the tiles the model needs."""
+    org = dataclasses.replace(config.organization, tiles=FULL_CHIP_TILES)
+    return dataclasses.replace(config, organization=org)
+
+
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'model':<8} {'ratio':>6} {'acc dense':>9} {'acc pruned':>10} {'drop':>5} "
+    head = (f"{'model':<8} {'OU cap':>6} {'ratio':>6} {'acc dense':>9} {'acc pruned':>10} {'drop':>5} "
             f"{'ReRAM d/p':>11} {'xbars d/p':>11} {'CR':>5} {'speedup':>7} {'energy':>6} "
-            f"{'area d/p mm2':>13} {'idx+gather':>10} {'idx only':>8}")
+            f"{'area d/p mm2':>13} {'idx+gather':>10} {'idx only':>8} {'chip: i+g':>9} "
+            f"{'idx':>5}")
     lines = [head, "-" * len(head)]
     for r in rows:
         reram = ("-" if r["reram_accuracy_pruned"] is None else
                  f"{r['reram_accuracy_dense']:.0%}/{r['reram_accuracy_pruned']:.0%}")
         lines.append(
-            f"{r['model']:<8} {r['pruning_ratio']:>5.2f}x {r['float_accuracy_dense']:>9.2%} "
+            f"{r['model']:<8} {r['ou_cap']:>6} {r['pruning_ratio']:>5.2f}x {r['float_accuracy_dense']:>9.2%} "
             f"{r['float_accuracy_pruned']:>10.2%} {r['accuracy_drop_points']:>5.2f} {reram:>11} "
             f"{r['crossbars_dense']:>5}/{r['crossbars_pruned']:<5} {r['cr_xbs']:>4.1f}x "
             f"{r['speedup']:>6.2f}x {r['energy_reduction']:>5.2f}x "
             f"{r['area_um2_dense'] / 1e6:>6.3f}/{r['area_um2_pruned'] / 1e6:<6.3f} "
-            f"{r['datapath_overhead_pct']:>9.2f}% {r['index_overhead_pct']:>7.2f}%")
-    lines.append("SegPrune shape voting, mapping and data path: reconstructions (docs/segprune.md). "
-                 "drop in points of float top-1; ReRAM = functional model, config ADC.")
+            f"{r['datapath_overhead_pct']:>9.2f}% {r['index_overhead_pct']:>7.2f}% "
+            f"{r['datapath_overhead_pct_full_chip']:>8.2f}% "
+            f"{r['index_overhead_pct_full_chip']:>4.2f}%")
+    lines.append("SegPrune shape voting, mapping and data path: reconstructions "
+                 "(docs/segprune.md). drop in points of float top-1; ReRAM = functional model, "
+                 "config ADC. OU cap = mapper max_ous_per_crossbar (none: fewest crossbars).\n"
+                 "idx+gather, idx only: % of the accelerator the model occupies (tiles: 0); "
+                 f"chip: % of a {FULL_CHIP_TILES}-tile (ISAAC-sized) chip.")
     return "\n".join(lines)
 
 
@@ -157,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hw", default="ou_16x16")
     parser.add_argument("--ratio", type=float, default=8.0)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--engine", default="analytical", help="analytical, cycle or pyref")
+    parser.add_argument("--engine", default="cycle", help="cycle, analytical or pyref")
     parser.add_argument("--reram-limit", type=int, default=100)
+    parser.add_argument("--ou-cap", nargs="+", default=["none", "dense"],
+                        help="mapper max_ous_per_crossbar per row: none, dense or an int")
     parser.add_argument("--force", action="store_true", help="prune again even if cached")
     parser.add_argument("--json", default=str(BUILD / "bench_segprune.json"))
     args = parser.parse_args(argv)
@@ -169,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     BUILD.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.models:
-        rows.append(bench_model(name, args, config))
-        print(format_table(rows[-1:]).splitlines()[-2], flush=True)
+        new = bench_model(name, args, config)
+        rows += new
+        print("\n".join(format_table(new).splitlines()[2:2 + len(new)]), flush=True)
     print()
     print(f"SegPrune vs dense on {config.name}, engine {args.engine}, target {args.ratio:g}x, "
           f"{args.epochs} fine-tuning epochs, digits")

@@ -153,7 +153,7 @@ def test_shape_vote_keeps_most_of_the_energy_on_structured_scores():
 @pytest.mark.parametrize("kind, groups, differential", [
     ("conv", 1, False), ("conv", 2, False), ("fc", 1, False), ("conv", 1, True)])
 def test_mapping_is_valid_and_lossless(kind, groups, differential):
-    """Random SegPrune layouts map validly; the matrix rebuilt from the OU arrays equals the layer."""
+    """Random layouts map validly; the matrix rebuilt from the OU arrays equals the layer."""
     rng = np.random.default_rng(4)
     config = load_config("ou_16x16", ["precision.signed_weights=differential"] if differential
                          else [])
@@ -397,3 +397,19 @@ def test_hand_pruned_onnx_without_metadata_is_lossless(name, tmp_path):
         mapping.layers[layer.name].validate(layer, config)
         assert mapping.layers[layer.name].info["source"] == "zeros"
     assert _functional_vs_ort(path, network, mapping, INPUT_SHAPES[name]) < 1e-5
+
+
+def test_ou_budget_per_crossbar_trades_crossbars_for_parallelism():
+    """max_ous_per_crossbar caps every crossbar's OUs ("dense": as in the dense mapping)."""
+    rng = np.random.default_rng(12)
+    matrix, _ = pruned_by_layout(9 * 64, 64, rng)
+    layer = fc_layer(matrix.T)
+    packed = get_mapper("segprune")(layer, CFG, {})
+    capped = get_mapper("segprune")(layer, CFG, {"max_ous_per_crossbar": "dense"})
+    dense = get_mapper("dense")(layer, CFG, {})
+    capped.validate(layer, CFG)
+    assert capped.ous_per_crossbar.max() <= dense.ous_per_crossbar.max() == 64
+    assert packed.ous_per_crossbar.max() > 64
+    assert capped.n_crossbars > packed.n_crossbars and capped.n_ous == packed.n_ous
+    with pytest.raises(MappingError, match="max_ous_per_crossbar"):
+        get_mapper("segprune")(layer, CFG, {"max_ous_per_crossbar": 0})

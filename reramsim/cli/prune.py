@@ -247,7 +247,8 @@ def summarize(result: Any, arch: str, out: Path, config: Any, data: dict[str, An
                        "crossbars_dense": dense_map.layers[layer.name].n_crossbars,
                        "crossbars_pruned": lm.n_crossbars,
                        "index_kib": lm.index_storage_bits / 8192,
-                       "shapes_per_block": lm.info.get("shapes", 0) / max(lm.info.get("row_blocks", 1), 1)})
+                       "shapes_per_block": lm.info.get("shapes", 0)
+                       / max(lm.info.get("row_blocks", 1), 1)})
     reram = reram_accuracy(network, config, pruned_map, data["numpy_test"],
                            data["numpy_train"][0][:64], args.reram_limit)
     return {
@@ -281,7 +282,7 @@ def reram_accuracy(network: Any, config: Any, mapping: Any, test: tuple[Any, Any
 
 def format_summary(s: dict[str, Any]) -> str:
     """The summary as printed by ``reramsim prune``."""
-    note = " [reconstruction, see docs/segprune.md]" if s["reconstruction"] else ""
+    note = f" [reconstruction, see docs/{s['scheme']}.md]" if s["reconstruction"] else ""
     reram = s["reram_accuracy_pruned"]
     reram_text = f"{reram:.2%}" if isinstance(reram, float) else str(reram)
     lines = [

@@ -25,6 +25,11 @@ are not public; this module's rules are **reconstructions** (ALGORITHMS.md
   share shelves side by side (same word-lines, disjoint bit-lines); shelves are
   stacked into crossbars by first-fit on word-lines. Crossbars never mix conv groups.
   A differential config duplicates every crossbar for the negative weights.
+* Stacking many short groups in one crossbar saves crossbars but serialises their OUs
+  (a crossbar runs one OU at a time). Option ``max_ous_per_crossbar`` (default None:
+  fewest crossbars) caps the OUs a crossbar may hold: an int, or ``"dense"`` = what a
+  full crossbar of the dense mapping runs, so no crossbar is slower than in the dense
+  mapping (apart from the gather and index-lookup latencies).
 * OUs never mix groups: an OU = up to ``ou.rows`` of the piece's ``k`` gathered rows
   x up to ``ou.cols`` of the piece's bit-lines. Word-lines of other pieces in the
   same rows are idle in that step (their bit-lines are not sensed).
@@ -56,6 +61,8 @@ from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
 DEFAULT_MAX_SHAPES = 8
 #: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
 INDEX_READS_PER_OU = 2
+#: Per-layer options the mapper accepts (``layouts`` etc. come from the ONNX metadata).
+MAPPER_OPTIONS = ("layouts", "max_ous_per_crossbar", "max_shapes", "segment_height", "source")
 
 
 @dataclass
@@ -199,14 +206,17 @@ def _pieces(layout: SegmentLayout, rows: int, config: Config) -> list[_Piece]:
     return pieces
 
 
-def _pack(pieces: list[_Piece], config: Config) -> int:
+def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None) -> int:
     """Place pieces (sets ``xbar``, ``wl0``, ``bl0``); return the number of crossbars.
 
     Stage 1 puts pieces onto shelves, tallest first; a piece joins the first shelf with
     enough free bit-lines (full-width pieces always open a shelf). Stage 2 stacks the
-    shelves into crossbars, tallest first, first fit on free word-lines.
+    shelves into crossbars, tallest first, first fit on free word-lines and, when
+    ``max_ous`` is given, on the OUs a crossbar may hold (a shelf is never split, so a
+    shelf with more OUs than that gets a crossbar of its own).
     """
     xr, xc = config.crossbar.rows, config.crossbar.cols
+    our, ouc = config.ou.rows, config.ou.cols
     order = sorted(range(len(pieces)), key=lambda i: (-pieces[i].height, -pieces[i].width, i))
     shelf_height: list[int] = []
     shelf_free = np.zeros(0, np.int64)
@@ -223,18 +233,26 @@ def _pack(pieces: list[_Piece], config: Config) -> int:
         piece.bl0 = int(xc - shelf_free[shelf])
         shelf_free[shelf] -= piece.width
         shelf_of[i] = shelf
+    shelf_ous = np.zeros(len(shelf_height), np.int64)
+    for i, piece in enumerate(pieces):
+        shelf_ous[shelf_of[i]] += -(-piece.height // our) * -(-piece.width // ouc)
+    cap = np.iinfo(np.int64).max if max_ous is None else max_ous
     xbar_free = np.zeros(0, np.int64)
+    xbar_ous = np.zeros(0, np.int64)
     shelf_xbar = np.zeros(len(shelf_height), np.int64)
     shelf_wl0 = np.zeros(len(shelf_height), np.int64)
     for shelf in sorted(range(len(shelf_height)), key=lambda k: (-shelf_height[k], k)):
-        fits = np.flatnonzero(xbar_free >= shelf_height[shelf])
+        fits = np.flatnonzero((xbar_free >= shelf_height[shelf])
+                              & (xbar_ous + shelf_ous[shelf] <= cap))
         if len(fits):
             xbar = int(fits[0])
         else:
             xbar = len(xbar_free)
             xbar_free = np.append(xbar_free, xr)
+            xbar_ous = np.append(xbar_ous, 0)
         shelf_xbar[shelf], shelf_wl0[shelf] = xbar, xr - xbar_free[xbar]
         xbar_free[xbar] -= shelf_height[shelf]
+        xbar_ous[xbar] += shelf_ous[shelf]
     for i, piece in enumerate(pieces):
         piece.xbar, piece.wl0 = int(shelf_xbar[shelf_of[i]]), int(shelf_wl0[shelf_of[i]])
     return len(xbar_free)
@@ -249,10 +267,10 @@ def layer_layouts(layer: WeightLayer, config: Config, options: dict) -> list[Seg
     ``options`` may hold ``segment_height`` and ``layouts`` (one :class:`SegmentLayout`
     per conv group, as :func:`reramsim.prune.metadata.scheme_from_metadata` decodes them).
     """
-    unknown = set(options) - {"segment_height", "layouts", "max_shapes", "source"}
+    unknown = set(options) - set(MAPPER_OPTIONS)
     if unknown:
         raise MappingError(f"layer {layer.name} (segprune): unknown options {sorted(unknown)}; "
-                           "allowed: layouts, max_shapes, segment_height, source")
+                           f"allowed: {', '.join(MAPPER_OPTIONS)}")
     height = int(options.get("segment_height") or config.ou.rows)
     layouts = options.get("layouts")
     where = f"layer {layer.name} (segprune)"
@@ -281,6 +299,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     options = options or {}
     layouts = layer_layouts(layer, config, options)
     height = layouts[0].segment_height if layouts else config.ou.rows
+    max_ous = ous_cap(options.get("max_ous_per_crossbar"), layer, config)
     our, ouc = config.ou.rows, config.ou.cols
     n_pol = config.polarities
     parts: dict[str, list] = {k: [] for k in ("xbar", "rows", "wl", "nr", "cols", "slices", "bl",
@@ -291,7 +310,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     base = 0
     for g, layout in enumerate(layouts):
         pieces = _pieces(layout, layer.rows, config)
-        n_xbar = _pack(pieces, config)
+        n_xbar = _pack(pieces, config, max_ous)
         n_shapes += sum(len(t) for t in layout.shapes)
         n_groups += sum(len(np.unique(a[a > 0])) for a in layout.assign)
         n_pieces += len(pieces)
@@ -338,11 +357,31 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
             "groups": n_groups,
             "pieces": n_pieces,
             "kept_weights": sum(lay.n_kept() for lay in layouts),
+            "max_ous_per_crossbar": max_ous,
             "index_bits": storage,
             "reconstruction": True,
         },
     )
     return mapping
+
+
+def ous_cap(value: int | str | None, layer: WeightLayer, config: Config) -> int | None:
+    """The OU budget per crossbar: None (no limit), an int, or ``"dense"``.
+
+    ``"dense"`` is what a full crossbar of the layer's dense mapping executes:
+    ``ceil(min(xbar_rows, R) / ou_rows) * ceil(min(xbar_cols, C*s) / ou_cols)``, so no
+    crossbar does more work per input vector than in the dense mapping.
+    """
+    if value is None:
+        return None
+    if value == "dense":
+        xr, xc = config.crossbar.rows, config.crossbar.cols
+        return (-(-min(xr, layer.rows) // config.ou.rows)
+                * -(-min(xc, layer.cols * config.slices) // config.ou.cols))
+    if isinstance(value, (int, np.integer)) and value >= 1:
+        return int(value)
+    raise MappingError(f"layer {layer.name} (segprune): max_ous_per_crossbar must be an "
+                       f"integer >= 1 or 'dense', got {value!r}")
 
 
 def _emit_ous(parts: dict[str, list], piece: _Piece, xbar: int, our: int, ouc: int) -> None:

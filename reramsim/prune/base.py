@@ -152,7 +152,7 @@ def registered_pruners() -> list[str]:
 
 
 def matrix_view(weight: np.ndarray, groups: int = 1) -> np.ndarray:
-    """``(groups, rows, cols)`` view of a conv ``(Cout, Cin/g, kh, kw)`` or fc ``(Cout, Cin)`` weight.
+    """``(groups, rows, cols)`` view of a conv ``(Cout, Cin/g, kh, kw)`` or fc ``(Cout, Cin)``.
 
     Row order (c, ky, kx), column = filter within its group, as :meth:`WeightLayer.matrix`.
     """

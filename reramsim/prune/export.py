@@ -122,6 +122,7 @@ def _metadata(result: PruneResult, network: Network, matched: list[str],
     return {"format": FORMAT_VERSION, "scheme": result.pruner.scheme,
             "reconstruction": result.pruner.reconstruction,
             "note": NOTE.format(scheme=result.pruner.scheme),
-            "params": result.pruner.params, "target_ratio": result.target_ratio,
+            "params": result.pruner.params, "finetune": result.settings,
+            "target_ratio": result.target_ratio,
             "pruning_ratio": round(dense / max(kept, 1), 4), "dense_weights": dense,
             "kept_weights": kept, **extra, "layers": layers}

@@ -89,6 +89,7 @@ class PruneResult:
         layer_names: the pruned modules' names, definition order.
         projections: module name -> its final :class:`Projection` (mask in the matrix view).
         history: one dict per epoch (loss, density, test accuracy when test data was given).
+        settings: the fine-tuning settings used (recorded in the export's metadata).
     """
 
     model: nn.Module
@@ -97,6 +98,7 @@ class PruneResult:
     layer_names: list[str]
     projections: dict[str, Projection]
     history: list[dict[str, float]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dense_weights(self) -> int:
@@ -274,7 +276,7 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
     apply_masks(model, state.masks)
     model.eval()
     return PruneResult(model, pruner, float(target_ratio), list(modules), dict(state.projections),
-                       state.history)
+                       state.history, dataclasses.asdict(settings))
 
 
 @dataclass
@@ -325,7 +327,9 @@ def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, sched
                      optimizer)
             state.done_projections += 1
             state.final = state.done_projections == len(plan)
-        images = random_shift(x[batch], settings.shift_px, generator) if settings.shift_px else x[batch]
+        images = x[batch]
+        if settings.shift_px:
+            images = random_shift(images, settings.shift_px, generator)
         loss = nn.functional.cross_entropy(model(images), y[batch])
         if state.admm is not None:
             loss = loss + _admm_penalty(modules, state, settings.admm_rho)

@@ -144,9 +144,11 @@ def read_metadata(network: Network) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise PruningMetadataError(f"{where}: metadata {METADATA_KEY!r} is not JSON ({err})") from None
+        raise PruningMetadataError(
+            f"{where}: metadata {METADATA_KEY!r} is not JSON ({err})") from None
     if not isinstance(data, dict) or "scheme" not in data or "layers" not in data:
-        raise PruningMetadataError(f"{where}: metadata {METADATA_KEY!r} needs 'scheme' and 'layers'")
+        raise PruningMetadataError(
+            f"{where}: metadata {METADATA_KEY!r} needs 'scheme' and 'layers'")
     return data
 
 

@@ -157,7 +157,7 @@ def _blocks(scores: np.ndarray, bounds: list[tuple[int, int]], h: int) -> np.nda
 
 
 def _vote(s: np.ndarray, lam: float, max_shapes: int) -> np.ndarray:
-    """Candidate shapes of one block: the most proposed own masks ``S > lam`` (count, then energy)."""
+    """Candidate shapes of a block: the most proposed own masks ``S > lam`` (count, energy)."""
     proposals = (s > lam).T  # (cols, h)
     energy = np.where(proposals, s.T, 0.0).sum(axis=1)
     return _top_masks(proposals, np.ones(len(proposals)), energy, max_shapes)
