@@ -37,7 +37,8 @@ def simulate_report(model: Path, config: str, scheme: str | None = None,
 
     ``scheme=None``: the scheme of the file's pruning metadata, else dense.
     """
-    from reramsim.cli.simulate import default_engine, resolve_scheme
+    from reramsim.cli.simulate import default_engine
+    from reramsim.prune.metadata import resolve_scheme
     from reramsim.simulator import simulate
 
     network = load_onnx(model)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reramsim import ReramsimError
+from reramsim.cli._args import add_config_args
 
 DEFAULT_HW = "ou_16x16"
 
@@ -43,10 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data", default="digits", metavar="SPEC",
                    help="dataset: digits, mnist:DIR or cifar10:DIR (default digits)")
     p.add_argument("--arch", metavar="NAME", help="zoo architecture of a .pth or .onnx MODEL")
-    p.add_argument("--hw", default=DEFAULT_HW, metavar="CONFIG",
-                   help=f"hardware config for the mapping (default {DEFAULT_HW})")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override a hardware config entry (repeatable)")
+    add_config_args(p, default=DEFAULT_HW)
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="fine-tuning epochs (default 30)")
     p.add_argument("--method", choices=("gradual", "admm"), default="gradual",

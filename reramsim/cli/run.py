@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reramsim.cli._args import add_config_args, add_scheme_arg
 from reramsim.quantize import FunctionalError
 
 DESCRIPTION = """\
@@ -27,14 +28,8 @@ examples:
 
 def add_hardware_args(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``run`` and ``accuracy``: config, overrides, scheme, ADC, batch."""
-    parser.add_argument("--hw", required=True, metavar="CONFIG.yaml",
-                        help="hardware config: a YAML file or a shipped name (isaac, ou_16x16)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY.PATH=VALUE",
-                        help="override a config value, e.g. --set adc.bits=6 (repeatable)")
-    parser.add_argument("--scheme", default=None,
-                        help="mapping scheme (default: the one a pruned model's metadata names, "
-                             "else dense)")
+    add_config_args(parser)
+    add_scheme_arg(parser)
     parser.add_argument("--ideal-adc", action="store_true",
                         help="an ADC with unlimited resolution and range (adc.ideal=true)")
     parser.add_argument("--full-precision", action="store_true",
@@ -53,10 +48,10 @@ def build_model(args: argparse.Namespace, calibration=None):
 
     Raises ReramsimError subclasses from the config loader, the importer or the mapper.
     """
-    from reramsim.cli.simulate import resolve_scheme
     from reramsim.config import load_config
     from reramsim.functional import FunctionalModel, full_precision
     from reramsim.onnx_import import load_onnx
+    from reramsim.prune.metadata import resolve_scheme
 
     if args.batch < 1:
         raise FunctionalError(f"--batch must be >= 1, got {args.batch}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from reramsim.ir import Network
+from reramsim.cli._args import add_config_args, add_scheme_arg
 
 DESCRIPTION = """\
 Simulate an ONNX model on a ReRAM crossbar accelerator described by a hardware YAML
@@ -27,14 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX model (dense or pruned)")
-    parser.add_argument("--hw", required=True, metavar="CONFIG.yaml",
-                        help="hardware config: a YAML file or a shipped name (isaac, ou_16x16)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY.PATH=VALUE",
-                        help="override a config value, e.g. --set adc.bits=6 (repeatable)")
-    parser.add_argument("--scheme", default=None,
-                        help="mapping scheme (default: the one a pruned model's metadata names, "
-                             "else dense); an unknown name lists the others")
+    add_config_args(parser)
+    add_scheme_arg(parser)
     parser.add_argument("--engine", choices=("cycle", "analytical", "pyref"), default=None,
                         help="'cycle': the event-driven engine; 'analytical': the closed form; "
                              "'pyref': the slow pure-Python reference of the cycle engine "
@@ -54,29 +48,11 @@ def default_engine() -> str:
     return "cycle" if "cycle" in simulator.registered_engines() else "analytical"
 
 
-def resolve_scheme(network: Network, requested: str | None = None
-                   ) -> tuple[str, dict[str, dict] | None]:
-    """The mapping scheme and per-layer mapper options to simulate ``network`` with.
-
-    A pruned ONNX file names its scheme and carries its tables (shape tables, ...) in
-    its metadata (:mod:`reramsim.prune.metadata`). ``requested=None`` takes that
-    scheme (``"dense"`` for a file without metadata); the metadata's options go
-    with it whenever the scheme is the one the metadata names.
-
-    Raises:
-        reramsim.prune.PruningMetadataError: malformed metadata.
-    """
-    from reramsim.prune.metadata import scheme_from_metadata
-
-    meta_scheme, meta_options = scheme_from_metadata(network)
-    scheme = requested or meta_scheme
-    return scheme, (meta_options if scheme == meta_scheme else None)
-
-
 def run(args: argparse.Namespace) -> int:
     """Load the config and the model, simulate, print the table, write the requested files."""
     from reramsim.config import load_config
     from reramsim.onnx_import import load_onnx
+    from reramsim.prune.metadata import resolve_scheme
     from reramsim.report import build_report, format_table, write_csv, write_json
 
     config = load_config(args.hw, args.overrides)

@@ -194,3 +194,19 @@ def scheme_from_metadata(network: Network) -> tuple[str, dict[str, dict[str, Any
         except (PruningMetadataError, KeyError, TypeError, ValueError) as err:
             raise PruningMetadataError(f"{where}: layer {layer.name!r}: {err}") from None
     return scheme, options
+
+
+def resolve_scheme(network: Network, requested: str | None = None
+                   ) -> tuple[str, dict[str, dict[str, Any]] | None]:
+    """The mapping scheme and per-layer mapper options to run ``network`` with.
+
+    ``requested=None`` takes the scheme the metadata names (``"dense"`` without
+    metadata); the metadata's options go with it whenever the scheme is the one the
+    metadata names, so ``--scheme dense`` on a pruned file maps its zeros densely.
+
+    Raises:
+        PruningMetadataError: malformed metadata.
+    """
+    meta_scheme, meta_options = scheme_from_metadata(network)
+    scheme = requested or meta_scheme
+    return scheme, (meta_options if scheme == meta_scheme else None)
