@@ -22,6 +22,7 @@ from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping, map_network
 from reramsim.placement import Placement, place
 from reramsim.pyref import run_pyref
+from reramsim.registry import Registry
 from reramsim.stats import SimResult
 
 __all__ = ["Simulation", "SimulationError", "register_engine", "registered_engines", "simulate"]
@@ -54,24 +55,10 @@ class Simulation:
 
 EngineFn = Callable[[Network, NetworkMapping, Placement, "str | Path | None"],
                     "tuple[SimResult, ComponentStats | None]"]
-_ENGINES: dict[str, EngineFn] = {}
-
-
-def register_engine(name: str) -> Callable[[EngineFn], EngineFn]:
-    """Register an engine under ``name``; a second registration of a name is an error."""
-
-    def decorate(fn: EngineFn) -> EngineFn:
-        if name in _ENGINES:
-            raise ValueError(f"engine {name!r} registered twice")
-        _ENGINES[name] = fn
-        return fn
-
-    return decorate
-
-
-def registered_engines() -> list[str]:
-    """Names of the engines available in this build."""
-    return sorted(_ENGINES)
+#: The engines available in this build, by name.
+ENGINES: Registry[EngineFn] = Registry("engine", SimulationError)
+register_engine = ENGINES.register
+registered_engines = ENGINES.names
 
 
 @register_engine("analytical")
@@ -114,14 +101,12 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
         reramsim.mapping.MappingError: the mapping or placement failed.
         reramsim.analytical.TimingError, reramsim.engine.EngineError: the run failed.
     """
-    if engine not in _ENGINES:
-        raise SimulationError(f"unknown engine {engine!r}; registered: "
-                              f"{', '.join(registered_engines())}")
+    run_engine = ENGINES.get(engine)
     if mapping is None:
         mapping = map_network(network, config, scheme, options)
     elif dataclasses.replace(mapping.config, source=config.source) != config:
         raise SimulationError(f"the mapping was built for config '{mapping.config.name}', "
                               f"not '{config.name}'")
     placement = place(network, mapping)
-    result, components = _ENGINES[engine](network, mapping, placement, trace)
+    result, components = run_engine(network, mapping, placement, trace)
     return Simulation(network, config, mapping, placement, result, components)

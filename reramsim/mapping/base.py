@@ -30,6 +30,7 @@ import numpy as np
 from reramsim import ReramsimError
 from reramsim.config import Config
 from reramsim.ir import Network, WeightLayer
+from reramsim.registry import Registry
 
 
 class MappingError(ReramsimError):
@@ -117,32 +118,11 @@ class NetworkMapping:
 
 
 Mapper = Callable[[WeightLayer, Config, dict], LayerMapping]
-_MAPPERS: dict[str, Mapper] = {}
-
-
-def register_mapper(name: str) -> Callable[[Mapper], Mapper]:
-    """Register ``fn(layer, config, options) -> LayerMapping`` under a scheme name."""
-
-    def decorate(fn: Mapper) -> Mapper:
-        if name in _MAPPERS:
-            raise ValueError(f"mapper {name!r} registered twice")
-        _MAPPERS[name] = fn
-        return fn
-
-    return decorate
-
-
-def get_mapper(name: str) -> Mapper:
-    """The mapper of a scheme; an unknown name lists the registered ones."""
-    try:
-        return _MAPPERS[name]
-    except KeyError:
-        raise MappingError(f"unknown mapping scheme {name!r}; registered: "
-                           f"{', '.join(sorted(_MAPPERS))}") from None
-
-
-def registered_mappers() -> list[str]:
-    return sorted(_MAPPERS)
+#: Mappers ``fn(layer, config, options) -> LayerMapping`` by scheme name.
+MAPPERS: Registry[Mapper] = Registry("mapping scheme", MappingError)
+register_mapper = MAPPERS.register
+get_mapper = MAPPERS.get
+registered_mappers = MAPPERS.names
 
 
 def map_network(network: Network, config: Config, scheme: str = "dense",

@@ -22,6 +22,7 @@ import numpy as np
 
 from reramsim import ReramsimError
 from reramsim.config import Config
+from reramsim.registry import Registry
 
 
 class PruningError(ReramsimError):
@@ -118,34 +119,23 @@ class Pruner(ABC):
         return f"{self.scheme}({params}){note}"
 
 
-_PRUNERS: dict[str, type[Pruner]] = {}
+PRUNERS: Registry[type[Pruner]] = Registry("pruning scheme", PruningError)
+registered_pruners = PRUNERS.names
 
 
 def register_pruner(name: str) -> Callable[[type[Pruner]], type[Pruner]]:
     """Register a :class:`Pruner` subclass under ``name`` (refuses duplicates)."""
 
     def decorate(cls: type[Pruner]) -> type[Pruner]:
-        if name in _PRUNERS:
-            raise ValueError(f"pruner {name!r} registered twice")
         cls.scheme = name
-        _PRUNERS[name] = cls
-        return cls
+        return PRUNERS.register(name)(cls)
 
     return decorate
 
 
 def get_pruner(name: str, config: Config | None = None, **params: Any) -> Pruner:
     """An instance of scheme ``name``; an unknown name lists the registered ones."""
-    try:
-        cls = _PRUNERS[name]
-    except KeyError:
-        raise PruningError(f"unknown pruning scheme {name!r}; registered: "
-                           f"{', '.join(sorted(_PRUNERS))}") from None
-    return cls(config, **params)
-
-
-def registered_pruners() -> list[str]:
-    return sorted(_PRUNERS)
+    return PRUNERS.get(name)(config, **params)
 
 
 # --------------------------------------------------------------------------- matrix view
