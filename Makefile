@@ -27,7 +27,8 @@ test: build
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: build
-	$(PY) benchmarks/bench_engine.py
+	mkdir -p out
+	$(PY) benchmarks/bench_engine.py --json out/bench_engine.json
 
 clean:
 	rm -rf build $(VENV) reramsim/_core/*.c reramsim/_core/*.so
