@@ -116,3 +116,15 @@ def test_help_explains_with_an_example(capsys):
         main(["simulate", "--help"])
     out = capsys.readouterr().out
     assert "Simulate an ONNX model" in out and "reramsim simulate models/lenet.onnx" in out
+
+
+def test_simulate_path_never_imports_torch(repo_root):
+    """`reramsim simulate` on a pruned model runs without importing torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from reramsim.cli import main; "
+            "rc = main(['simulate', 'models/lenet_segprune.onnx', '--hw', 'ou_16x16']); "
+            "assert rc == 0 and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
