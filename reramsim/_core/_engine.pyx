@@ -451,9 +451,24 @@ cdef int simulate(const Model* m, State* s, EventQueue* q, Failure* fail) noexce
 # --------------------------------------------------------------------------- entry point
 
 
+cdef object _I64 = np.int64
+cdef object _I32 = np.int32
+
+
 cdef const void* _data(dict arrays, str name, object dtype, Py_ssize_t n) except? NULL:
     """Pointer to ``arrays[name]`` after checking its dtype, layout and length."""
+    cdef cnp.ndarray a
+    cdef int want
     arr = arrays.get(name)
+    # Fast path, C-level checks only: exactly the native int64/int32 dtype, 1-D, C-contiguous,
+    # length n. Anything else (including equivalent dtypes) takes the general checks below.
+    if type(arr) is cnp.ndarray:
+        a = <cnp.ndarray> arr
+        want = cnp.NPY_INT64 if dtype is _I64 else (cnp.NPY_INT32 if dtype is _I32 else -1)
+        if (cnp.PyArray_TYPE(a) == want and cnp.PyArray_ISNOTSWAPPED(a)
+                and cnp.PyArray_NDIM(a) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(a)
+                and cnp.PyArray_DIMS(a)[0] == n):
+            return cnp.PyArray_DATA(a)
     if not isinstance(arr, np.ndarray):
         raise EngineError(f"engine input {name!r}: missing or not a numpy array")
     if arr.dtype != dtype or arr.ndim != 1 or not arr.flags.c_contiguous:
@@ -554,7 +569,9 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
     cdef int rc
     cdef int64_t bad_tally
     cdef Py_ssize_t i
-    i64, i32 = np.int64, np.int32
+    cdef int64_t *rb, *rs, *ru, *xr, *xs, *xa
+    cdef cnp.ndarray res_busy, res_stall, res_uses, xb_read, xb_steps, xb_stall
+    i64, i32 = _I64, _I32
     try:
         m.n_layers = sizes["n_layers"]
         m.n_xbars = sizes["n_xbars"]
@@ -673,18 +690,34 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
         raise EngineError(f"engine: an OU did {bad_tally - 1} bit-steps, not a multiple of "
                           f"{m.input_steps}")
     trace = keep["trace"][:6 * s.trace_n].reshape(-1, 6) if s.trace_cap else np.zeros((0, 6), i64)
+    res_busy = np.empty(m.n_res, i64)
+    res_stall = np.empty(m.n_res, i64)
+    res_uses = np.empty(m.n_res, i64)
+    xb_read = np.empty(nx, i64)
+    xb_steps = np.empty(nx, i64)
+    xb_stall = np.empty(nx, i64)
+    rb = <int64_t*> cnp.PyArray_DATA(res_busy)
+    rs = <int64_t*> cnp.PyArray_DATA(res_stall)
+    ru = <int64_t*> cnp.PyArray_DATA(res_uses)
+    for i in range(m.n_res):
+        rb[i] = s.res[i].busy
+        rs[i] = s.res[i].stall
+        ru[i] = s.res[i].uses
+    xr = <int64_t*> cnp.PyArray_DATA(xb_read)
+    xs = <int64_t*> cnp.PyArray_DATA(xb_steps)
+    xa = <int64_t*> cnp.PyArray_DATA(xb_stall)
+    for i in range(nx):
+        xr[i] = s.xb[i].read
+        xs[i] = s.xb[i].steps
+        xa[i] = s.xb[i].adc_stall
     return {
         "events": int(s.events),
         "start": keep["start"][:nl], "end": keep["end"][:nl],
         "counts": keep["counts"][:nl * N_COUNT_KINDS].reshape(nl, N_COUNT_KINDS),
         "busy": keep["busy"][:nl * N_RES_KINDS].reshape(nl, N_RES_KINDS),
         "stall": keep["stall"][:nl * N_RES_KINDS].reshape(nl, N_RES_KINDS),
-        "res_busy": np.array([s.res[i].busy for i in range(m.n_res)], i64),
-        "res_stall": np.array([s.res[i].stall for i in range(m.n_res)], i64),
-        "res_uses": np.array([s.res[i].uses for i in range(m.n_res)], i64),
-        "xbar_read_cycles": np.array([s.xb[i].read for i in range(nx)], i64),
-        "xbar_steps": np.array([s.xb[i].steps for i in range(nx)], i64),
-        "xbar_adc_stall": np.array([s.xb[i].adc_stall for i in range(nx)], i64),
+        "res_busy": res_busy, "res_stall": res_stall, "res_uses": res_uses,
+        "xbar_read_cycles": xb_read, "xbar_steps": xb_steps, "xbar_adc_stall": xb_stall,
         "trace": trace, "trace_dropped": int(s.trace_dropped),
         "trace_full_at": int(s.trace_full_at),
     }
