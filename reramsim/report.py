@@ -299,7 +299,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def _grid(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+def grid_lines(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     """Aligned text columns; ``right`` holds the indices of right-aligned columns."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -346,7 +346,7 @@ def format_table(report: dict[str, Any]) -> str:
              f"the model occupies {_count(acc['tiles_occupied'], 'tile')}, "
              f"{_count(acc['crossbars_occupied'], 'crossbar')}",
              ""]
-    grid = _grid(header, rows + [total_row], right=set(range(4, len(header))) | {0})
+    grid = grid_lines(header, rows + [total_row], right=set(range(4, len(header))) | {0})
     lines += grid[:-1] + [grid[1], grid[-1]]
     lines.append(f"end to end: {_qty(totals['latency_ns'], _TIME_UNITS)} "
                  f"({totals['cycles']:,} cycles of {_num(cycle_ns)} ns), "
@@ -356,7 +356,7 @@ def format_table(report: dict[str, Any]) -> str:
         lines += ["", "resources over the whole run (busy = busy cycles / (instances x total "
                       "cycles); stall = cycles requests waited for the resource):"]
         header = ["  resource", "instances used", "busy", "busiest instance", "stall cycles"]
-        lines += _grid(header, [
+        lines += grid_lines(header, [
             ["  " + kind, f"{r['instances']:,}", f"{100 * r['utilisation']:.1f}%",
              f"{r['busiest']} {100 * r['busiest_utilisation']:.1f}%", f"{r['stall_cycles']:,}"]
             for kind, r in report["resources"].items()], right={1, 2, 4})
@@ -387,7 +387,7 @@ def _breakdown_lines(breakdown: dict[str, Any], key: str, units: tuple[tuple[str
             continue
         rows.append(["  " + component, _qty(entry[key], units), f"{entry['percent']:.1f}%",
                      how(entry["terms"])])
-    lines = _grid(["  component", "value", "share", "= count x per-unit value (config entry)"],
+    lines = grid_lines(["  component", "value", "share", "= count x per-unit value (config entry)"],
                   rows, right={1, 2})
     if zero:
         lines.append("  zero: " + ", ".join(zero))
@@ -504,4 +504,4 @@ def compare(reports: list[dict[str, Any]], baseline: int | None = None) -> str:
              f"against {ref['scheme']} ({ref['model']}):")
     note = ("pruning ratio = dense weights / non-zero weights; CR on XBs = dense crossbars / "
             "scheme crossbars; speedup and energy reduction = dense / scheme")
-    return "\n".join([title, *_grid(header, body, right=set(range(1, len(header)))), note])
+    return "\n".join([title, *grid_lines(header, body, right=set(range(1, len(header)))), note])

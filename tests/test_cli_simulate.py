@@ -72,12 +72,15 @@ def test_pruned_model_metadata_picks_the_scheme(tmp_path, capsys):
 
 
 def test_demo_runs(capsys):
-    """python -m reramsim.demo prints the tables, the summary and the scheme comparison."""
+    """python -m reramsim.demo prints the tables, the summary, the scheme comparison and accuracies."""
     from reramsim import demo
 
     assert demo.main(["--engine", "analytical"]) == 0
     out = capsys.readouterr().out
     assert out.count("legend:") == 2 and "plain20" in out and "schemes compared" in out
+    assert "segprune (lenet_segprune)" in out
+    accuracy = out.split("top-1 accuracy on 360 held-out digits", 1)[1]
+    assert "lenet_segprune  segprune" in accuracy and "acc_reram" in accuracy
 
 
 def test_bad_config_key_is_one_line_with_file_and_line(conv_relu_gemm, tmp_path, capsys):
