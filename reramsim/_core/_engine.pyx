@@ -10,8 +10,8 @@ the event kind, the component and the cycle.
 cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-from reramsim._core._queue cimport (Event, EventQueue, queue_free, queue_init, queue_pop,
-                                    queue_push)
+from reramsim._core._queue cimport (Event, EventQueue, queue_free, queue_init, queue_next_is,
+                                    queue_pop, queue_push, queue_take_direct)
 from reramsim._core._types cimport (ERR_BAD_INDEX, ERR_DEADLOCK, ERR_KIND, ERR_NOMEM, ERR_NONE,
                                     ERR_ORDER, ERR_PAST, ERR_STATE, idx_t, time_t)
 
@@ -264,37 +264,52 @@ cdef int on_xstep(const Model* m, State* s, EventQueue* q, const Event* ev) noex
     cdef idx_t x = ev.a
     cdef CrossbarState* xb = &s.xb[x]
     cdef idx_t layer = xb.layer
-    cdef int64_t k = xb.ou, slot
-    cdef const OuInfo* ou = &s.ou[k]
-    cdef int32_t b = xb.step
-    cdef time_t t_read, conv, done
+    cdef int64_t k, slot
+    cdef const OuInfo* ou
+    cdef int32_t b
+    cdef time_t t_read, conv, done, now = ev.time, t_next
     cdef ResourceState* adc = &s.res[xb.adc]
     cdef int rc
     if ev.b != xb.pix or not xb.busy:
         return ERR_STATE
-    # Reserve the ADC group. Its busy/stall/uses, and the layer's, are summed from the
-    # crossbars' tallies after the run (each crossbar belongs to one layer).
-    conv = adc.free
-    if conv < ev.time:
-        conv = ev.time
-    adc.free = conv + ou.t_adc
-    xb.adc_busy += ou.t_adc
-    xb.adc_stall += conv - ev.time
-    xb.steps += 1
-    t_read = ou.t_first if b == 0 else ou.t_rest
-    xb.read += t_read
-    s.ou_steps[k] += 1
-    if s.trace_cap:
-        _trace(s, TRACE_READ, layer, ev.b, x, ev.time - t_read, t_read)
-        _trace(s, EV_XSTEP, layer, ev.b, xb.adc, conv, ou.t_adc)
-    # The next read starts when this conversion starts (one sample-and-hold stage).
-    if b + 1 < m.input_steps:
-        xb.step = b + 1
-        return queue_push(q, conv + ou.t_rest, EV_XSTEP, x, ev.b, 0)
-    if k + 1 < xb.ou_hi:
-        xb.ou = k + 1
-        xb.step = 0
-        return queue_push(q, conv + s.ou[k + 1].t_first, EV_XSTEP, x, ev.b, 0)
+    while True:
+        k = xb.ou
+        ou = &s.ou[k]
+        b = xb.step
+        # Reserve the ADC group. Its busy/stall/uses, and the layer's, are summed from the
+        # crossbars' tallies after the run (each crossbar belongs to one layer).
+        conv = adc.free
+        if conv < now:
+            conv = now
+        adc.free = conv + ou.t_adc
+        xb.adc_busy += ou.t_adc
+        xb.adc_stall += conv - now
+        xb.steps += 1
+        t_read = ou.t_first if b == 0 else ou.t_rest
+        xb.read += t_read
+        s.ou_steps[k] += 1
+        if s.trace_cap:
+            _trace(s, TRACE_READ, layer, ev.b, x, now - t_read, t_read)
+            _trace(s, EV_XSTEP, layer, ev.b, xb.adc, conv, ou.t_adc)
+        # The next read starts when this conversion starts (one sample-and-hold stage).
+        if b + 1 < m.input_steps:
+            xb.step = b + 1
+            t_next = conv + ou.t_rest
+        elif k + 1 < xb.ou_hi:
+            xb.ou = k + 1
+            xb.step = 0
+            t_next = conv + s.ou[k + 1].t_first
+        else:
+            break
+        # Fast path: when the next step's XSTEP would be the very next event popped,
+        # handle it here instead of pushing and popping it (same order, seq and count).
+        if not queue_next_is(q, t_next, EV_XSTEP):
+            return queue_push(q, t_next, EV_XSTEP, x, ev.b, 0)
+        rc = queue_take_direct(q, t_next)
+        if rc:
+            return rc
+        s.events += 1
+        now = t_next
     # Last step of the pixel on this crossbar.
     slot = m.l_pix_off[layer] + ev.b
     done = conv + ou.t_adc + m.t_shift_add

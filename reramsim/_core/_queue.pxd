@@ -319,3 +319,38 @@ cdef inline int queue_pop(EventQueue* q, Event* out) noexcept nogil:
     q.n -= 1
     q.n_wheel -= 1
     return 1
+
+
+cdef inline bint queue_next_is(EventQueue* q, time_t time, int32_t kind) noexcept nogil:
+    """Whether an event pushed now at (time, kind) would be the next one popped.
+
+    That holds when every queued event is strictly later in (time, kind) (the new event's
+    seq would be the largest). Needs ``time >= now``; reads the queue, changes nothing.
+    """
+    cdef time_t t0
+    cdef int32_t k0
+    if time > q.now and q.slot_kinds[q.now & WHEEL_MASK]:
+        return False    # the common dense case: events remain at the current cycle
+    if q.n == 0:
+        return True
+    if q.n_wheel == 0:
+        t0 = q.far[0].time
+        k0 = q.far[0].kind
+    else:
+        # Wheel events all precede far ones (far times are >= now + WHEEL_SLOTS).
+        t0 = q.now
+        if q.slot_kinds[t0 & WHEEL_MASK] == 0:
+            t0 += _next_offset(q)
+        k0 = reramsim_ctz64(q.slot_kinds[t0 & WHEEL_MASK])
+    return time < t0 or (time == t0 and kind < k0)
+
+
+cdef inline int queue_take_direct(EventQueue* q, time_t time) noexcept nogil:
+    """Account for an event that queue_next_is() said would pop next and that the caller
+    handles at once instead of pushing it: it takes a seq and ``now`` moves to ``time``
+    (far events come into the wheel as in queue_pop). Returns ERR_NOMEM or 0."""
+    q.seq += 1
+    if time != q.now:
+        q.now = time
+        return _migrate(q)
+    return ERR_NONE
