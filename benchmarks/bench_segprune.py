@@ -90,7 +90,7 @@ def reram_accuracy(network, config, mapping, name: str, limit: int) -> float | N
 
 def bench_model(name: str, args, config) -> list[dict]:
     """Dense vs SegPrune rows for one model, one row per OU cap of the mapper."""
-    from reramsim.report import build_report, compare_rows
+    from reramsim.report import build_report
     from reramsim.simulator import simulate
 
     pruned_path, facts = pruned_model(name, config, args.ratio, args.epochs, args.force)

@@ -198,8 +198,8 @@ def run_plan(plan: TimingPlan, trace: str | Path | None = None,
                           f"'python setup.py build_ext --inplace'")
     arrays, sizes = flatten_plan(plan)
     names = {"layer": [f"layer {lp.name}" for lp in plan.layers],
-             "crossbar": [f"crossbar {int(i)} of layer {plan.layers[int(l)].name}"
-                          for i, l in zip(plan.xbar_local, plan.xbar_layer)],
+             "crossbar": [f"crossbar {int(i)} of layer {plan.layers[int(owner)].name}"
+                          for i, owner in zip(plan.xbar_local, plan.xbar_layer)],
              "flow": [f"flow {plan.layers[f.src].name} -> tile {f.dest_tile}" for f in plan.flows]}
     out = _engine.run(arrays, sizes, trace_events if trace is not None else 0, names)
     stats = []
