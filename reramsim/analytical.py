@@ -377,10 +377,14 @@ def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> i
     return ops
 
 
+#: Names of the mesh link directions, indexed as :func:`_xy_route` numbers them.
+LINK_DIRECTIONS = ("+x", "-x", "+y", "-y")
+
+
 def _xy_route(placement: Placement, src: int, dst: int) -> list[tuple[int, int]]:
     """Directed mesh links (router, direction) from tile ``src`` to ``dst``, X first then Y.
 
-    Directions: 0 = +x, 1 = -x, 2 = +y, 3 = -y.
+    Directions index :data:`LINK_DIRECTIONS`: 0 = +x, 1 = -x, 2 = +y, 3 = -y.
     """
     (x, y), (dx, dy) = placement.tile_xy(src), placement.tile_xy(dst)
     links = []
@@ -491,7 +495,7 @@ def _plan_flows(layers: list[LayerPlan], network: Network, placement: Placement,
             fi = len(flows)
             route = _xy_route(placement, lp.tile, dest)
             if cfg.noc.shared_links:
-                links = [res.get(("link", node, d), "noc", f"link{node}{['+x', '-x', '+y', '-y'][d]}")
+                links = [res.get(("link", node, d), "noc", f"link{node}{LINK_DIRECTIONS[d]}")
                          for node, d in route]
             else:
                 links = [res.get(("flow-link", fi, h), "noc", f"flow{fi}.hop{h}")

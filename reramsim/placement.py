@@ -81,7 +81,8 @@ def place(network: Network, mapping: NetworkMapping) -> Placement:
         raise MappingError(
             f"{network.name}: needs {n_tiles} tiles ({mapping.n_crossbars} crossbars, "
             f"{org.crossbars_per_pe} per PE, {org.pes_per_tile} PEs per tile) but the config "
-            f"'{mapping.config.name}' has {org.tiles}; set organization.tiles: 0 for as many as needed")
+            f"'{mapping.config.name}' has {org.tiles}; "
+            "set organization.tiles: 0 for as many as needed")
     mesh_cols = org.mesh_cols or math.ceil(math.sqrt(org.tiles or n_tiles))
     return Placement(xbar_pe, xbar_tile, xbar_adc, layer_tile, next_pe, n_tiles,
                      next_pe * groups_per_pe, mesh_cols)

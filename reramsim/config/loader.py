@@ -42,7 +42,8 @@ class _Located:
     where: dict[KeyPath, str]  # key path -> "file:line"
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load_config(path: str | Path | None = None,
+                overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a hardware YAML file (or the defaults when ``path`` is None) and validate it.
 
     Args:
@@ -127,7 +128,8 @@ def _read_yaml(path: Path) -> _Located:
     if root is None:
         return _Located({}, {})
     if not isinstance(root, yaml.MappingNode):
-        raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected a mapping of sections at the top")
+        raise ConfigError(f"{path}:{root.start_mark.line + 1}: "
+                          "expected a mapping of sections at the top")
     where: dict[KeyPath, str] = {}
     return _Located(_node_to_value(root, (), path, where), where)
 
@@ -178,8 +180,8 @@ def _build(cls: type, values: Any, path: KeyPath, where: dict[KeyPath, str], sou
     """Validate ``values`` against dataclass ``cls`` and construct it."""
     section = ".".join(path) or "<top>"
     if not isinstance(values, dict):
-        raise ConfigError(f"{_loc(where, path, source)}: {section}: expected a section (a mapping), "
-                          f"got {values!r}")
+        raise ConfigError(f"{_loc(where, path, source)}: {section}: "
+                          f"expected a section (a mapping), got {values!r}")
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     for key in values:
         if key not in fields:

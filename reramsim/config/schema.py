@@ -46,7 +46,8 @@ class Crossbar:
     rows: int = spec(128, "word-lines (ISAAC: 128)", lo=1, hi=4096)
     cols: int = spec(128, "bit-lines (ISAAC: 128)", lo=1, hi=4096)
     cell_bits: int = spec(2, "bits stored per ReRAM cell (ISAAC: 2)", lo=1, hi=8)
-    read_latency_ns: float = spec(100.0, "one OU read step, DAC drive to S+H (ISAAC: 100 ns)", lo=0.001)
+    read_latency_ns: float = spec(
+        100.0, "one OU read step, DAC drive to S+H (ISAAC: 100 ns)", lo=0.001)
     cell_read_energy_pj: float = spec(
         0.00183,
         "energy per active cell per read step (ISAAC: 0.3 mW per 128x128 array over 100 ns "
@@ -110,7 +111,8 @@ class ShiftAdd:
     energy_pj: float = spec(0.021, "per shift-add operation (ISAAC)", lo=0.0)
     area_um2: float = spec(60.0, "per unit (ISAAC)", lo=0.0)
     latency_ns: float = spec(1.0, "pipeline latency (reconstruction)", lo=0.0)
-    per_crossbar: int = spec(1, "units per crossbar (ISAAC: 4 per 8-crossbar IMA, rounded up)", lo=1)
+    per_crossbar: int = spec(
+        1, "units per crossbar (ISAAC: 4 per 8-crossbar IMA, rounded up)", lo=1)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class Buffer:
 
 @dataclass(frozen=True)
 class Buffers:
-    """Input buffer (receives feature maps, feeds the DACs) and output buffer, one of each per tile."""
+    """Input buffer (receives feature maps, feeds the DACs) and output buffer, one each per tile."""
 
     input: Buffer = field(default_factory=Buffer)
     output: Buffer = field(default_factory=Buffer)
@@ -222,7 +224,8 @@ class Config:
     """A validated hardware description. Load it with :func:`reramsim.config.load_config`."""
 
     name: str = spec("unnamed", "a short name for reports")
-    clock_mhz: float = spec(1000.0, "the global clock; all latencies are rounded up to its cycles", lo=1e-3)
+    clock_mhz: float = spec(
+        1000.0, "the global clock; all latencies are rounded up to its cycles", lo=1e-3)
     precision: Precision = field(default_factory=Precision)
     crossbar: Crossbar = field(default_factory=Crossbar)
     ou: OperationUnit = field(default_factory=OperationUnit)

@@ -56,7 +56,7 @@ class LayerMapping:
     ou_index_reads: np.ndarray | None = None  # (n_ou,) int32 index-buffer reads per OU step
     ou_gather_inputs: np.ndarray | None = None  # (n_ou,) int32 inputs routed by the gather
     index_storage_bits: int = 0  # index data held in the layer's index buffer
-    xbar_gather_fanin: np.ndarray | None = None  # (n_xbar,) int32 mux fan-in per word-line, 0 = none
+    xbar_gather_fanin: np.ndarray | None = None  # (n_xbar,) int32 input-gather fan-in, 0 = none
     info: dict = field(default_factory=dict)  # scheme-specific facts for reports
 
     def __post_init__(self) -> None:
@@ -177,7 +177,8 @@ def _validate(m: LayerMapping, layer: WeightLayer, config: Config) -> None:
         raise MappingError(f"{where}: OU {k} is {m.ou_n_rows[k]}x{m.ou_n_cols[k]}, larger than "
                            f"the {config.ou.rows}x{config.ou.cols} OU")
     if np.any((m.ou_wl < 0) | (m.ou_wl >= xr)) or np.any((m.ou_bl < 0) | (m.ou_bl >= xc)):
-        raise MappingError(f"{where}: a word-line or bit-line index is outside the {xr}x{xc} crossbar")
+        raise MappingError(f"{where}: a word-line or bit-line index is outside the "
+                           f"{xr}x{xc} crossbar")
     if np.any(m.ou_slices >= config.slices) or np.any(m.ou_slices < 0):
         raise MappingError(f"{where}: a bit-slice index is outside [0, {config.slices})")
     # Cells: (crossbar, wl, bl) must be unique; (group, polarity, row, col, slice) stored once.
