@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import onnx
@@ -384,3 +384,37 @@ def export_torch(module: Any, input_shape: Sequence[int], opset: int = 9,
                           output_names=["y"],
                           dynamic_axes={"x": {0: "N"}, "y": {0: "N"}} if dynamic_batch else None)
     return onnx.load_from_string(buffer.getvalue())
+
+
+def _w(*shape: int, seed: int = 0) -> np.ndarray:
+    return rand(shape, seed, scale=0.5)
+
+
+_CONV = {"x": ("N", 3, 9, 10), "w": _w(8, 3, 3, 3), "b": _w(8, seed=1)}
+
+#: One-node models of every weight-layer variant the importer accepts, by case name.
+WEIGHT_LAYER_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "conv": lambda: one_node("Conv", _CONV),
+    "conv_stride_asym_pads": lambda: one_node("Conv", _CONV, strides=[2, 1], pads=[0, 1, 2, 1]),
+    "conv_same_upper": lambda: one_node("Conv", _CONV, strides=[2, 2], auto_pad="SAME_UPPER"),
+    "conv_same_lower": lambda: one_node("Conv", _CONV, strides=[2, 2], auto_pad="SAME_LOWER"),
+    "conv_valid": lambda: one_node("Conv", _CONV, strides=[2, 3], auto_pad="VALID"),
+    "conv_notset": lambda: one_node("Conv", _CONV, auto_pad="NOTSET", pads=[1, 1, 1, 1]),
+    "conv_dilation": lambda: one_node("Conv", _CONV, dilations=[2, 3], pads=[2, 1, 0, 3]),
+    "conv_groups": lambda: one_node("Conv", {"x": ("N", 4, 7, 8), "w": _w(6, 2, 3, 3)}, group=2,
+                                    pads=[1, 1, 1, 1]),
+    "conv_depthwise": lambda: one_node("Conv", {"x": ("N", 8, 6, 6), "w": _w(8, 1, 3, 3)},
+                                       group=8, strides=[2, 2], pads=[1, 1, 1, 1]),
+    "conv_1x1_no_bias": lambda: one_node("Conv", {"x": ("N", 5, 4, 4), "w": _w(7, 5, 1, 1)}),
+    "conv_opset9": lambda: one_node("Conv", _CONV, opset=9, kernel_shape=[3, 3]),
+    "gemm_transB": lambda: one_node("Gemm", {"x": ("N", 16), "w": _w(10, 16), "c": _w(10)},
+                                    transB=1),
+    "gemm_alpha_beta": lambda: one_node("Gemm", {"x": ("N", 16), "w": _w(16, 10),
+                                                 "c": _w(1, 10)}, alpha=0.5, beta=2.0),
+    "gemm_scalar_c": lambda: one_node("Gemm", {"x": ("N", 16), "w": _w(16, 10),
+                                               "c": np.array(0.3, np.float32)}, beta=3.0),
+    "gemm_no_c": lambda: one_node("Gemm", {"x": ("N", 16), "w": _w(10, 16)}, transB=1),
+    "gemm_opset7": lambda: one_node("Gemm", {"x": (2, 16), "w": _w(10, 16), "c": _w(10)},
+                                    opset=7, transB=1),
+    "matmul": lambda: one_node("MatMul", {"x": ("N", 16), "w": _w(16, 5)}),
+}

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from onnx_builders import one_node, rand, random_feeds, run_onnxruntime, save
+from onnx_builders import WEIGHT_LAYER_MODELS, random_feeds, run_onnxruntime, save
 from reramsim.config import load_config
 from reramsim.config.schema import Adc
 from reramsim.functional import FunctionalError, FunctionalModel, full_precision, word_line_inputs
@@ -518,30 +518,6 @@ def test_word_line_inputs_is_im2col_transposed(kwargs):
 # --------------------------------------------------------------------------- against onnxruntime
 
 SMALL_XBAR = ("crossbar.rows=16", "crossbar.cols=24", "ou.rows=8", "ou.cols=8")
-
-
-def _w(*shape: int, seed: int = 0) -> np.ndarray:
-    return rand(shape, seed, scale=0.5)
-
-
-CONV_X = {"x": ("N", 3, 9, 10), "w": _w(8, 3, 3, 3), "b": _w(8, seed=1)}
-WEIGHT_LAYER_MODELS = {
-    "conv": lambda: one_node("Conv", CONV_X),
-    "conv_stride_asym_pads": lambda: one_node("Conv", CONV_X, strides=[2, 1], pads=[0, 1, 2, 1]),
-    "conv_same_upper": lambda: one_node("Conv", CONV_X, strides=[2, 2], auto_pad="SAME_UPPER"),
-    "conv_dilation": lambda: one_node("Conv", CONV_X, dilations=[2, 3], pads=[2, 1, 0, 3]),
-    "conv_groups": lambda: one_node("Conv", {"x": ("N", 4, 7, 8), "w": _w(6, 2, 3, 3)}, group=2,
-                                    pads=[1, 1, 1, 1]),
-    "conv_depthwise": lambda: one_node("Conv", {"x": ("N", 8, 6, 6), "w": _w(8, 1, 3, 3)},
-                                       group=8, strides=[2, 2], pads=[1, 1, 1, 1]),
-    "conv_1x1_no_bias": lambda: one_node("Conv", {"x": ("N", 5, 4, 4), "w": _w(7, 5, 1, 1)}),
-    "gemm_transB": lambda: one_node("Gemm", {"x": ("N", 40), "w": _w(10, 40), "c": _w(10)},
-                                    transB=1),
-    "gemm_alpha_beta": lambda: one_node("Gemm", {"x": ("N", 40), "w": _w(40, 10), "c": _w(1, 10)},
-                                        alpha=0.5, beta=2.0),
-    "gemm_no_c": lambda: one_node("Gemm", {"x": ("N", 16), "w": _w(10, 16)}, transB=1),
-    "matmul": lambda: one_node("MatMul", {"x": ("N", 33), "w": _w(33, 5)}),
-}
 
 
 @pytest.mark.parametrize("case", sorted(WEIGHT_LAYER_MODELS))

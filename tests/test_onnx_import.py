@@ -23,6 +23,7 @@ from onnx_builders import (
     squeezenet_style,
     torch_bn_net,
     without_legacy_attrs,
+    WEIGHT_LAYER_MODELS,
 )
 from reramsim import ReramsimError
 from reramsim.ir import WeightLayer
@@ -54,30 +55,8 @@ def w(*shape: int, seed: int = 0) -> np.ndarray:
 
 # --------------------------------------------------------------------------- one-node cases
 
-CONV = {"x": ("N", 3, 9, 10), "w": w(8, 3, 3, 3), "b": w(8, seed=1)}
 ONE_NODE = {
-    "conv": lambda: one_node("Conv", CONV),
-    "conv_stride_asym_pads": lambda: one_node("Conv", CONV, strides=[2, 1], pads=[0, 1, 2, 1]),
-    "conv_same_upper": lambda: one_node("Conv", CONV, strides=[2, 2], auto_pad="SAME_UPPER"),
-    "conv_same_lower": lambda: one_node("Conv", CONV, strides=[2, 2], auto_pad="SAME_LOWER"),
-    "conv_valid": lambda: one_node("Conv", CONV, strides=[2, 3], auto_pad="VALID"),
-    "conv_notset": lambda: one_node("Conv", CONV, auto_pad="NOTSET", pads=[1, 1, 1, 1]),
-    "conv_dilation": lambda: one_node("Conv", CONV, dilations=[2, 3], pads=[2, 1, 0, 3]),
-    "conv_groups": lambda: one_node("Conv", {"x": X4, "w": w(6, 2, 3, 3)}, group=2,
-                                    pads=[1, 1, 1, 1]),
-    "conv_depthwise": lambda: one_node("Conv", {"x": ("N", 8, 6, 6), "w": w(8, 1, 3, 3)},
-                                       group=8, strides=[2, 2], pads=[1, 1, 1, 1]),
-    "conv_opset9": lambda: one_node("Conv", CONV, opset=9, kernel_shape=[3, 3]),
-    "gemm_transB": lambda: one_node("Gemm", {"x": ("N", 16), "w": w(10, 16), "c": w(10)},
-                                    transB=1),
-    "gemm_alpha_beta": lambda: one_node("Gemm", {"x": ("N", 16), "w": w(16, 10),
-                                                 "c": w(1, 10)}, alpha=0.5, beta=2.0),
-    "gemm_scalar_c": lambda: one_node("Gemm", {"x": ("N", 16), "w": w(16, 10),
-                                               "c": np.array(0.3, np.float32)}, beta=3.0),
-    "gemm_no_c": lambda: one_node("Gemm", {"x": ("N", 16), "w": w(10, 16)}, transB=1),
-    "gemm_opset7": lambda: one_node("Gemm", {"x": (2, 16), "w": w(10, 16), "c": w(10)},
-                                    opset=7, transB=1),
-    "matmul": lambda: one_node("MatMul", {"x": ("N", 16), "w": w(16, 5)}),
+    **WEIGHT_LAYER_MODELS,
     "relu": lambda: one_node("Relu", {"x": X4}),
     "leaky_relu": lambda: one_node("LeakyRelu", {"x": X4}, alpha=0.2),
     "sigmoid": lambda: one_node("Sigmoid", {"x": X4}),
