@@ -36,11 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reramsim.analytical import UNIT_OF_OP
 from reramsim.config import Config
 from reramsim.ir import WEIGHT_KINDS, Network
 from reramsim.mapping import NetworkMapping
 from reramsim.placement import Placement
+from reramsim.plan import UNIT_OF_OP
 from reramsim.stats import EVENT_KINDS, SimResult
 
 #: Energy components, in the order reports list them.
@@ -88,7 +88,7 @@ def digital_unit_of(op: str) -> str:
     """The digital unit an IR op runs on, as the engines model it.
 
     Weight layers use the tile's accumulator; digital ops the unit of
-    :data:`reramsim.analytical.UNIT_OF_OP` (ops it does not list: ``other``).
+    :data:`reramsim.plan.UNIT_OF_OP` (ops it does not list: ``other``).
     Matters only where units are private to layers (``digital.shared_per_tile: false``).
     """
     return "accumulator" if op in WEIGHT_KINDS else UNIT_OF_OP.get(op, "other")

@@ -1,6 +1,6 @@
 """The cycle-level engine, Python side: validate, flatten, call the Cython loop, build stats.
 
-:func:`run_cycle` builds the timing plan (:func:`reramsim.analytical.build_plan`),
+:func:`run_cycle` builds the timing plan (:func:`reramsim.plan.build_plan`),
 flattens it into C-contiguous numpy arrays (struct of arrays, the ``Model`` of
 ``reramsim/_core/_engine.pxd``), runs :func:`reramsim._core._engine.run` once
 without the GIL and turns its arrays into a :class:`~reramsim.stats.SimResult`.
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from reramsim import ReramsimError
-from reramsim.analytical import RESOURCE_KINDS, TimingPlan, build_plan
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping
 from reramsim.placement import Placement
+from reramsim.plan import RESOURCE_KINDS, TimingPlan, build_plan
 from reramsim.stats import EVENT_KINDS, LayerStats, SimResult
 
 try:
@@ -177,7 +177,7 @@ def run_cycle(network: Network, mapping: NetworkMapping, placement: Placement,
             was truncated. Timestamps are cycles.
 
     Raises:
-        reramsim.analytical.TimingError: a network the timing model cannot run.
+        reramsim.plan.TimingError: a network the timing model cannot run.
         EngineError: inconsistent input arrays or an impossible engine state.
     """
     return run_cycle_detailed(network, mapping, placement, trace)[0]

@@ -1,7 +1,7 @@
 """The cycle-level semantics in small, readable pure Python (a ``heapq`` event loop).
 
 This is the reference the Cython engine (:mod:`reramsim._core._engine`) must match
-cycle for cycle and count for count: same plan (:func:`reramsim.analytical.build_plan`),
+cycle for cycle and count for count: same plan (:func:`reramsim.plan.build_plan`),
 same events, same handlers, same order of pushes. Tests run both on tiny networks;
 the throughput benchmark uses it as the baseline. It makes no attempt at speed:
 every event is a tuple on a heap and every handler is plain Python.
@@ -30,10 +30,10 @@ import heapq
 
 import numpy as np
 
-from reramsim.analytical import RESOURCE_KINDS, TimingPlan, build_plan
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping
 from reramsim.placement import Placement
+from reramsim.plan import RESOURCE_KINDS, TimingPlan, build_plan
 from reramsim.stats import EVENT_KINDS, LayerStats, SimResult
 
 ARRIVE, INWRITE, HOP, OUT, UNIT, XSTEP, FETCHED, FETCH = range(8)
@@ -267,6 +267,6 @@ def run_pyref(network: Network, mapping: NetworkMapping, placement: Placement) -
     """Simulate with the pure-Python reference engine (engine name ``"pyref"``).
 
     Raises:
-        reramsim.analytical.TimingError: see :func:`reramsim.analytical.build_plan`.
+        reramsim.plan.TimingError: see :func:`reramsim.plan.build_plan`.
     """
     return PyRefEngine(build_plan(network, mapping, placement)).run()

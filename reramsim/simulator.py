@@ -99,7 +99,7 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
     Raises:
         SimulationError: an unknown engine or a mapping built for another config.
         reramsim.mapping.MappingError: the mapping or placement failed.
-        reramsim.analytical.TimingError, reramsim.engine.EngineError: the run failed.
+        reramsim.plan.TimingError, reramsim.engine.EngineError: the run failed.
     """
     run_engine = ENGINES.get(engine)
     if mapping is None:

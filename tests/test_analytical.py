@@ -12,16 +12,9 @@ from _timing_nets import Net, config, mapped
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reramsim.analytical import (
-    TimingError,
-    _flow_shop,
-    _need,
-    _periodic,
-    build_plan,
-    isolated_pixel_cycles,
-    run_analytical,
-)
+from reramsim.analytical import _flow_shop, _periodic, isolated_pixel_cycles, run_analytical
 from reramsim.ir import Layer, Network
+from reramsim.plan import TimingError, _need, build_plan
 from reramsim.stats import EVENT_KINDS
 
 

@@ -10,7 +10,8 @@ from _timing_nets import Net, assert_same_counts, assert_same_timing, config, ma
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reramsim.analytical import TimingError, build_plan, run_analytical
+from reramsim.analytical import run_analytical
+from reramsim.plan import TimingError, build_plan
 from reramsim.engine import EngineError, flatten_plan, run_cycle, run_cycle_detailed, run_plan
 from reramsim.ir import Layer, Network
 from reramsim.simulator import SimulationError, registered_engines, simulate

@@ -7,7 +7,8 @@ from _timing_nets import Net, assert_same_counts, assert_same_timing, config, la
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reramsim.analytical import build_plan, run_analytical
+from reramsim.analytical import run_analytical
+from reramsim.plan import build_plan
 from reramsim.engine import run_plan
 from reramsim.pyref import PyRefEngine, run_pyref
 

@@ -1,0 +1,571 @@
+"""The timing plan every engine runs: ``(network, mapping, placement)`` in integer cycles.
+
+:func:`build_plan` turns a mapped, placed network into a :class:`TimingPlan`:
+every duration in integer cycles (each ns figure of the config goes through
+:meth:`Config.cycles` once, here), every per-unit event count, which resource
+each stage occupies, which pixels each pixel waits for. The closed-form model
+(:mod:`reramsim.analytical`), the pure-Python reference (:mod:`reramsim.pyref`)
+and the Cython engine (:mod:`reramsim.engine`) all run this one plan, so they
+differ only in how they advance time. The semantics are written out in
+``docs/timing.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reramsim import ReramsimError
+from reramsim.config import Config
+from reramsim.ir import Layer, Network, WeightLayer
+from reramsim.mapping import LayerMapping, NetworkMapping
+from reramsim.placement import Placement
+
+__all__ = [
+    "RESOURCE_KINDS",
+    "UNIT_OF_OP",
+    "EdgePlan",
+    "FlowPlan",
+    "LayerPlan",
+    "TimingError",
+    "TimingPlan",
+    "build_plan",
+]
+
+
+class TimingError(ReramsimError):
+    """A network, mapping or placement the timing model cannot run."""
+
+
+#: Kinds of resource the engines report busy and stall cycles for (``LayerStats`` keys).
+RESOURCE_KINDS: tuple[str, ...] = (
+    "crossbar", "adc", "input_buffer", "output_buffer", "noc",
+    "accumulator", "activation", "pooling", "eltwise", "other",
+)
+
+#: The digital unit (``config.digital.<unit>``) that runs each digital op.
+UNIT_OF_OP: dict[str, str] = {
+    "relu": "activation", "clip": "activation", "leaky_relu": "activation", "sigmoid": "activation",
+    "maxpool": "pooling", "avgpool": "pooling", "global_avgpool": "pooling",
+    "add": "eltwise", "affine": "eltwise",
+    "concat": "other", "flatten": "other", "reshape": "other", "transpose": "other",
+    "lrn": "other", "softmax": "other",
+}
+
+#: Ops whose output pixel p needs input pixel p only (when the pixel counts match).
+_SAME_PIXEL_OPS = frozenset({"relu", "clip", "leaky_relu", "sigmoid", "affine", "add", "lrn"})
+_WINDOW_OPS = frozenset({"maxpool", "avgpool"})
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class EdgePlan:
+    """One input of a layer that another layer produces (graph inputs have no edge).
+
+    ``need[p]`` is how many of the producer's pixels (a prefix, raster order) must
+    have arrived in the consumer's tile before output pixel ``p`` can start; it is
+    non-decreasing and in ``[1, producer pixels]``.
+    """
+
+    consumer: int
+    flow: int
+    tensor: str
+    need: np.ndarray  # (P_consumer,) int64
+
+
+@dataclass
+class FlowPlan:
+    """The transfer of one layer's output pixels to one destination tile.
+
+    One flow per (producer layer, consumer tile); the consumer layers on that tile
+    read the same copy. ``links`` are resource ids along the XY route (empty on the
+    same tile).
+    """
+
+    index: int
+    src: int  # producer layer index
+    dest_tile: int
+    hops: int
+    links: list[int]  # resource ids, one per hop
+    bits: int  # bits per output pixel
+    t_serial: int  # cycles each link is busy per pixel: ceil(bits / link_width_bits)
+    inwrites: int  # input-buffer accesses per pixel at the destination
+    t_inwrite: int  # cycles: inwrites * cycles(buffers.input.access_ns)
+    res_inwrite: int  # resource id of the destination's input-buffer (write) port
+    edges: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LayerPlan:
+    """One layer's stages: fetch, [crossbars], unit, output write, transfers.
+
+    Durations are cycles per output pixel; counts are events per output pixel.
+    """
+
+    index: int
+    name: str
+    op: str
+    tile: int
+    n_pixels: int
+    unit: str  # resource kind of the digital unit ("accumulator" for weight layers)
+    unit_count_kind: str  # the EVENT_KINDS key its unit work is counted under
+    n_inputs: int  # input elements fetched per pixel
+    fetch_accesses: int
+    t_fetch: int
+    unit_ops: int  # element ops (weight layers: accumulate additions) per pixel
+    t_unit: int
+    out_bits: int
+    out_writes: int  # output-buffer writes per pixel
+    out_reads: int  # output-buffer reads per pixel per flow
+    t_out: int  # (out_writes + n_flows * out_reads) * cycles(buffers.output.access_ns)
+    res_fetch: int
+    res_unit: int
+    res_out: int
+    is_weight: bool
+    n_crossbars: int  # crossbars the mapping allocates (active or not)
+    xbar_lo: int = 0  # active crossbars: plan indices [xbar_lo, xbar_hi)
+    xbar_hi: int = 0
+    edges: list[int] = field(default_factory=list)
+    flows: list[int] = field(default_factory=list)
+    step_counts: dict[str, int] = field(default_factory=dict)  # crossbar events per pixel
+
+    @property
+    def n_active_crossbars(self) -> int:
+        return self.xbar_hi - self.xbar_lo
+
+
+@dataclass
+class TimingPlan:
+    """Everything an engine needs, in cycles and counts (see :func:`build_plan`).
+
+    Crossbars and OUs are struct-of-arrays over the whole network; only crossbars
+    with at least one OU appear (a crossbar without OUs does no work).
+    """
+
+    config: Config
+    pipeline: str  # "pixel" or "layer"
+    input_steps: int  # B: DAC steps per input vector
+    t_shift_add: int
+    t_hop: int
+    layers: list[LayerPlan]
+    flows: list[FlowPlan]
+    edges: list[EdgePlan]
+    res_kind: list[str]  # resource id -> RESOURCE_KINDS entry
+    res_label: list[str]  # resource id -> a readable name
+    xbar_layer: np.ndarray  # (n_xbar,) int32
+    xbar_local: np.ndarray  # (n_xbar,) int32 crossbar index within its layer's mapping
+    xbar_adc: np.ndarray  # (n_xbar,) int32 resource id of its ADC group
+    xbar_ou_lo: np.ndarray  # (n_xbar,) int64: its OUs are [lo, hi) of the ou_* arrays
+    xbar_ou_hi: np.ndarray
+    ou_t_first: np.ndarray  # (n_ou,) int64 cycles: read of the OU's first bit-step
+    ou_t_rest: np.ndarray  # (n_ou,) int64 cycles: read of its other bit-steps
+    ou_t_adc: np.ndarray  # (n_ou,) int64 cycles: converting its bit-lines on the ADC group
+    ou_n_rows: np.ndarray  # (n_ou,) int64 active word-lines
+    ou_n_cols: np.ndarray  # (n_ou,) int64 active bit-lines
+    ou_index_reads: np.ndarray  # (n_ou,) int64 index-buffer lookups per pixel
+    ou_gather: np.ndarray  # (n_ou,) int64 gathered inputs per pixel
+
+    @property
+    def n_resources(self) -> int:
+        return len(self.res_kind)
+
+    def layer_instances(self, layer: LayerPlan) -> dict[str, int]:
+        """Resource kind -> instances the layer uses (for utilisation in reports)."""
+        inst = {"input_buffer": len({layer.res_fetch, *(self.flows[f].res_inwrite
+                                                        for f in layer.flows)}),
+                "output_buffer": 1, layer.unit: 1,
+                "noc": len({r for f in layer.flows for r in self.flows[f].links})}
+        if layer.is_weight:
+            inst["crossbar"] = layer.n_crossbars
+            inst["adc"] = len(np.unique(self.xbar_adc[layer.xbar_lo:layer.xbar_hi]))
+        return inst
+
+    def layer_resource_kinds(self, layer: LayerPlan) -> tuple[str, ...]:
+        """The resource kinds a layer's busy/stall dicts carry (zeros included)."""
+        kinds = ["input_buffer", "output_buffer", "noc", layer.unit]
+        if layer.is_weight:
+            kinds = ["crossbar", "adc"] + kinds
+        return tuple(k for k in RESOURCE_KINDS if k in kinds)
+
+
+class _Resources:
+    """Allocates resource ids: one per distinct key (a shared resource has one key)."""
+
+    def __init__(self) -> None:
+        self.kind: list[str] = []
+        self.label: list[str] = []
+        self._ids: dict[tuple, int] = {}
+
+    def get(self, key: tuple, kind: str, label: str) -> int:
+        rid = self._ids.get(key)
+        if rid is None:
+            rid = self._ids[key] = len(self.kind)
+            self.kind.append(kind)
+            self.label.append(label)
+        return rid
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-int(a) // int(b))
+
+
+def _pixels(shape: tuple[int, ...]) -> int:
+    """Raster positions of a per-sample tensor: H*W for (C, H, W), else 1."""
+    return int(shape[1] * shape[2]) if len(shape) == 3 else 1
+
+
+def _per_pixel(shape: tuple[int, ...]) -> int:
+    """Elements of one raster position: C for (C, H, W), all elements otherwise."""
+    return int(np.prod(shape)) // _pixels(shape)
+
+
+def _pair(value, default: int) -> tuple[int, int]:
+    if value is None:
+        return default, default
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    return int(value[0]), int(value[1])
+
+
+Window = tuple[tuple[int, int], tuple[int, int], tuple[int, ...], tuple[int, int]]
+
+
+def _window(layer: Layer) -> Window:
+    """(kernel, stride, pads (top, left, bottom, right), dilation) of a conv or pooling layer."""
+    if isinstance(layer, WeightLayer):
+        return layer.kernel, layer.stride, layer.pads, layer.dilation
+    attrs = layer.attrs
+    kernel = _pair(attrs.get("kernel"), 1)
+    stride = _pair(attrs.get("stride"), 1)
+    pads = tuple(int(v) for v in (attrs.get("pads") or (0, 0, 0, 0)))
+    dilation = _pair(attrs.get("dilation"), 1)
+    return kernel, stride, pads, dilation
+
+
+def _need(layer: Layer, in_shape: tuple[int, ...], pipeline: str) -> np.ndarray:
+    """Producer pixels (a prefix length) each output pixel of ``layer`` waits for.
+
+    * conv / maxpool / avgpool on a (C, H, W) input: the last pixel of the receptive
+      field in raster order, row ``min(H-1, oy*sy - pad_top + (kh-1)*dy)`` and column
+      ``min(W-1, ox*sx - pad_left + (kw-1)*dx)`` (clipped at 0 as well);
+    * element-wise ops (relu, clip, sigmoid, affine, add, lrn, concat on channels):
+      the same pixel;
+    * everything else (fc, global pooling, flatten, reshape, transpose, softmax):
+      every producer pixel; ``pipeline == "layer"`` applies this rule to all layers.
+
+    The result is made non-decreasing (a running max): pixel ``p`` starts its fetch
+    after pixel ``p-1`` anyway, so this changes no time.
+    """
+    n_out, n_in = layer.out_pixels, _pixels(in_shape)
+    every = np.full(n_out, n_in, np.int64)
+    if pipeline == "layer":
+        return every
+    windowed = (layer.op == "conv" or layer.op in _WINDOW_OPS)
+    if windowed and len(in_shape) == 3 and len(layer.out_shape) == 3:
+        (kh, kw), (sy, sx), pads, (dy, dx) = _window(layer)
+        h, w = in_shape[1], in_shape[2]
+        oy = np.arange(layer.out_shape[1], dtype=np.int64)
+        ox = np.arange(layer.out_shape[2], dtype=np.int64)
+        row = np.clip(oy * sy - pads[0] + (kh - 1) * dy, 0, h - 1)
+        col = np.clip(ox * sx - pads[1] + (kw - 1) * dx, 0, w - 1)
+        need = (row[:, None] * w + col[None, :] + 1).ravel()
+        return np.maximum.accumulate(need)
+    same = layer.op in _SAME_PIXEL_OPS or (layer.op == "concat" and layer.attrs.get("axis", 0) == 0)
+    if same:
+        if n_in == n_out:
+            return np.arange(1, n_out + 1, dtype=np.int64)
+        if n_in == 1:
+            return np.ones(n_out, np.int64)
+    return every
+
+
+def _digital_work(layer: Layer) -> tuple[int, int]:
+    """(input elements fetched, element ops) per output pixel of a digital layer."""
+    p = layer.out_pixels
+    c_out = layer.out_elements // p
+    per_in = [_per_pixel(s) for s in layer.in_shapes]
+    op = layer.op
+    if op in _WINDOW_OPS:
+        (kh, kw), _, _, _ = _window(layer)
+        return per_in[0] * kh * kw, c_out * kh * kw
+    if op in ("relu", "clip", "leaky_relu", "sigmoid", "affine"):
+        return sum(per_in), c_out
+    if op == "add":
+        return sum(per_in), c_out * (len(layer.inputs) - 1)
+    if op == "lrn":
+        return sum(per_in), c_out * int(layer.attrs.get("size", 1))
+    if op == "concat" and layer.attrs.get("axis", 0) == 0:
+        return sum(per_in), 0
+    total_in = sum(int(np.prod(s)) for s in layer.in_shapes)
+    n_in = _ceil_div(total_in, p)
+    if op == "global_avgpool":
+        return n_in, n_in
+    if op == "softmax":
+        return n_in, 3 * c_out  # exp, sum, divide per element
+    if op in ("concat", "flatten", "reshape", "transpose"):
+        return n_in, 0  # addressing only
+    raise TimingError(f"layer {layer.name}: op {op!r} has no timing rule; known: "
+                      f"conv, fc, {', '.join(sorted(UNIT_OF_OP))}")
+
+
+def _check_mapping(name: str, m: LayerMapping) -> None:
+    """The parts of a layer mapping the timing model indexes with, checked once."""
+    n_ou = m.n_ous
+    ou_xbar = np.asarray(m.ou_xbar, np.int64)
+    if n_ou and (ou_xbar.min() < 0 or ou_xbar.max() >= m.n_crossbars
+                 or np.any(np.diff(ou_xbar) < 0)):
+        raise TimingError(f"layer {name}: OUs must refer to crossbars in [0, {m.n_crossbars}) "
+                          f"in non-decreasing order")
+    for ptr_name, ptr, items in (("ou_row_ptr", m.ou_row_ptr, m.ou_rows),
+                                 ("ou_col_ptr", m.ou_col_ptr, m.ou_cols)):
+        ptr = np.asarray(ptr)
+        if (len(ptr) != n_ou + 1 or (n_ou and (ptr[0] != 0 or np.any(np.diff(ptr) < 0)))
+                or (len(ptr) and ptr[-1] != len(items))):
+            raise TimingError(f"layer {name}: {ptr_name} is not a CSR pointer over {n_ou} OUs")
+    for arr_name in ("ou_index_reads", "ou_gather_inputs"):
+        arr = np.asarray(getattr(m, arr_name))
+        if arr.shape != (n_ou,) or (n_ou and arr.min() < 0):
+            raise TimingError(f"layer {name}: {arr_name} must hold {n_ou} non-negative counts")
+    if len(m.xbar_group) != m.n_crossbars or len(m.xbar_polarity) != m.n_crossbars:
+        raise TimingError(f"layer {name}: xbar_group/xbar_polarity must have one entry "
+                          f"per crossbar")
+
+
+def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> int:
+    """Additions per output pixel on the accumulator unit.
+
+    * merging crossbars: an output (group g, column c) whose bit-lines lie on ``n``
+      crossbars needs ``n - 1`` additions (each crossbar's shift-and-add has already
+      merged its own bit-slices and input bit-steps); the negative array of a
+      differential pair is one of the ``n`` (its sum is subtracted);
+    * offset correction (``signed_weights: offset``): one subtraction per output of
+      ``2^(b-1) * sum(x)`` plus ``rows - 1`` additions per group for ``sum(x)``;
+    * bias: one addition per output when the layer has a bias.
+    """
+    n_xbar = lmap.n_crossbars
+    ops = 0
+    if lmap.n_ous:
+        xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
+        group = lmap.xbar_group.astype(np.int64)[xbar_of_col]
+        output = group * layer.cols + lmap.ou_cols.astype(np.int64)
+        pairs = np.unique(output * max(n_xbar, 1) + xbar_of_col)
+        parts = np.bincount(pairs // max(n_xbar, 1))
+        ops += int(np.maximum(parts - 1, 0).sum())
+    if config.precision.signed_weights == "offset":
+        ops += layer.cout + layer.groups * max(layer.rows - 1, 0)
+    if layer.bias is not None:
+        ops += layer.cout
+    return ops
+
+
+#: Names of the mesh link directions, indexed as :func:`_xy_route` numbers them.
+LINK_DIRECTIONS = ("+x", "-x", "+y", "-y")
+
+
+def _xy_route(placement: Placement, src: int, dst: int) -> list[tuple[int, int]]:
+    """Directed mesh links (router, direction) from tile ``src`` to ``dst``, X first then Y.
+
+    Directions index :data:`LINK_DIRECTIONS`: 0 = +x, 1 = -x, 2 = +y, 3 = -y.
+    """
+    (x, y), (dx, dy) = placement.tile_xy(src), placement.tile_xy(dst)
+    links = []
+    while x != dx:
+        step = 1 if dx > x else -1
+        links.append((y * placement.mesh_cols + x, 0 if step > 0 else 1))
+        x += step
+    while y != dy:
+        step = 1 if dy > y else -1
+        links.append((y * placement.mesh_cols + x, 2 if step > 0 else 3))
+        y += step
+    return links
+
+
+def _cycles_of(config: Config, values_ns: np.ndarray) -> np.ndarray:
+    """:meth:`Config.cycles` of every value (computed once per distinct value)."""
+    uniq, inverse = np.unique(values_ns, return_inverse=True)
+    return np.array([config.cycles(float(v)) for v in uniq], np.int64)[inverse.reshape(-1)]
+
+
+def build_plan(network: Network, mapping: NetworkMapping, placement: Placement) -> TimingPlan:
+    """Derive every duration, count, resource and dependency of a run (``docs/timing.md``).
+
+    Args:
+        network: the IR, layers in topological order.
+        mapping: every weight layer's crossbars and OUs (its ``config`` is the hardware).
+        placement: tiles of layers and crossbars, ADC groups, mesh.
+
+    Raises:
+        TimingError: a layer without mapping or tile, an input no layer produces, an op
+            without a timing rule, a mapping whose OU arrays are inconsistent.
+    """
+    cfg = mapping.config
+    if len({layer.name for layer in network.layers}) != len(network.layers):
+        raise TimingError(f"{network.name}: layer names are not unique")
+    for layer in network.layers:
+        if layer.name not in placement.layer_tile:
+            raise TimingError(f"{network.name}: layer {layer.name} has no tile in the placement")
+    res = _Resources()
+    layers = [_plan_layer(i, layer, network, mapping, placement, res)
+              for i, layer in enumerate(network.layers)]
+    flows = _plan_flows(layers, network, placement, cfg, res)
+    edges = _plan_edges(layers, flows, network, cfg)
+    xbars, ous = _plan_crossbars(layers, network, mapping, placement, res)
+    return TimingPlan(
+        config=cfg, pipeline=cfg.pipeline.mode, input_steps=cfg.input_steps,
+        t_shift_add=cfg.cycles(cfg.shift_add.latency_ns), t_hop=cfg.cycles(cfg.noc.hop_latency_ns),
+        layers=layers, flows=flows, edges=edges, res_kind=res.kind, res_label=res.label,
+        xbar_layer=xbars[0], xbar_local=xbars[1], xbar_adc=xbars[2], xbar_ou_lo=xbars[3],
+        xbar_ou_hi=xbars[4], ou_t_first=ous[0], ou_t_rest=ous[1], ou_t_adc=ous[2],
+        ou_n_rows=ous[3], ou_n_cols=ous[4], ou_index_reads=ous[5], ou_gather=ous[6],
+    )
+
+
+def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
+                placement: Placement, res: _Resources) -> LayerPlan:
+    """Stage durations, counts and resources of one layer (flows and t_out come later)."""
+    cfg = mapping.config
+    bits, in_buf, out_buf = cfg.precision.input_bits, cfg.buffers.input, cfg.buffers.output
+    share_buf, share_dig = cfg.buffers.shared_per_tile, cfg.digital.shared_per_tile
+    tile = int(placement.layer_tile[layer.name])
+    if isinstance(layer, WeightLayer):
+        if layer.name not in mapping.layers:
+            raise TimingError(f"{network.name}: weight layer {layer.name} is not in the mapping")
+        lmap = mapping.layers[layer.name]
+        _check_mapping(layer.name, lmap)
+        unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
+        n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg)
+    else:
+        if layer.op not in UNIT_OF_OP:
+            raise TimingError(f"layer {layer.name}: op {layer.op!r} has no timing rule; known: "
+                              f"conv, fc, {', '.join(sorted(UNIT_OF_OP))}")
+        unit, n_xbar = UNIT_OF_OP[layer.op], 0
+        count_kind = f"{unit}_op"
+        n_inputs, unit_ops = _digital_work(layer)
+    unit_cfg = getattr(cfg.digital, unit)
+    fetch_accesses = _ceil_div(n_inputs * bits, in_buf.width_bits)
+    out_bits = (layer.out_elements // layer.out_pixels) * bits
+    own = "" if share_buf else f"[{layer.name}]"
+    return LayerPlan(
+        index=i, name=layer.name, op=layer.op, tile=tile, n_pixels=layer.out_pixels, unit=unit,
+        unit_count_kind=count_kind, n_inputs=n_inputs, fetch_accesses=fetch_accesses,
+        t_fetch=fetch_accesses * cfg.cycles(in_buf.access_ns), unit_ops=unit_ops,
+        t_unit=(cfg.cycles(_ceil_div(unit_ops, unit_cfg.lanes) * unit_cfg.latency_ns)
+                if unit_ops else 0),
+        out_bits=out_bits, out_writes=_ceil_div(out_bits, out_buf.width_bits),
+        out_reads=_ceil_div(out_bits, out_buf.width_bits), t_out=0,
+        res_fetch=res.get(("in", tile) if share_buf else ("in-read", layer.name), "input_buffer",
+                          f"tile{tile}.input_buffer{own}"),
+        res_unit=res.get(("unit", tile, unit) if share_dig else ("unit", layer.name), unit,
+                         f"tile{tile}.{unit}" + ("" if share_dig else f"[{layer.name}]")),
+        res_out=res.get(("out", tile) if share_buf else ("out", layer.name), "output_buffer",
+                        f"tile{tile}.output_buffer{own}"),
+        is_weight=isinstance(layer, WeightLayer), n_crossbars=n_xbar,
+    )
+
+
+def _plan_flows(layers: list[LayerPlan], network: Network, placement: Placement, cfg: Config,
+                res: _Resources) -> list[FlowPlan]:
+    """One flow per (producer, consumer tile); sets each layer's flows and ``t_out``."""
+    flows: list[FlowPlan] = []
+    consumers = network.consumers()
+    t_in_access = cfg.cycles(cfg.buffers.input.access_ns)
+    for lp, layer in zip(layers, network.layers):
+        dests = dict.fromkeys(int(placement.layer_tile[r.name])
+                              for r in consumers.get(layer.output, []))
+        for dest in dests:
+            fi = len(flows)
+            route = _xy_route(placement, lp.tile, dest)
+            if cfg.noc.shared_links:
+                links = [res.get(("link", node, d), "noc", f"link{node}{LINK_DIRECTIONS[d]}")
+                         for node, d in route]
+            else:
+                links = [res.get(("flow-link", fi, h), "noc", f"flow{fi}.hop{h}")
+                         for h in range(len(route))]
+            inwrites = _ceil_div(lp.out_bits, cfg.buffers.input.width_bits)
+            shared = cfg.buffers.shared_per_tile
+            flows.append(FlowPlan(
+                index=fi, src=lp.index, dest_tile=dest, hops=len(route), links=links,
+                bits=lp.out_bits, t_serial=_ceil_div(lp.out_bits, cfg.noc.link_width_bits),
+                inwrites=inwrites, t_inwrite=inwrites * t_in_access,
+                res_inwrite=res.get(("in", dest) if shared else ("in-write", fi), "input_buffer",
+                                    f"tile{dest}.input_buffer"
+                                    + ("" if shared else f"[flow{fi}]"))))
+            lp.flows.append(fi)
+        lp.t_out = (lp.out_writes + len(lp.flows) * lp.out_reads) * cfg.cycles(
+            cfg.buffers.output.access_ns)
+    return flows
+
+
+def _plan_edges(layers: list[LayerPlan], flows: list[FlowPlan], network: Network,
+                cfg: Config) -> list[EdgePlan]:
+    """Which flow feeds each layer input, and the producer pixels each pixel needs."""
+    index_of = {layer.name: i for i, layer in enumerate(network.layers)}
+    flow_of = {(f.src, f.dest_tile): f.index for f in flows}
+    producer = network.producer()
+    edges: list[EdgePlan] = []
+    for lp, layer in zip(layers, network.layers):
+        for tensor, shape in dict(zip(layer.inputs, layer.in_shapes)).items():
+            if tensor in producer:
+                fi = flow_of[(index_of[producer[tensor].name], lp.tile)]
+                edges.append(EdgePlan(lp.index, fi, tensor, _need(layer, shape, cfg.pipeline.mode)))
+                lp.edges.append(len(edges) - 1)
+                flows[fi].edges.append(len(edges) - 1)
+            elif tensor not in network.inputs:
+                raise TimingError(f"layer {layer.name}: input {tensor!r} is neither a graph input "
+                                  f"nor the output of a layer")
+    return edges
+
+
+def _plan_crossbars(layers: list[LayerPlan], network: Network, mapping: NetworkMapping,
+                    placement: Placement, res: _Resources
+                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Active crossbars (layer, local index, ADC resource, OU range) and OU constants."""
+    cfg = mapping.config
+    t_read, t_gather = cfg.cycles(cfg.crossbar.read_latency_ns), cfg.cycles(
+        cfg.input_gather.latency_ns)
+    t_index, steps = cfg.cycles(cfg.index_buffer.access_ns), cfg.input_steps
+    xb_parts: list[tuple[np.ndarray, ...]] = []
+    ou_parts: list[tuple[np.ndarray, ...]] = []
+    n_ou_total = n_xbar_total = 0
+    for lp, layer in zip(layers, network.layers):
+        if not lp.is_weight:
+            continue
+        m = mapping.layers[layer.name]
+        groups = np.asarray(placement.xbar_adc_group[layer.name])
+        if len(groups) != m.n_crossbars:
+            raise TimingError(f"layer {layer.name}: placement has {len(groups)} crossbars, "
+                              f"mapping {m.n_crossbars}")
+        per_xbar = np.bincount(np.asarray(m.ou_xbar, np.int64), minlength=m.n_crossbars)
+        active = np.flatnonzero(per_xbar)
+        ends = n_ou_total + np.cumsum(per_xbar)
+        adc = np.array([res.get(("adc", int(g)), "adc", f"adc_group{int(g)}")
+                        for g in groups[active]], np.int32)
+        xb_parts.append((np.full(len(active), lp.index), active, adc,
+                         ends[active] - per_xbar[active], ends[active]))
+        lp.xbar_lo, lp.xbar_hi = n_xbar_total, n_xbar_total + len(active)
+        n_xbar_total += len(active)
+        n_ou_total += m.n_ous
+        n_rows, n_cols = np.asarray(m.ou_n_rows, np.int64), np.asarray(m.ou_n_cols, np.int64)
+        idx = np.asarray(m.ou_index_reads, np.int64)
+        gat = np.asarray(m.ou_gather_inputs, np.int64)
+        adc_ns = np.ceil(n_cols / cfg.adc.count) / cfg.adc.sample_rate_gsps
+        t_adc = _cycles_of(cfg, adc_ns) if m.n_ous else np.zeros(0, np.int64)
+        t_rest = t_read + np.where(gat > 0, t_gather, 0)
+        ou_parts.append((t_rest + idx * t_index, t_rest, t_adc, n_rows, n_cols, idx, gat))
+        lp.step_counts = {
+            "ou_step": steps * m.n_ous, "cell_read": steps * int(np.dot(n_rows, n_cols)),
+            "dac_conversion": steps * int(n_rows.sum()), "sample_hold": steps * int(n_cols.sum()),
+            "adc_conversion": steps * int(n_cols.sum()), "shift_add": steps * int(n_cols.sum()),
+            "index_read": int(idx.sum()), "gather_input": int(gat.sum()),
+        }
+
+    def cat(parts: list[tuple[np.ndarray, ...]], j: int, dtype) -> np.ndarray:
+        if not parts:
+            return np.zeros(0, dtype)
+        return np.ascontiguousarray(np.concatenate([p[j] for p in parts]).astype(dtype))
+
+    xbars = [cat(xb_parts, j, dt) for j, dt in
+             enumerate((np.int32, np.int32, np.int32, np.int64, np.int64))]
+    return xbars, [cat(ou_parts, j, np.int64) for j in range(7)]
