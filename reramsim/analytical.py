@@ -131,7 +131,8 @@ def analytical_from_plan(plan: TimingPlan) -> SimResult:
             if edge.flow not in arrival:
                 raise TimingError(f"layer {lp.name}: its input {edge.tensor!r} comes from a later "
                                   f"layer; layers must be in topological order")
-            ready = np.maximum(ready, arrival[edge.flow][edge.need - 1])
+            got = arrival[edge.flow][np.maximum(edge.need - 1, 0)]
+            ready = np.maximum(ready, np.where(edge.need > 0, got, 0))
         ready = np.maximum.accumulate(ready)
         # 2. fetch from the input buffer.
         f_start, f_end = _stage(ready, lp.t_fetch, "input_buffer", busy, stall)

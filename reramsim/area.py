@@ -137,7 +137,7 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
     add("adc", "ADCs", "adc.area_um2", adc_groups * config.adc.count)
     add("shift_add", "shift-add units", "shift_add.area_um2",
         n_xbar * config.shift_add.per_crossbar)
-    index_kb, gather_inputs = _pruned_datapath(config, mapping)
+    index_kb, gather_inputs = _pruned_datapath(config, mapping, placement)
     add("index_buffer", "KiB of index data", "index_buffer.area_um2_per_kb", index_kb)
     add("input_gather", "gather mux inputs", "input_gather.area_um2_per_input", gather_inputs)
     units = _digital_units(config, n_tiles, layer_ops or {})
@@ -150,13 +150,15 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
     return area
 
 
-def _pruned_datapath(config: Config, mapping: NetworkMapping | None) -> tuple[float, int]:
-    """(KiB of index data, gather mux inputs) of a mapping."""
+def _pruned_datapath(config: Config, mapping: NetworkMapping | None,
+                     placement: Placement) -> tuple[float, int]:
+    """(KiB of index data, gather mux inputs) of a mapping; each copy of a layer has its own."""
     if mapping is None:
         return 0.0, 0
-    bits = sum(m.index_storage_bits for m in mapping.layers.values())
-    fanin = sum(int(np.asarray(m.xbar_gather_fanin, np.int64).sum())
-                for m in mapping.layers.values())
+    bits = sum(m.index_storage_bits * placement.replicas(name)
+               for name, m in mapping.layers.items())
+    fanin = sum(int(np.asarray(m.xbar_gather_fanin, np.int64).sum()) * placement.replicas(name)
+                for name, m in mapping.layers.items())
     return bits / 8192.0, config.ou.rows * fanin
 
 

@@ -157,6 +157,8 @@ class Network:
         layers: every layer, topologically sorted.
         metadata: the ONNX ``metadata_props`` (pruning schemes store their tables here).
         source: the file it was read from, for messages.
+        batch: the graph's static batch size (1 when dynamic): the images a run streams
+            through the pipeline unless told otherwise.
     """
 
     name: str
@@ -165,6 +167,7 @@ class Network:
     layers: list[Layer]
     metadata: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    batch: int = 1
 
     def weight_layers(self) -> list[WeightLayer]:
         return [layer for layer in self.layers if isinstance(layer, WeightLayer)]

@@ -396,7 +396,8 @@ class _Importer:
         metadata = {p.key: p.value for p in self.model.metadata_props}
         stem = Path(self.source).stem if self.source else ""
         return Network(name=stem or self.graph.name or "model", inputs=dict(self.inputs),
-                       outputs=outputs, layers=layers, metadata=metadata, source=self.source)
+                       outputs=outputs, layers=layers, metadata=metadata, source=self.source,
+                       batch=max(1, int(self.batch)))
 
     def _foldable(self, node: _Node) -> bool:
         if node.op == "Shape" and node.proto.domain in _DEFAULT_DOMAINS:

@@ -8,6 +8,14 @@ each stage occupies, which pixels each pixel waits for. The closed-form model
 and the Cython engine (:mod:`reramsim.engine`) all run this one plan, so they
 differ only in how they advance time. The semantics are written out in
 ``docs/timing.md``.
+
+A stream of ``images`` inputs is one longer run: every layer handles its pixels
+image after image (``images x`` its pixels), and output pixel ``p`` of image ``i``
+waits for the producer pixels of image ``i`` only. A replicated weight layer
+(``placement.replicas(name) = r``) is ``r`` layer *instances*: instance ``c``
+handles output pixels ``c, c + r, c + 2r, ...`` of the stream on its own crossbars,
+buffers and accumulator (those of its tile), and its consumers wait, per instance,
+for the part of the needed prefix that instance produces.
 """
 from __future__ import annotations
 
@@ -64,9 +72,10 @@ _WINDOW_OPS = frozenset({"maxpool", "avgpool"})
 class EdgePlan:
     """One input of a layer that another layer produces (graph inputs have no edge).
 
-    ``need[p]`` is how many of the producer's pixels (a prefix, raster order) must
-    have arrived in the consumer's tile before output pixel ``p`` can start; it is
-    non-decreasing and in ``[1, producer pixels]``.
+    ``need[p]`` is how many of the producer's pixels (a prefix, in the order the
+    flow delivers them) must have arrived in the consumer's tile before output pixel
+    ``p`` can start; it is non-decreasing and in ``[0, producer pixels]`` (0: a
+    replica that produces none of the pixels ``p`` waits for).
     """
 
     consumer: int
@@ -101,7 +110,9 @@ class FlowPlan:
 class LayerPlan:
     """One layer's stages: fetch, [crossbars], unit, output write, transfers.
 
-    Durations are cycles per output pixel; counts are events per output pixel.
+    Durations are cycles per output pixel; counts are events per output pixel. One
+    plan layer is one instance of an IR layer (``layer_name``): copy ``replica`` of
+    ``replicas``, handling pixels ``replica, replica + replicas, ...`` of the stream.
     """
 
     index: int
@@ -130,6 +141,9 @@ class LayerPlan:
     edges: list[int] = field(default_factory=list)
     flows: list[int] = field(default_factory=list)
     step_counts: dict[str, int] = field(default_factory=dict)  # crossbar events per pixel
+    layer_name: str = ""  # the IR layer (== name unless replicated)
+    replica: int = 0
+    replicas: int = 1
 
     @property
     def n_active_crossbars(self) -> int:
@@ -146,6 +160,7 @@ class TimingPlan:
 
     config: Config
     pipeline: str  # "pixel" or "layer"
+    images: int  # inputs streamed through the pipeline, one after another
     input_steps: int  # B: DAC steps per input vector
     t_shift_add: int
     t_hop: int
@@ -388,13 +403,15 @@ def _cycles_of(config: Config, values_ns: np.ndarray) -> np.ndarray:
     return np.array([config.cycles(float(v)) for v in uniq], np.int64)[inverse.reshape(-1)]
 
 
-def build_plan(network: Network, mapping: NetworkMapping, placement: Placement) -> TimingPlan:
+def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
+               images: int = 1) -> TimingPlan:
     """Derive every duration, count, resource and dependency of a run (``docs/timing.md``).
 
     Args:
         network: the IR, layers in topological order.
         mapping: every weight layer's crossbars and OUs (its ``config`` is the hardware).
-        placement: tiles of layers and crossbars, ADC groups, mesh.
+        placement: tiles of layers and crossbars, ADC groups, mesh, copies of layers.
+        images: inputs streamed through the pipeline (>= 1).
 
     Raises:
         TimingError: a layer without mapping or tile, an input no layer produces, an op
@@ -403,17 +420,31 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement) 
     cfg = mapping.config
     if len({layer.name for layer in network.layers}) != len(network.layers):
         raise TimingError(f"{network.name}: layer names are not unique")
+    if int(images) < 1:
+        raise TimingError(f"{network.name}: images must be >= 1, got {images}")
     for layer in network.layers:
         if layer.name not in placement.layer_tile:
             raise TimingError(f"{network.name}: layer {layer.name} has no tile in the placement")
     res = _Resources()
-    layers = [_plan_layer(i, layer, network, mapping, placement, res)
-              for i, layer in enumerate(network.layers)]
-    flows = _plan_flows(layers, network, placement, cfg, res)
-    edges = _plan_edges(layers, flows, network, cfg)
-    xbars, ous = _plan_crossbars(layers, network, mapping, placement, res)
+    layers, ir_layers = [], []
+    for layer in network.layers:
+        r = placement.replicas(layer.name)
+        stream = layer.out_pixels * int(images)
+        if r > stream:
+            raise TimingError(f"layer {layer.name}: {r} copies for {stream} output pixels")
+        tiles = placement.replica_tile.get(layer.name) or [int(placement.layer_tile[layer.name])]
+        for c in range(r):
+            name = layer.name if r == 1 else f"{layer.name}#{c}"
+            lp = _plan_layer(len(layers), layer, network, mapping, res, name, int(tiles[c]),
+                             len(range(c, stream, r)))
+            lp.layer_name, lp.replica, lp.replicas = layer.name, c, r
+            layers.append(lp)
+            ir_layers.append(layer)
+    flows = _plan_flows(layers, ir_layers, network, placement, cfg, res)
+    edges = _plan_edges(layers, ir_layers, flows, network, cfg, int(images))
+    xbars, ous = _plan_crossbars(layers, ir_layers, mapping, placement, res)
     return TimingPlan(
-        config=cfg, pipeline=cfg.pipeline.mode, input_steps=cfg.input_steps,
+        config=cfg, pipeline=cfg.pipeline.mode, images=int(images), input_steps=cfg.input_steps,
         t_shift_add=cfg.cycles(cfg.shift_add.latency_ns), t_hop=cfg.cycles(cfg.noc.hop_latency_ns),
         layers=layers, flows=flows, edges=edges, res_kind=res.kind, res_label=res.label,
         xbar_layer=xbars[0], xbar_local=xbars[1], xbar_adc=xbars[2], xbar_ou_lo=xbars[3],
@@ -423,12 +454,12 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement) 
 
 
 def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
-                placement: Placement, res: _Resources) -> LayerPlan:
-    """Stage durations, counts and resources of one layer (flows and t_out come later)."""
+                res: _Resources, name: str, tile: int, n_pixels: int) -> LayerPlan:
+    """Stage durations, counts and resources of one layer instance ``name`` on ``tile``
+    handling ``n_pixels`` output pixels (flows and t_out come later)."""
     cfg = mapping.config
     bits, in_buf, out_buf = cfg.precision.input_bits, cfg.buffers.input, cfg.buffers.output
     share_buf, share_dig = cfg.buffers.shared_per_tile, cfg.digital.shared_per_tile
-    tile = int(placement.layer_tile[layer.name])
     if isinstance(layer, WeightLayer):
         if layer.name not in mapping.layers:
             raise TimingError(f"{network.name}: weight layer {layer.name} is not in the mapping")
@@ -446,34 +477,40 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
     unit_cfg = getattr(cfg.digital, unit)
     fetch_accesses = _ceil_div(n_inputs * bits, in_buf.width_bits)
     out_bits = (layer.out_elements // layer.out_pixels) * bits
-    own = "" if share_buf else f"[{layer.name}]"
+    own = "" if share_buf else f"[{name}]"
     return LayerPlan(
-        index=i, name=layer.name, op=layer.op, tile=tile, n_pixels=layer.out_pixels, unit=unit,
+        index=i, name=name, op=layer.op, tile=tile, n_pixels=n_pixels, unit=unit,
         unit_count_kind=count_kind, n_inputs=n_inputs, fetch_accesses=fetch_accesses,
         t_fetch=fetch_accesses * cfg.cycles(in_buf.access_ns), unit_ops=unit_ops,
         t_unit=(cfg.cycles(_ceil_div(unit_ops, unit_cfg.lanes) * unit_cfg.latency_ns)
                 if unit_ops else 0),
         out_bits=out_bits, out_writes=_ceil_div(out_bits, out_buf.width_bits),
         out_reads=_ceil_div(out_bits, out_buf.width_bits), t_out=0,
-        res_fetch=res.get(("in", tile) if share_buf else ("in-read", layer.name), "input_buffer",
+        res_fetch=res.get(("in", tile) if share_buf else ("in-read", name), "input_buffer",
                           f"tile{tile}.input_buffer{own}"),
-        res_unit=res.get(("unit", tile, unit) if share_dig else ("unit", layer.name), unit,
-                         f"tile{tile}.{unit}" + ("" if share_dig else f"[{layer.name}]")),
-        res_out=res.get(("out", tile) if share_buf else ("out", layer.name), "output_buffer",
+        res_unit=res.get(("unit", tile, unit) if share_dig else ("unit", name), unit,
+                         f"tile{tile}.{unit}" + ("" if share_dig else f"[{name}]")),
+        res_out=res.get(("out", tile) if share_buf else ("out", name), "output_buffer",
                         f"tile{tile}.output_buffer{own}"),
         is_weight=isinstance(layer, WeightLayer), n_crossbars=n_xbar,
     )
 
 
-def _plan_flows(layers: list[LayerPlan], network: Network, placement: Placement, cfg: Config,
-                res: _Resources) -> list[FlowPlan]:
-    """One flow per (producer, consumer tile); sets each layer's flows and ``t_out``."""
+def _plan_flows(layers: list[LayerPlan], ir_layers: list[Layer], network: Network,
+                placement: Placement, cfg: Config, res: _Resources) -> list[FlowPlan]:
+    """One flow per (producer instance, consumer tile); sets each layer's flows and ``t_out``.
+
+    A consumer with copies on several tiles gets a flow to each of those tiles: the
+    producer's pixels are broadcast to every copy (each copy needs its inputs).
+    """
     flows: list[FlowPlan] = []
     consumers = network.consumers()
+    tiles_of = {name: placement.replica_tile.get(name) or [tile]
+                for name, tile in placement.layer_tile.items()}
     t_in_access = cfg.cycles(cfg.buffers.input.access_ns)
-    for lp, layer in zip(layers, network.layers):
-        dests = dict.fromkeys(int(placement.layer_tile[r.name])
-                              for r in consumers.get(layer.output, []))
+    for lp, layer in zip(layers, ir_layers):
+        dests = dict.fromkeys(int(t) for r in consumers.get(layer.output, [])
+                              for t in tiles_of[r.name])
         for dest in dests:
             fi = len(flows)
             route = _xy_route(placement, lp.tile, dest)
@@ -498,27 +535,41 @@ def _plan_flows(layers: list[LayerPlan], network: Network, placement: Placement,
     return flows
 
 
-def _plan_edges(layers: list[LayerPlan], flows: list[FlowPlan], network: Network,
-                cfg: Config) -> list[EdgePlan]:
-    """Which flow feeds each layer input, and the producer pixels each pixel needs."""
-    index_of = {layer.name: i for i, layer in enumerate(network.layers)}
+def _plan_edges(layers: list[LayerPlan], ir_layers: list[Layer], flows: list[FlowPlan],
+                network: Network, cfg: Config, images: int) -> list[EdgePlan]:
+    """Which flows feed each layer instance, and the producer pixels each pixel needs.
+
+    Over a stream, pixel ``p`` of image ``i`` needs ``i * P_src + need[p]`` producer
+    pixels. Instance ``c`` of ``r`` takes every ``r``-th of those rows; producer
+    instance ``c'`` of ``r'`` delivers the pixels ``q = c' (mod r')``, so a prefix of
+    ``n`` stream pixels holds ``max(0, ceil((n - c') / r'))`` of them.
+    """
+    instances: dict[str, list[LayerPlan]] = {}
+    for lp in layers:
+        instances.setdefault(lp.layer_name, []).append(lp)
     flow_of = {(f.src, f.dest_tile): f.index for f in flows}
     producer = network.producer()
     edges: list[EdgePlan] = []
-    for lp, layer in zip(layers, network.layers):
+    for lp, layer in zip(layers, ir_layers):
         for tensor, shape in dict(zip(layer.inputs, layer.in_shapes)).items():
             if tensor in producer:
-                fi = flow_of[(index_of[producer[tensor].name], lp.tile)]
-                edges.append(EdgePlan(lp.index, fi, tensor, _need(layer, shape, cfg.pipeline.mode)))
-                lp.edges.append(len(edges) - 1)
-                flows[fi].edges.append(len(edges) - 1)
+                need = _need(layer, shape, cfg.pipeline.mode)
+                p_src = int(producer[tensor].out_pixels)
+                stream = (np.arange(images, dtype=np.int64)[:, None] * p_src
+                          + need[None, :]).ravel()[lp.replica::lp.replicas]
+                for src in instances[producer[tensor].name]:
+                    fi = flow_of[(src.index, lp.tile)]
+                    share = np.maximum(0, -(-(stream - src.replica) // src.replicas))
+                    edges.append(EdgePlan(lp.index, fi, tensor, share))
+                    lp.edges.append(len(edges) - 1)
+                    flows[fi].edges.append(len(edges) - 1)
             elif tensor not in network.inputs:
                 raise TimingError(f"layer {layer.name}: input {tensor!r} is neither a graph input "
                                   f"nor the output of a layer")
     return edges
 
 
-def _plan_crossbars(layers: list[LayerPlan], network: Network, mapping: NetworkMapping,
+def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: NetworkMapping,
                     placement: Placement, res: _Resources
                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Active crossbars (layer, local index, ADC resource, OU range) and OU constants."""
@@ -529,14 +580,15 @@ def _plan_crossbars(layers: list[LayerPlan], network: Network, mapping: NetworkM
     xb_parts: list[tuple[np.ndarray, ...]] = []
     ou_parts: list[tuple[np.ndarray, ...]] = []
     n_ou_total = n_xbar_total = 0
-    for lp, layer in zip(layers, network.layers):
+    for lp, layer in zip(layers, ir_layers):
         if not lp.is_weight:
             continue
         m = mapping.layers[layer.name]
         groups = np.asarray(placement.xbar_adc_group[layer.name])
-        if len(groups) != m.n_crossbars:
+        if len(groups) != m.n_crossbars * lp.replicas:
             raise TimingError(f"layer {layer.name}: placement has {len(groups)} crossbars, "
-                              f"mapping {m.n_crossbars}")
+                              f"mapping {m.n_crossbars} x {lp.replicas} copies")
+        groups = groups[lp.replica * m.n_crossbars:(lp.replica + 1) * m.n_crossbars]
         per_xbar = np.bincount(np.asarray(m.ou_xbar, np.int64), minlength=m.n_crossbars)
         active = np.flatnonzero(per_xbar)
         ends = n_ou_total + np.cumsum(per_xbar)

@@ -5,7 +5,15 @@
 >>> sim.result.total_cycles  # doctest: +SKIP
 
 Engines live in a registry (``analytical``, ``cycle``, ``pyref``); each is
-``fn(network, mapping, placement, trace) -> (SimResult, ComponentStats | None)``.
+``fn(plan, trace) -> (SimResult, ComponentStats | None)`` on the timing plan
+(:func:`reramsim.plan.build_plan`).
+
+A run spends a crossbar budget (:mod:`reramsim.replication`): with
+``mapping.replication: balance`` the crossbars the mapping leaves free hold
+copies of the layers that bound the pipeline. ``images > 1`` also streams that
+many inputs through the pipeline (``Simulation.stream``); the single-image run
+(``Simulation.result``) gives the latency, the plan's busiest resource the
+steady-state throughput (:mod:`reramsim.throughput`).
 """
 from __future__ import annotations
 
@@ -15,15 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reramsim import ReramsimError
-from reramsim.analytical import run_analytical
+from reramsim.analytical import analytical_from_plan
 from reramsim.config import Config
-from reramsim.engine import ComponentStats, engine_available, run_cycle_detailed
+from reramsim.engine import ComponentStats, engine_available, run_plan
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping, map_network
 from reramsim.placement import Placement, place
-from reramsim.pyref import run_pyref
+from reramsim.plan import TimingPlan, build_plan
+from reramsim.pyref import PyRefEngine
 from reramsim.registry import Registry
+from reramsim.replication import choose_replicas, crossbar_budget, merge_instances
 from reramsim.stats import SimResult
+from reramsim.throughput import Busiest, Throughput, busiest_instances, initiation_interval
 
 __all__ = ["Simulation", "SimulationError", "register_engine", "registered_engines", "simulate"]
 
@@ -41,8 +52,15 @@ class Simulation:
         config: the hardware.
         mapping: every weight layer's crossbars and OUs.
         placement: tiles, PEs and ADC groups.
-        result: the engine's timing and event counts.
+        result: the engine's timing and event counts for one image (copies of a
+            replicated layer merged into one entry).
         components: per-resource and per-crossbar statistics (cycle engine only).
+        plan: the one-image timing plan the engine ran.
+        budget: the crossbars the run could use.
+        images: inputs streamed; ``stream`` is the engine's run of all of them
+            (None for one image).
+        throughput: the steady state (initiation interval and its bottleneck).
+        busiest: per layer, the resource instance its work keeps busiest.
     """
 
     network: Network
@@ -51,10 +69,15 @@ class Simulation:
     placement: Placement
     result: SimResult
     components: ComponentStats | None = None
+    plan: TimingPlan | None = None
+    budget: int = 0
+    images: int = 1
+    stream: SimResult | None = None
+    throughput: Throughput | None = None
+    busiest: dict[str, Busiest] | None = None
 
 
-EngineFn = Callable[[Network, NetworkMapping, Placement, "str | Path | None"],
-                    "tuple[SimResult, ComponentStats | None]"]
+EngineFn = Callable[[TimingPlan, "str | Path | None"], "tuple[SimResult, ComponentStats | None]"]
 #: The engines available in this build, by name.
 ENGINES: Registry[EngineFn] = Registry("engine", SimulationError)
 register_engine = ENGINES.register
@@ -62,28 +85,28 @@ registered_engines = ENGINES.names
 
 
 @register_engine("analytical")
-def _analytical(network, mapping, placement, trace):
+def _analytical(plan, trace):
     if trace is not None:
         raise SimulationError("the analytical engine has no events to trace; use engine='cycle'")
-    return run_analytical(network, mapping, placement), None
+    return analytical_from_plan(plan), None
 
 
 @register_engine("pyref")
-def _pyref(network, mapping, placement, trace):
+def _pyref(plan, trace):
     if trace is not None:
         raise SimulationError("the pyref engine writes no trace; use engine='cycle'")
-    return run_pyref(network, mapping, placement), None
+    return PyRefEngine(plan).run(), None
 
 
 if engine_available():
-    register_engine("cycle")(lambda network, mapping, placement, trace:
-                             run_cycle_detailed(network, mapping, placement, trace))
+    register_engine("cycle")(run_plan)
 
 
 def simulate(network: Network, config: Config, scheme: str = "dense", engine: str = "cycle",
              mapping: NetworkMapping | None = None, options: dict[str, dict] | None = None,
-             trace: str | Path | None = None) -> Simulation:
-    """Map ``network`` with ``scheme``, place it and run ``engine``.
+             trace: str | Path | None = None, budget: str | int | None = None,
+             images: int = 1) -> Simulation:
+    """Map ``network`` with ``scheme``, place it (with copies of layers) and run ``engine``.
 
     Args:
         network: the IR (e.g. from :func:`reramsim.onnx_import.load_onnx`).
@@ -94,10 +117,14 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
             contention) or ``"pyref"`` (pure-Python reference of the cycle engine).
         mapping: a mapping already built (its config must be ``config``).
         options: per-layer mapper options (see :func:`reramsim.mapping.map_network`).
-        trace: a path for the cycle engine's Chrome trace.
+        trace: a path for the cycle engine's Chrome trace (of the one-image run).
+        budget: crossbars the run may use: ``"dense"``, ``"chip"``, a count, or None
+            (:func:`reramsim.replication.crossbar_budget`).
+        images: inputs to stream through the pipeline (>= 1).
 
     Raises:
-        SimulationError: an unknown engine or a mapping built for another config.
+        SimulationError: an unknown engine, a mapping built for another config, or
+            ``images < 1``.
         reramsim.mapping.MappingError: the mapping or placement failed.
         reramsim.plan.TimingError, reramsim.engine.EngineError: the run failed.
     """
@@ -107,6 +134,18 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
     elif dataclasses.replace(mapping.config, source=config.source) != config:
         raise SimulationError(f"the mapping was built for config '{mapping.config.name}', "
                               f"not '{config.name}'")
-    placement = place(network, mapping)
-    result, components = run_engine(network, mapping, placement, trace)
-    return Simulation(network, config, mapping, placement, result, components)
+    if int(images) < 1:
+        raise SimulationError(f"images must be >= 1, got {images}")
+    limit = crossbar_budget(network, mapping, budget)
+    replicas = (choose_replicas(network, mapping, limit)
+                if config.mapping.replication == "balance" else None)
+    placement = place(network, mapping, replicas)
+    plan = build_plan(network, mapping, placement)
+    result, components = run_engine(plan, trace)
+    stream = None
+    if images > 1:
+        stream_plan = build_plan(network, mapping, placement, images=int(images))
+        stream = merge_instances(stream_plan, run_engine(stream_plan, None)[0])
+    return Simulation(network, config, mapping, placement, merge_instances(plan, result),
+                      components, plan=plan, budget=limit, images=int(images), stream=stream,
+                      throughput=initiation_interval(plan), busiest=busiest_instances(plan))

@@ -152,7 +152,7 @@ cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
             return _bad(fail, 16, i)
         p_src = m.l_pixels[m.f_src[m.e_flow[i]]]
         for j in range(m.e_need_off[i], need_end):
-            if not 1 <= m.need[j] <= p_src:
+            if not 0 <= m.need[j] <= p_src:
                 return _bad(fail, 17, j)
     for i in range(m.n_res):
         if not 0 <= m.r_kind[i] < N_RES_KINDS:

@@ -220,6 +220,23 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
+class MappingPolicy:
+    """How mappers spend crossbars: OU packing within a layer, copies of layers on the chip."""
+
+    packing: Literal["balance", "crossbars"] = spec(
+        "balance",
+        "OU packer objective (mappers that pack, e.g. segprune): 'balance' = on the fewest "
+        "crossbars, minimise the busiest crossbar's OUs; 'crossbars' = first fit, fewest "
+        "crossbars only (reconstruction)",
+    )
+    replication: Literal["none", "balance"] = spec(
+        "none",
+        "'balance': copies of the layer that bounds the pipeline while the crossbar budget "
+        "lasts, each copy taking a share of the output pixels (ISAAC); 'none': one copy",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated hardware description. Load it with :func:`reramsim.config.load_config`."""
 
@@ -240,6 +257,7 @@ class Config:
     noc: Noc = field(default_factory=Noc)
     organization: Organization = field(default_factory=Organization)
     pipeline: Pipeline = field(default_factory=Pipeline)
+    mapping: MappingPolicy = field(default_factory=MappingPolicy)
     source: str = field(default="<defaults>", metadata={"internal": True})
 
     # --- derived quantities every model uses; one definition each -------------------------

@@ -13,6 +13,12 @@ straddle two crossbars when ``xbar_cols`` is not a multiple of ``s``; the
 formula counts bit-lines, not whole weights. Each crossbar's used rectangle is
 tiled into OUs of ``ou.rows x ou.cols``, row block by row block.
 
+Balanced blocks: the ``ceil(R / ou_rows)`` OU rows of the matrix are dealt out to
+the ``ceil(R / xbar_rows)`` row blocks as evenly as whole OU rows allow (and the
+bit-lines likewise, in whole OU columns), so no crossbar runs more OUs than it must:
+a 144-row matrix on 128-row crossbars with 16-row OUs is cut 80 + 64 rows (5 and
+4 OU rows), not 128 + 16 (8 and 1). The crossbar count is unchanged.
+
 Example: a 3x3 conv 64->64 (``R = 576``, ``C = 64``) with 16-bit weights on
 2-bit cells (``s = 8``) and 128x128 crossbars needs
 ``ceil(576/128) * ceil(512/128) = 5 * 4 = 20`` crossbars.
@@ -37,6 +43,18 @@ def dense_crossbar_count(rows: int, cols: int, groups: int, config: Config) -> i
             * config.polarities)
 
 
+def balanced_block(n: int, capacity: int, ou: int) -> int:
+    """Lines per block when ``n`` lines are cut into ``ceil(n / capacity)`` blocks of whole OUs.
+
+    ``ceil(ceil(n / ou) / blocks) * ou``, capped at ``capacity``: e.g. ``n = 144``,
+    ``capacity = 128``, ``ou = 16``: 9 OU rows over 2 blocks -> 5 per block -> 80 lines.
+    Every block but the last is full; the block count stays ``ceil(n / capacity)``.
+    """
+    blocks = ceil_div(n, capacity)
+    block = min(capacity, ceil_div(ceil_div(n, ou), blocks) * ou)
+    return block if (blocks - 1) * block < n else capacity
+
+
 @register_mapper("dense")
 def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -> LayerMapping:
     """Tile every group's matrix into crossbars and OUs (``options`` is unused)."""
@@ -45,13 +63,15 @@ def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -
     s, n_pol = config.slices, config.polarities
     R, n_bitlines = layer.rows, layer.cols * s
     row_blocks, bl_blocks = ceil_div(R, xr), ceil_div(n_bitlines, xc)
+    block_rows = balanced_block(R, xr, our)
+    block_bls = balanced_block(n_bitlines, xc, ouc)
 
     # One entry per crossbar, ordered (group, row block, bit-line block, polarity).
     g, rb, bb, pol = np.meshgrid(np.arange(layer.groups), np.arange(row_blocks),
                                  np.arange(bl_blocks), np.arange(n_pol), indexing="ij")
     g, rb, bb, pol = (a.ravel() for a in (g, rb, bb, pol))
-    used_rows = np.minimum(xr, R - rb * xr)
-    used_bls = np.minimum(xc, n_bitlines - bb * xc)
+    used_rows = np.minimum(block_rows, R - rb * block_rows)
+    used_bls = np.minimum(block_bls, n_bitlines - bb * block_bls)
 
     # OUs: every crossbar is tiled into ceil(used/ou) tiles in each direction.
     ou_r_tiles, ou_c_tiles = -(-used_rows // our), -(-used_bls // ouc)
@@ -64,8 +84,8 @@ def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -
     n_bl = np.minimum(ouc, used_bls[ou_xbar] - bl_start)
     row_ptr, wl, col_ptr, bl = ous_from_tiles(ou_xbar, wl_start, n_wl, bl_start, n_bl)
 
-    rows = wl + np.repeat(rb[ou_xbar] * xr, n_wl).astype(np.int32)
-    global_bl = bl.astype(np.int64) + np.repeat(bb[ou_xbar] * xc, n_bl)
+    rows = wl + np.repeat(rb[ou_xbar] * block_rows, n_wl).astype(np.int32)
+    global_bl = bl.astype(np.int64) + np.repeat(bb[ou_xbar] * block_bls, n_bl)
     return LayerMapping(
         layer=layer.name,
         scheme="dense",

@@ -30,6 +30,11 @@ are not public; this module's rules are **reconstructions** (ALGORITHMS.md
   fewest crossbars) caps the OUs a crossbar may hold: an int, or ``"dense"`` = what a
   full crossbar of the dense mapping runs, so no crossbar is slower than in the dense
   mapping (apart from the gather and index-lookup latencies).
+* Packer objective (``mapping.packing`` in the config, default ``balance``): first fit
+  gives the fewest crossbars but may stack most OUs on one of them; ``balance`` keeps
+  that crossbar count and deals the shelves out again, most OUs first, to the
+  least-loaded crossbar with room, so the busiest crossbar (which sets the layer's
+  time per pixel) runs as few OUs as the shelves allow. ``crossbars`` keeps first fit.
 * OUs never mix groups: an OU = up to ``ou.rows`` of the piece's ``k`` gathered rows
   x up to ``ou.cols`` of the piece's bit-lines. Word-lines of other pieces in the
   same rows are idle in that step (their bit-lines are not sensed).
@@ -206,14 +211,19 @@ def _pieces(layout: SegmentLayout, rows: int, config: Config) -> list[_Piece]:
     return pieces
 
 
-def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None) -> int:
+def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None,
+          objective: str = "crossbars") -> int:
     """Place pieces (sets ``xbar``, ``wl0``, ``bl0``); return the number of crossbars.
 
     Stage 1 puts pieces onto shelves, tallest first; a piece joins the first shelf with
     enough free bit-lines (full-width pieces always open a shelf). Stage 2 stacks the
     shelves into crossbars, tallest first, first fit on free word-lines and, when
     ``max_ous`` is given, on the OUs a crossbar may hold (a shelf is never split, so a
-    shelf with more OUs than that gets a crossbar of its own).
+    shelf with more OUs than that gets a crossbar of its own). With ``objective =
+    "balance"`` (``mapping.packing``), the shelves are then dealt again onto that many
+    crossbars, most OUs first, each to the least-loaded crossbar it fits
+    (:func:`_balance`); that packing is kept when its busiest crossbar has no more OUs
+    than first fit's.
     """
     xr, xc = config.crossbar.rows, config.crossbar.cols
     our, ouc = config.ou.rows, config.ou.cols
@@ -237,13 +247,30 @@ def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None) -> i
     for i, piece in enumerate(pieces):
         shelf_ous[shelf_of[i]] += -(-piece.height // our) * -(-piece.width // ouc)
     cap = np.iinfo(np.int64).max if max_ous is None else max_ous
+    heights = np.asarray(shelf_height, np.int64)
+    shelf_xbar, shelf_wl0, n_xbar = _first_fit(heights, shelf_ous, xr, cap)
+    if objective == "balance" and n_xbar > 1:
+        balanced = _balance(heights, shelf_ous, n_xbar, xr, cap)
+        if balanced is not None and (np.bincount(balanced[0], shelf_ous).max()
+                                     <= np.bincount(shelf_xbar, shelf_ous).max()):
+            shelf_xbar, shelf_wl0 = balanced
+    for i, piece in enumerate(pieces):
+        piece.xbar, piece.wl0 = int(shelf_xbar[shelf_of[i]]), int(shelf_wl0[shelf_of[i]])
+    return n_xbar
+
+
+def _first_fit(heights: np.ndarray, ous: np.ndarray, xr: int, cap: int
+               ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Shelves onto crossbars, tallest first, first fit on word-lines and the OU cap.
+
+    Returns (crossbar of each shelf, its first word-line, crossbars used).
+    """
     xbar_free = np.zeros(0, np.int64)
     xbar_ous = np.zeros(0, np.int64)
-    shelf_xbar = np.zeros(len(shelf_height), np.int64)
-    shelf_wl0 = np.zeros(len(shelf_height), np.int64)
-    for shelf in sorted(range(len(shelf_height)), key=lambda k: (-shelf_height[k], k)):
-        fits = np.flatnonzero((xbar_free >= shelf_height[shelf])
-                              & (xbar_ous + shelf_ous[shelf] <= cap))
+    shelf_xbar = np.zeros(len(heights), np.int64)
+    shelf_wl0 = np.zeros(len(heights), np.int64)
+    for shelf in sorted(range(len(heights)), key=lambda k: (-heights[k], k)):
+        fits = np.flatnonzero((xbar_free >= heights[shelf]) & (xbar_ous + ous[shelf] <= cap))
         if len(fits):
             xbar = int(fits[0])
         else:
@@ -251,11 +278,32 @@ def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None) -> i
             xbar_free = np.append(xbar_free, xr)
             xbar_ous = np.append(xbar_ous, 0)
         shelf_xbar[shelf], shelf_wl0[shelf] = xbar, xr - xbar_free[xbar]
-        xbar_free[xbar] -= shelf_height[shelf]
-        xbar_ous[xbar] += shelf_ous[shelf]
-    for i, piece in enumerate(pieces):
-        piece.xbar, piece.wl0 = int(shelf_xbar[shelf_of[i]]), int(shelf_wl0[shelf_of[i]])
-    return len(xbar_free)
+        xbar_free[xbar] -= heights[shelf]
+        xbar_ous[xbar] += ous[shelf]
+    return shelf_xbar, shelf_wl0, len(xbar_free)
+
+
+def _balance(heights: np.ndarray, ous: np.ndarray, n_xbar: int, xr: int, cap: int
+             ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Shelves onto ``n_xbar`` crossbars, most OUs first, each to the least loaded that fits.
+
+    Longest-processing-time-first list scheduling: the busiest crossbar's OUs come
+    within 4/3 of the optimum when word-lines do not bind. None when some shelf fits
+    no crossbar (word-lines or OU cap): the caller keeps the first-fit packing.
+    """
+    load = np.zeros(n_xbar, np.int64)
+    free = np.full(n_xbar, xr, np.int64)
+    shelf_xbar = np.zeros(len(heights), np.int64)
+    shelf_wl0 = np.zeros(len(heights), np.int64)
+    for shelf in sorted(range(len(heights)), key=lambda k: (-ous[k], -heights[k], k)):
+        fits = np.flatnonzero((free >= heights[shelf]) & (load + ous[shelf] <= cap))
+        if not len(fits):
+            return None
+        xbar = int(fits[np.argmin(load[fits])])
+        shelf_xbar[shelf], shelf_wl0[shelf] = xbar, xr - free[xbar]
+        free[xbar] -= heights[shelf]
+        load[xbar] += ous[shelf]
+    return shelf_xbar, shelf_wl0
 
 
 # --------------------------------------------------------------------------- the mapper
@@ -310,7 +358,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     base = 0
     for g, layout in enumerate(layouts):
         pieces = _pieces(layout, layer.rows, config)
-        n_xbar = _pack(pieces, config, max_ous)
+        n_xbar = _pack(pieces, config, max_ous, config.mapping.packing)
         n_shapes += sum(len(t) for t in layout.shapes)
         n_groups += sum(len(np.unique(a[a > 0])) for a in layout.assign)
         n_pieces += len(pieces)
