@@ -210,8 +210,9 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
             component, key = EVENT_ENERGY[kind]
             if key is not None and count:
                 terms.append(EnergyTerm(component, kind, key, count, config_value(config, key)))
+        copies = placement.replicas(stats.name) if placement is not None else 1
         terms += _leakage_terms(stats.name, stats.op, shares.get(stats.name, 0.0), config,
-                                mapping, time_ns)
+                                mapping, time_ns, copies)
         breakdown.layer_terms[stats.name] = terms
     return breakdown
 
@@ -234,8 +235,10 @@ def _tile_shares(result: SimResult, placement: Placement | None) -> dict[str, fl
 
 
 def _leakage_terms(layer: str, op: str, tile_share: float, config: Config,
-                   mapping: NetworkMapping | None, time_ns: float) -> list[EnergyTerm]:
-    """Static-power terms of one layer (attribution rules in the module doc)."""
+                   mapping: NetworkMapping | None, time_ns: float,
+                   copies: int = 1) -> list[EnergyTerm]:
+    """Static-power terms of one layer (attribution rules in the module doc); each of a
+    replicated layer's ``copies`` keeps its own index data."""
     terms: list[EnergyTerm] = []
 
     def add(resource: str, key: str, count: float) -> None:
@@ -253,5 +256,5 @@ def _leakage_terms(layer: str, op: str, tile_share: float, config: Config,
         add(private, f"digital.{private}.leakage_mw", 1.0)
     if mapping is not None and layer in mapping.layers:
         add("index_buffer", "index_buffer.leakage_mw_per_kb",
-            mapping.layers[layer].index_storage_bits / 8192.0)
+            copies * mapping.layers[layer].index_storage_bits / 8192.0)
     return terms

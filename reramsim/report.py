@@ -27,7 +27,13 @@ import numpy as np
 
 from reramsim import ReramsimError
 from reramsim.area import AREA_COMPONENTS, AreaBreakdown, area_breakdown
-from reramsim.energy import COMPONENTS, EnergyBreakdown, SimulationLike, energy_breakdown
+from reramsim.energy import (
+    COMPONENTS,
+    EnergyBreakdown,
+    SimulationLike,
+    compute_energy,
+    energy_breakdown,
+)
 from reramsim.ir import WeightLayer
 from reramsim.stats import EVENT_KINDS, LayerStats
 
@@ -69,6 +75,7 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "weights": net.n_weights,
         "nonzero_weights": net.n_nonzero_weights,
         "events_processed": int(result.events_processed),
+        **_speed_totals(sim, energy.total_pj, area.total_um2),
     }
     return {
         "schema_version": SCHEMA_VERSION,
@@ -87,6 +94,53 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
         "config_values": _plain(dataclasses.asdict(config)),
     }
+
+
+def _speed_totals(sim: SimulationLike, energy_pj: float, area_um2: float) -> dict[str, Any]:
+    """Throughput, work and efficiency of the run (``docs/metrics.md``, "Throughput").
+
+    ``macs`` counts every weight of the model as written (zeros included: the
+    dense-equivalent work, so a pruned model's speed shows as more TOPS);
+    ``energy_per_image_pj`` is the stream's energy over its images (one image: the
+    run's); TOPS/W is ``2 macs / energy_per_image_pj`` (ops per pJ).
+    """
+    config, net, mapping = sim.config, sim.network, sim.mapping
+    throughput = getattr(sim, "throughput", None)
+    images = int(getattr(sim, "images", 1))
+    stream = getattr(sim, "stream", None)
+    macs = sum(layer.macs for layer in net.weight_layers())
+    nonzero_macs = sum(int(np.count_nonzero(layer.weight)) * layer.out_pixels
+                       for layer in net.weight_layers())
+    per_image_pj = (compute_energy(stream, config, sim.placement, mapping).total_pj / images
+                    if stream is not None else energy_pj)
+    ii = throughput.ii_cycles if throughput is not None else sim.result.total_cycles
+    ips = 1e9 / (ii * config.cycle_ns) if ii else 0.0
+    tops = 2.0 * macs * ips / 1e12
+    copies = {name: sim.placement.replicas(name) for name in mapping.layers}
+    placed = sum(m.n_crossbars * copies[name] for name, m in mapping.layers.items())
+    cells = sum(m.cells_used * copies[name] for name, m in mapping.layers.items())
+    out = {
+        "images": images,
+        "throughput_ips": ips,
+        "ii_cycles": int(ii),
+        "bottleneck": throughput.bottleneck if throughput is not None else "-",
+        "bottleneck_layer": throughput.bottleneck_layer if throughput is not None else "-",
+        "energy_per_image_pj": per_image_pj,
+        "ou_steps": int(sim.result.totals().get("ou_step", 0)),
+        "macs": int(macs),
+        "nonzero_macs": int(nonzero_macs),
+        "tops": tops,
+        "tops_per_w": 2.0 * macs / per_image_pj if per_image_pj else 0.0,
+        "tops_per_mm2": tops / (area_um2 / 1e6) if area_um2 else 0.0,
+        "budget_crossbars": int(getattr(sim, "budget", 0) or mapping.n_crossbars),
+        "crossbars_placed": int(placed),
+        "cell_utilisation": cells / (placed * config.crossbar.rows * config.crossbar.cols)
+        if placed else 0.0,
+    }
+    if stream is not None:
+        out["stream_cycles"] = int(stream.total_cycles)
+        out["stream_ns"] = stream.total_cycles * config.cycle_ns
+    return out
 
 
 def _layer_entry(stats: LayerStats, layer: Any, sim: SimulationLike,
@@ -118,7 +172,14 @@ def _layer_entry(stats: LayerStats, layer: Any, sim: SimulationLike,
         "stall_cycles": _plain(stats.stall_cycles),
         "instances": _plain(stats.instances),
         "utilisation": util,
+        "ou_steps": int(stats.counts.get("ou_step", 0)),
+        "replicas": sim.placement.replicas(stats.name),
     }
+    top = (getattr(sim, "busiest", None) or {}).get(stats.name)
+    if top is not None:
+        entry["busiest"] = {"kind": top.kind, "label": top.label,
+                            "busy_cycles": top.busy_cycles,
+                            "busy_fraction": top.busy_cycles / latency if latency > 0 else 0.0}
     if lmap is not None:
         entry["index_storage_bits"] = int(lmap.index_storage_bits)
         info = {k: _plain(v) for k, v in lmap.info.items()
@@ -333,7 +394,7 @@ def format_table(report: dict[str, Any]) -> str:
                _num(lay["energy_pj"] / e_scale),
                f"{100.0 * lay['energy_pj'] / total_e:.1f}" if total_e else "0.0"]
         if has_util:
-            row.append(_busiest(lay.get("utilisation") or {}))
+            row.append(_busiest(lay))
         rows.append(row)
     total_row = ["", "total", "", "", f"{totals['crossbars']:,}", f"{totals['ous']:,}", "",
                  _num(totals["latency_ns"] / t_scale), _num(total_e / e_scale), "100.0"]
@@ -352,6 +413,8 @@ def format_table(report: dict[str, Any]) -> str:
                  f"({totals['cycles']:,} cycles of {_num(cycle_ns)} ns), "
                  f"energy {_qty(total_e, _ENERGY_UNITS)}, "
                  f"area {_qty(totals['area_um2'], _AREA_UNITS)}")
+    if "throughput_ips" in totals:
+        lines += _speed_lines(totals)
     if report.get("resources"):
         lines += ["", "resources over the whole run (busy = busy cycles / (instances x total "
                       "cycles); stall = cycles requests waited for the resource):"]
@@ -369,12 +432,39 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _busiest(util: dict[str, float]) -> str:
-    """The most utilised resource of a layer, e.g. ``"adc 87%"`` (``-`` when all idle)."""
-    if not util or max(util.values()) <= 0:
-        return "-"
-    name = max(util, key=util.__getitem__)
-    pct = 100 * util[name]
+def _speed_lines(totals: dict[str, Any]) -> list[str]:
+    """Throughput, work and efficiency lines of the totals."""
+    lines = [f"throughput: {_num(totals['throughput_ips'])} images/s in steady state (one image "
+             f"every {totals['ii_cycles']:,} cycles, set by {totals.get('bottleneck', '-')}); "
+             f"{totals['ou_steps']:,} OU steps, {totals['macs']:,} MACs per image; "
+             f"{_num(totals['tops'])} TOPS, {_num(totals['tops_per_w'])} TOPS/W, "
+             f"{_num(totals['tops_per_mm2'])} TOPS/mm^2",
+             f"crossbars: {totals['crossbars_placed']:,} placed of a budget of "
+             f"{totals['budget_crossbars']:,}; cell utilisation "
+             f"{100 * totals['cell_utilisation']:.1f}%; energy per image "
+             f"{_qty(totals['energy_per_image_pj'], _ENERGY_UNITS)}"]
+    if "stream_ns" in totals:
+        lines.append(f"stream of {totals['images']} images: "
+                     f"{_qty(totals['stream_ns'], _TIME_UNITS)} "
+                     f"({totals['stream_cycles']:,} cycles)")
+    return lines
+
+
+def _busiest(lay: dict[str, Any]) -> str:
+    """The layer's busiest resource instance and its busy share of the layer's latency,
+    e.g. ``"crossbar 100%"`` (older reports: the most utilised kind, averaged over its
+    instances); ``-`` when all idle."""
+    top = lay.get("busiest")
+    if top is not None:
+        name, pct = top["kind"], 100 * top["busy_fraction"]
+        if pct <= 0:
+            return "-"
+    else:
+        util = lay.get("utilisation") or {}
+        if not util or max(util.values()) <= 0:
+            return "-"
+        name = max(util, key=util.__getitem__)
+        pct = 100 * util[name]
     return f"{name} {'<1' if pct < 1 else f'{pct:.0f}'}%"
 
 

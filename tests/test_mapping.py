@@ -118,3 +118,29 @@ def test_map_network_maps_every_weight_layer():
     nm = map_network(net, cfg)
     assert set(nm.layers) == {"a", "b"}
     assert nm.n_crossbars == sum(dense_crossbar_count(x.rows, x.cols, 1, cfg) for x in (a, b))
+
+
+def test_dense_blocks_are_balanced_by_hand():
+    """144 rows on 128-row crossbars with 16-row OUs: blocks of 80 + 64 rows (5 and 4 OU
+    rows), not 128 + 16 (8 and 1); 16 filters x 8 slices = one block of 8 OU columns."""
+    cfg = load_config("ou_16x16")
+    m = get_mapper("dense")(conv(16, 16), cfg, {})
+    m.validate(conv(16, 16), cfg)
+    assert m.ous_per_crossbar.tolist() == [5 * 8, 4 * 8]
+
+
+@pytest.mark.parametrize("rows_cols", [(27, 16), (144, 16), (150, 16), (288, 32), (400, 120),
+                                       (576, 64), (1200, 500), (129, 3), (9, 300)])
+@pytest.mark.parametrize("hw", ["ou_16x16", "isaac", "autoprune_128x128_ou32"])
+def test_balanced_dense_never_worse_on_the_busiest_crossbar(rows_cols, hw):
+    """Balanced blocks keep the crossbar count of the formula and never give a crossbar
+    more OUs than the first crossbar of a 128-row, 128-bit-line blocking would run."""
+    cfg = load_config(hw)
+    rows, cols = rows_cols
+    layer = fc(rows, cols)
+    m = get_mapper("dense")(layer, cfg, {})
+    m.validate(layer, cfg)
+    xr, xc, our, ouc = cfg.crossbar.rows, cfg.crossbar.cols, cfg.ou.rows, cfg.ou.cols
+    before = -(-min(xr, rows) // our) * -(-min(xc, cols * cfg.slices) // ouc)
+    assert m.n_crossbars == dense_crossbar_count(rows, cols, 1, cfg)
+    assert m.ous_per_crossbar.max() <= before

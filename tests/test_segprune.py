@@ -413,3 +413,37 @@ def test_ou_budget_per_crossbar_trades_crossbars_for_parallelism():
     assert capped.n_crossbars > packed.n_crossbars and capped.n_ous == packed.n_ous
     with pytest.raises(MappingError, match="max_ous_per_crossbar"):
         get_mapper("segprune")(layer, CFG, {"max_ous_per_crossbar": 0})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_balanced_packing_never_worse_on_the_busiest_crossbar(seed):
+    """mapping.packing: balance keeps first fit's crossbar count and never puts more OUs
+    on the busiest crossbar; both mappings are valid and lossless."""
+    rng = np.random.default_rng(seed)
+    layer = fc_layer(pruned_by_layout(int(rng.integers(100, 600)), int(rng.integers(20, 90)),
+                                      rng)[0].T)
+    first = load_config("ou_16x16", ["mapping.packing=crossbars"])
+    ff = get_mapper("segprune")(layer, first, {})
+    bal = get_mapper("segprune")(layer, CFG, {})
+    for m in (ff, bal):
+        m.validate(layer, CFG)
+    assert bal.n_crossbars == ff.n_crossbars
+    assert bal.ous_per_crossbar.max() <= ff.ous_per_crossbar.max()
+
+
+def test_balanced_packing_spreads_a_stacked_crossbar():
+    """Nine full 16-row groups, block b keeping 16 - b columns ((16 - b) x 8 bit-lines: no
+    two share a shelf): 9 shelves of 8, 8, 7, 7, 6, 6, 5, 5, 4 OUs. First fit stacks 8
+    shelves (128 rows) on crossbar 0: 52 OUs, 4 on crossbar 1. Balance deals them most
+    OUs first to the less loaded crossbar: 8+7+6+5+4 = 30 and 8+7+6+5 = 26."""
+    rows, h = 16 * 9, 16
+    matrix = np.zeros((rows, 16 * 9))
+    for b in range(9):
+        matrix[b * h:(b + 1) * h, b * 16:(b + 1) * 16 - b] = 1.0  # block b: 16 - b columns
+    layer = fc_layer(matrix.T)
+    ff = get_mapper("segprune")(layer, load_config("ou_16x16", ["mapping.packing=crossbars"]),
+                                {})
+    bal = get_mapper("segprune")(layer, CFG, {})
+    assert ff.n_crossbars == bal.n_crossbars == 2
+    assert ff.ous_per_crossbar.tolist() == [52, 4]
+    assert sorted(bal.ous_per_crossbar.tolist()) == [26, 30]

@@ -17,6 +17,8 @@ examples:
   reramsim simulate models/lenet.onnx --hw hw_configs/isaac.yaml
   reramsim simulate models/plain20.onnx --hw isaac --set ou.rows=32 --set ou.cols=32 --json p.json
   reramsim simulate models/lenet.onnx --hw isaac --engine analytical --csv lenet.csv
+  reramsim simulate pruned.onnx --hw ou_16x16 --budget dense --set mapping.replication=balance
+  reramsim simulate models/lenet.onnx --hw isaac --images 100
 """
 
 
@@ -33,6 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="'cycle': the event-driven engine; 'analytical': the closed form; "
                              "'pyref': the slow pure-Python reference of the cycle engine "
                              "(default: cycle when available, else analytical)")
+    parser.add_argument("--budget", metavar="dense|chip|N", default=None,
+                        help="crossbars the run may use: 'dense' (the dense mapping's count), "
+                             "'chip' (the config's tiles), or a number; copies of layers fill "
+                             "it with --set mapping.replication=balance (default: the chip, or "
+                             "the mapping's own crossbars when organization.tiles is 0)")
+    parser.add_argument("--images", metavar="N", type=int, default=None,
+                        help="stream N images through the pipeline (default: the ONNX batch "
+                             "size, or 1); the report adds the stream's time and energy per "
+                             "image")
     parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--csv", metavar="FILE", help="write one CSV row per layer")
     parser.add_argument("--trace", metavar="FILE",
@@ -54,15 +65,22 @@ def run(args: argparse.Namespace) -> int:
     from reramsim.onnx_import import load_onnx
     from reramsim.prune.metadata import resolve_scheme
     from reramsim.report import build_report, format_table, write_csv, write_json
+    from reramsim.simulator import SimulationError
 
     config = load_config(args.hw, args.overrides)
     network = load_onnx(args.model)
     from reramsim.simulator import simulate
 
+    from reramsim.replication import parse_budget
+
     scheme, options = resolve_scheme(network, args.scheme)
     engine = args.engine or default_engine()
+    budget = parse_budget(args.budget) if args.budget is not None else None
+    images = network.batch if args.images is None else args.images
+    if images < 1:
+        raise SimulationError(f"--images: expected an integer >= 1, got {images}")
     sim = simulate(network, config, scheme=scheme, engine=engine, options=options,
-                   trace=args.trace)
+                   trace=args.trace, budget=budget, images=images)
     report = build_report(sim)
     written = []
     for path, write in ((args.json, write_json), (args.csv, write_csv)):
