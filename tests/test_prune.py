@@ -93,6 +93,31 @@ def test_allocate_meets_the_ratio():
         allocate(scores, sizes, 0.5)
 
 
+def test_latency_allocation_prunes_many_pixel_layers_harder():
+    """'latency' divides LAMP scores by each layer's pixel share: with identical scores, a
+    layer with 16x the pixels keeps fewer weights than under 'lamp', the ratio still holds,
+    equal pixels give exactly LAMP's budgets, and missing pixels are an error."""
+    rng = np.random.default_rng(1)
+    base = rng.random(2000) ** 2
+    scores, sizes = [base, base.copy()], [2000, 2000]
+    lamp = allocate(scores, sizes, 8, "lamp")
+    assert allocate(scores, sizes, 8, "latency", pixels=[7, 7]) == lamp
+    keep = allocate(scores, sizes, 8, "latency", pixels=[16, 1])
+    assert keep[0] < lamp[0] and keep[1] > lamp[1]
+    assert sum(sizes) / 8 - 1 <= sum(keep) <= sum(sizes) / 8
+    with pytest.raises(PruningError, match="needs every layer's output pixels"):
+        allocate(scores, sizes, 8, "latency")
+
+
+def test_output_pixels_of_the_zoo():
+    """output_pixels: H x W of each conv's output, 1 for a linear layer (LeNet on 32x32)."""
+    import torch
+
+    model = zoo.build("lenet")
+    pixels = finetune.output_pixels(model, torch.zeros(1, *zoo.INPUT_SHAPES["lenet"]))
+    assert list(pixels.values()) == [28 * 28, 10 * 10, 1, 1, 1]
+
+
 def test_matrix_view_matches_the_ir():
     """matrix_view gives WeightLayer.matrix's rows (c, ky, kx) and columns; it inverts."""
     from reramsim.ir import WeightLayer

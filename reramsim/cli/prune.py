@@ -49,8 +49,10 @@ def register(subparsers: Any) -> None:
                    help="fine-tuning epochs (default 30)")
     p.add_argument("--method", choices=("gradual", "admm"), default="gradual",
                    help="gradual sparsity with fixed masks (default) or ADMM")
-    p.add_argument("--allocation", choices=("lamp", "uniform"), default="lamp",
-                   help="per-layer budgets (default lamp)")
+    p.add_argument("--allocation", choices=("lamp", "uniform", "latency"), default="lamp",
+                   help="per-layer budgets: lamp (default), uniform, or latency (LAMP per "
+                        "cycle: the many-pixel layers that bound the pipeline are pruned "
+                        "harder)")
     p.add_argument("--segment-height", type=int, metavar="H",
                    help="segprune: rows per segment (default: the config's OU rows)")
     p.add_argument("--max-shapes", type=int, metavar="N",

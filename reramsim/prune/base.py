@@ -159,11 +159,12 @@ def from_matrix_view(matrices: np.ndarray, weight_shape: tuple[int, ...]) -> np.
 # --------------------------------------------------------------------------- allocation
 
 
-ALLOCATIONS = ("uniform", "lamp")
+ALLOCATIONS = ("uniform", "lamp", "latency")
 
 
 def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
-             method: str = "lamp", min_keep: int = 1) -> list[int]:
+             method: str = "lamp", min_keep: int = 1,
+             pixels: list[int] | None = None) -> list[int]:
     """Weights to keep per layer so that ``sum(sizes) / sum(keep) >= target_ratio``.
 
     Args:
@@ -173,11 +174,17 @@ def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
         method: ``"uniform"``: every layer keeps the same fraction; ``"lamp"``: one
             global threshold on LAMP scores (Lee et al., ICLR 2021: a weight's squared
             score over the sum of the squared scores not smaller than it in its layer),
-            which is scale-free per layer and keeps more of small, sensitive layers.
+            which is scale-free per layer and keeps more of small, sensitive layers;
+            ``"latency"``: the same global threshold on LAMP score per unit of time,
+            ``lamp / (pixels_k / mean pixels)``: a kept weight of layer ``k`` costs an
+            OU-step share on every one of its ``pixels_k`` output pixels, so the
+            many-pixel layers that bound the pipeline are pruned harder (a knapsack
+            rule: importance per cycle).
         min_keep: every layer keeps at least this many weights.
+        pixels: each layer's output pixels per image (``"latency"`` only).
 
     Raises:
-        PruningError: ratio below 1 or unknown method.
+        PruningError: ratio below 1, unknown method, or ``"latency"`` without pixels.
 
     Example: two layers of 100 and 900 weights at ratio 4 keep 25 and 225 with
     ``"uniform"``.
@@ -186,12 +193,18 @@ def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
         raise PruningError(f"target ratio must be >= 1, got {target_ratio}")
     if method not in ALLOCATIONS:
         raise PruningError(f"unknown allocation {method!r}; known: {', '.join(ALLOCATIONS)}")
+    if method == "latency" and (pixels is None or len(pixels) != len(sizes)
+                                or min(pixels, default=1) < 1):
+        raise PruningError("allocation 'latency' needs every layer's output pixels (>= 1)")
     total = int(sum(sizes))
     budget = int(np.floor(total / target_ratio + 1e-9))
     if method == "uniform":
         keep = [int(np.floor(n / target_ratio + 1e-9)) for n in sizes]
     else:
         lamp = [_lamp_scores(np.asarray(s, np.float64).ravel()) for s in scores]
+        if method == "latency":
+            mean = float(np.mean(pixels))
+            lamp = [s * (mean / p) for s, p in zip(lamp, pixels)]
         flat = np.concatenate(lamp)
         if budget >= total:
             keep = list(sizes)

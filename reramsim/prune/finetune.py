@@ -60,7 +60,7 @@ class FinetuneSettings:
     ramp_fraction: float = 0.5  # gradual: share of the steps over which sparsity rises
     admm_fraction: float = 0.5  # admm: share of the epochs with the ADMM penalty
     admm_rho: float = 5e-3  # admm: penalty weight
-    allocation: str = "lamp"  # per-layer budgets: "lamp" or "uniform" (see base.allocate)
+    allocation: str = "lamp"  # per-layer budgets: "lamp", "uniform" or "latency" (base.allocate)
     lr: float = 0.01  # SGD peak learning rate, cosine-annealed to 0
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -167,14 +167,37 @@ def importance(model: nn.Module, weights: dict[str, torch.Tensor] | None = None
 
 
 def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
-                weights: dict[str, torch.Tensor] | None = None) -> dict[str, Projection]:
-    """Project every layer at network pruning ratio ``ratio`` (budgets by ``allocation``)."""
+                weights: dict[str, torch.Tensor] | None = None,
+                pixels: dict[str, int] | None = None) -> dict[str, Projection]:
+    """Project every layer at network pruning ratio ``ratio`` (budgets by ``allocation``;
+    ``"latency"`` needs ``pixels``, each layer's output pixels, see :func:`output_pixels`)."""
     scores = importance(model, weights)
     layers = prunable_layers(model)
     keep = allocate([scores[n] for n, _ in layers], [scores[n].size for n, _ in layers],
-                    ratio, allocation)
+                    ratio, allocation,
+                    pixels=[pixels[n] for n, _ in layers] if pixels is not None else None)
     return {name: pruner.project(scores[name], layer_target(name, module, k))
             for (name, module), k in zip(layers, keep)}
+
+
+@torch.no_grad()
+def output_pixels(model: nn.Module, sample: torch.Tensor) -> dict[str, int]:
+    """Output pixels (``H x W`` of a conv, 1 for a linear layer) of every prunable layer,
+    from one forward pass of ``sample`` (a batch of one input)."""
+    out: dict[str, int] = {}
+    hooks = [module.register_forward_hook(
+        lambda mod, inp, res, name=name: out.__setitem__(
+            name, int(np.prod(res.shape[2:])) if res.dim() > 2 else 1))
+        for name, module in prunable_layers(model)]
+    was_training = model.training
+    model.eval()
+    try:
+        model(sample[:1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return out
 
 
 def mask_tensor(projection: Projection, module: nn.Module) -> torch.Tensor:
@@ -246,6 +269,7 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
     if ckpt is not None and ckpt.is_file():
         state = _load_checkpoint(ckpt, sig, model, optimizer, schedule, generator)
     modules = dict(prunable_layers(model))
+    pixels = output_pixels(model, x_train) if settings.allocation == "latency" else None
     plan = _plan(settings, target_ratio, total_steps)
     epochs = range(state.epoch, settings.epochs)
     bar = tqdm(epochs, desc=f"prune {pruner.scheme}", unit="epoch", disable=not progress,
@@ -254,14 +278,15 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
     for epoch in bar:
         if settings.method == "admm" and not state.final:
             if epoch < admm_epochs and state.admm is None:
-                _admm_init(model, pruner, settings, target_ratio, state)
+                _admm_init(model, pruner, settings, target_ratio, state, pixels)
             elif epoch >= admm_epochs:  # end of ADMM: hard-prune, then masked fine-tuning
-                _project(model, pruner, target_ratio, settings.allocation, state, optimizer)
+                _project(model, pruner, target_ratio, settings.allocation, state, optimizer,
+                         pixels=pixels)
                 state.final, state.admm = True, None
         loss = _train_epoch(model, pruner, settings, plan, state, modules, optimizer, schedule,
-                            generator, x_train, y_train, epoch * n_batches)
+                            generator, x_train, y_train, epoch * n_batches, pixels)
         if settings.method == "admm" and state.admm is not None:
-            _admm_update(model, pruner, settings, target_ratio, state)
+            _admm_update(model, pruner, settings, target_ratio, state, pixels)
         record = {"epoch": epoch + 1, "loss": loss, "density": _density(state, modules)}
         if test_data is not None:
             record["test_acc"] = _evaluate(model, *test_data)
@@ -271,7 +296,8 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
         if ckpt is not None:
             _save_checkpoint(ckpt, sig, model, optimizer, schedule, generator, state)
     if not state.final:  # epochs == 0 (one-shot), or a schedule that never reached the target
-        _project(model, pruner, target_ratio, settings.allocation, state, optimizer)
+        _project(model, pruner, target_ratio, settings.allocation, state, optimizer,
+                 pixels=pixels)
         state.final = True
     apply_masks(model, state.masks)
     model.eval()
@@ -305,15 +331,16 @@ def _plan(settings: FinetuneSettings, target_ratio: float, total_steps: int
 
 
 def _project(model: nn.Module, pruner: Pruner, ratio: float, allocation: str, state: _State,
-             optimizer: torch.optim.Optimizer | None, weights: dict | None = None) -> None:
-    state.projections = project_all(model, pruner, ratio, allocation, weights)
+             optimizer: torch.optim.Optimizer | None, weights: dict | None = None,
+             pixels: dict[str, int] | None = None) -> None:
+    state.projections = project_all(model, pruner, ratio, allocation, weights, pixels)
     modules = dict(prunable_layers(model))
     state.masks = {n: mask_tensor(p, modules[n]) for n, p in state.projections.items()}
     apply_masks(model, state.masks, optimizer)
 
 
 def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, schedule, generator,
-                 x, y, first_step) -> float:
+                 x, y, first_step, pixels=None) -> float:
     """One pass over the data; projections happen at their planned global steps."""
     from models.train import random_shift
 
@@ -324,7 +351,7 @@ def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, sched
         step = first_step + i
         while state.done_projections < len(plan) and plan[state.done_projections][0] <= step:
             _project(model, pruner, plan[state.done_projections][1], settings.allocation, state,
-                     optimizer)
+                     optimizer, pixels=pixels)
             state.done_projections += 1
             state.final = state.done_projections == len(plan)
         images = x[batch]
@@ -345,10 +372,10 @@ def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, sched
     return total / max(len(x), 1)
 
 
-def _admm_init(model, pruner, settings, target_ratio, state) -> None:
+def _admm_init(model, pruner, settings, target_ratio, state, pixels=None) -> None:
     modules = dict(prunable_layers(model))
     z = {n: m.weight.detach().clone() for n, m in modules.items()}
-    projections = project_all(model, pruner, target_ratio, settings.allocation)
+    projections = project_all(model, pruner, target_ratio, settings.allocation, pixels=pixels)
     for n, p in projections.items():
         z[n].mul_(mask_tensor(p, modules[n]))
     state.admm = {"Z": z, "U": {n: torch.zeros_like(m.weight) for n, m in modules.items()}}
@@ -360,14 +387,15 @@ def _admm_penalty(modules, state, rho) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _admm_update(model, pruner, settings, target_ratio, state) -> None:
+def _admm_update(model, pruner, settings, target_ratio, state, pixels=None) -> None:
     """``Z = projection(W + U)``, ``U += W - Z`` (the projection sees BN-folded scores)."""
     if state.admm is None:
         return
     modules = dict(prunable_layers(model))
     z, u = state.admm["Z"], state.admm["U"]
     w_plus_u = {n: modules[n].weight + u[n] for n in z}
-    projections = project_all(model, pruner, target_ratio, settings.allocation, w_plus_u)
+    projections = project_all(model, pruner, target_ratio, settings.allocation, w_plus_u,
+                              pixels)
     for n, p in projections.items():
         z[n] = w_plus_u[n] * mask_tensor(p, modules[n])
         u[n] += modules[n].weight - z[n]
