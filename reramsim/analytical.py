@@ -116,7 +116,15 @@ def run_analytical(network: Network, mapping: NetworkMapping, placement: Placeme
 
 
 def analytical_from_plan(plan: TimingPlan) -> SimResult:
-    """:func:`run_analytical` on a plan already built."""
+    """:func:`run_analytical` on a plan already built.
+
+    Raises:
+        TimingError: a plan with zero-skipping (its OU steps depend on the data; run the
+            cycle or pyref engine).
+    """
+    if plan.skip_zero:
+        raise TimingError("zero-skipping makes each pixel's OU steps depend on its data; the "
+                          "closed form assumes fixed steps: use the cycle or pyref engine")
     chains = crossbar_chains(plan)
     arrival: dict[int, np.ndarray] = {}  # flow -> (P_src,) arrival cycle of each pixel
     out: list[LayerStats] = []

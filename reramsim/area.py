@@ -16,6 +16,7 @@ whether or not the model fills it. With ``P = T x pes_per_tile`` PEs and
   when private (:func:`reramsim.energy.digital_unit_of`), x ``digital.<unit>.area_um2``;
 * noc: ``T`` routers x ``noc.router_area_um2``;
 * index_buffer: ``sum(index_storage_bits) / 8192`` KiB x ``index_buffer.area_um2_per_kb``;
+* zero_detect: ``X`` x ``ou.zero_detect_area_um2`` when ``ou.skip_zero_inputs``;
 * input_gather: ``sum over crossbars of ou.rows x xbar_gather_fanin`` mux
   inputs x ``input_gather.area_um2_per_input``: one OU of a crossbar is active
   per step, so the gather needs one mux per OU row, in front of the word-line
@@ -42,7 +43,7 @@ from reramsim.placement import Placement
 #: Area components, in the order reports list them (the energy names where they match).
 AREA_COMPONENTS: tuple[str, ...] = (
     "crossbar", "dac", "sample_hold", "adc", "shift_add", "index_buffer", "input_gather",
-    "accumulator", "buffers", "noc", "digital",
+    "zero_detect", "accumulator", "buffers", "noc", "digital",
 )
 
 #: Components that exist only for a pruned scheme's data path.
@@ -140,6 +141,8 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
     index_kb, gather_inputs = _pruned_datapath(config, mapping, placement)
     add("index_buffer", "KiB of index data", "index_buffer.area_um2_per_kb", index_kb)
     add("input_gather", "gather mux inputs", "input_gather.area_um2_per_input", gather_inputs)
+    add("zero_detect", "crossbars' zero detectors", "ou.zero_detect_area_um2",
+        n_xbar if config.ou.skip_zero_inputs else 0)
     units = _digital_units(config, n_tiles, layer_ops or {})
     add("accumulator", "accumulators", "digital.accumulator.area_um2", units["accumulator"])
     add("buffers", "input buffers", "buffers.input.area_um2", n_tiles)

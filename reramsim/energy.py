@@ -46,13 +46,14 @@ from reramsim.stats import EVENT_KINDS, SimResult
 #: Energy components, in the order reports list them.
 COMPONENTS: tuple[str, ...] = (
     "crossbar", "dac", "sample_hold", "adc", "shift_add", "index_buffer", "input_gather",
-    "accumulator", "buffers", "noc", "digital", "leakage",
+    "zero_detect", "accumulator", "buffers", "noc", "digital", "leakage",
 )
 
 #: Event kind -> (component, config entry of the energy of one event in pJ).
 #: The single place where an event kind meets its price; ``None``: timing only.
 EVENT_ENERGY: dict[str, tuple[str, str | None]] = {
     "ou_step": ("crossbar", None),
+    "zero_check": ("zero_detect", "ou.zero_detect_energy_pj"),
     "cell_read": ("crossbar", "crossbar.cell_read_energy_pj"),
     "dac_conversion": ("dac", "dac.energy_pj"),
     "sample_hold": ("sample_hold", "sample_hold.energy_pj"),
@@ -206,7 +207,7 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
         for kind, count in stats.counts.items():
             if kind not in EVENT_ENERGY:
                 raise ValueError(f"layer {stats.name}: event kind {kind!r} has no price; "
-                                 f"known kinds: {', '.join(EVENT_KINDS)}")
+                                 f"known kinds: {', '.join(EVENT_ENERGY)}")
             component, key = EVENT_ENERGY[kind]
             if key is not None and count:
                 terms.append(EnergyTerm(component, kind, key, count, config_value(config, key)))

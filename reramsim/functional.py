@@ -606,23 +606,29 @@ class FunctionalModel:
 
     # ----------------------------------------------------------------------- execution
 
-    def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray,
+            observe: Callable[[WeightLayer, np.ndarray, InputQuant], None] | None = None
+            ) -> dict[str, np.ndarray]:
         """Every graph output, float64 ``(N, *shape)``, for a batch (one array or name -> array).
 
-        Calibrates the input scales on this batch if they are not set yet.
+        Calibrates the input scales on this batch if they are not set yet. ``observe`` is
+        called with each weight layer, its float input and its input format before the
+        layer runs (e.g. to record the bits its word-lines see, :mod:`reramsim.activity`).
         Raises FunctionalError for missing, unknown or misshapen inputs.
         """
         values = self._feeds(inputs)
         if not self.input_quant:
             self.calibrate(values)
         with _blas_limit(self.blas_threads):
-            return self._run(values)
+            return self._run(values, observe)
 
-    def _run(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _run(self, values: dict[str, np.ndarray], observe=None) -> dict[str, np.ndarray]:
         last_use = {name: i for i, layer in enumerate(self._layers) for name in layer.inputs}
         keep = set(self.network.outputs)
         for i, layer in enumerate(self._layers):
             xs = [values[name] for name in layer.inputs]
+            if isinstance(layer, WeightLayer) and observe is not None:
+                observe(self._layers[i], xs[0], self.input_quant[layer.name])
             if isinstance(layer, WeightLayer):
                 values[layer.output] = self._crossbars[layer.name](xs[0],
                                                                    self.input_quant[layer.name])

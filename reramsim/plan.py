@@ -16,6 +16,11 @@ waits for the producer pixels of image ``i`` only. A replicated weight layer
 handles output pixels ``c, c + r, c + 2r, ...`` of the stream on its own crossbars,
 buffers and accumulator (those of its tile), and its consumers wait, per instance,
 for the part of the needed prefix that instance produces.
+
+With ``ou.skip_zero_inputs`` and activity data (:mod:`reramsim.activity`: the input
+bit-steps of every OU that see a non-zero input, per stream pixel), the plan
+carries each weight layer instance's active steps per (pixel, OU); the event
+engines skip the other steps (``docs/timing.md``, "Zero-skipping").
 """
 from __future__ import annotations
 
@@ -181,6 +186,18 @@ class TimingPlan:
     ou_n_cols: np.ndarray  # (n_ou,) int64 active bit-lines
     ou_index_reads: np.ndarray  # (n_ou,) int64 index-buffer lookups per pixel
     ou_gather: np.ndarray  # (n_ou,) int64 gathered inputs per pixel
+    #: per plan layer, ``(n_pixels, its OUs)`` uint8 active input steps (zero-skipping), or
+    #: None: every step runs. Non-empty only with ``ou.skip_zero_inputs`` and activity data.
+    ou_active: list[np.ndarray | None] = field(default_factory=list)
+
+    @property
+    def skip_zero(self) -> bool:
+        """True when some layer skips the input steps its activity data marks as zero."""
+        return any(a is not None for a in self.ou_active)
+
+    def ou_base(self, layer: LayerPlan) -> int:
+        """Global index of the layer's first OU (its activity columns start there)."""
+        return int(self.xbar_ou_lo[layer.xbar_lo]) if layer.n_active_crossbars else 0
 
     @property
     def n_resources(self) -> int:
@@ -404,7 +421,7 @@ def _cycles_of(config: Config, values_ns: np.ndarray) -> np.ndarray:
 
 
 def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
-               images: int = 1) -> TimingPlan:
+               images: int = 1, activity: dict[str, np.ndarray] | None = None) -> TimingPlan:
     """Derive every duration, count, resource and dependency of a run (``docs/timing.md``).
 
     Args:
@@ -412,6 +429,8 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
         mapping: every weight layer's crossbars and OUs (its ``config`` is the hardware).
         placement: tiles of layers and crossbars, ADC groups, mesh, copies of layers.
         images: inputs streamed through the pipeline (>= 1).
+        activity: per weight layer, ``(>= images * pixels, n_ou)`` active input steps
+            (:func:`reramsim.activity.ou_activity`); used when ``ou.skip_zero_inputs``.
 
     Raises:
         TimingError: a layer without mapping or tile, an input no layer produces, an op
@@ -443,6 +462,8 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
     flows = _plan_flows(layers, ir_layers, network, placement, cfg, res)
     edges = _plan_edges(layers, ir_layers, flows, network, cfg, int(images))
     xbars, ous = _plan_crossbars(layers, ir_layers, mapping, placement, res)
+    active = (_plan_activity(layers, ir_layers, mapping, activity, int(images))
+              if cfg.ou.skip_zero_inputs and activity is not None else [None] * len(layers))
     return TimingPlan(
         config=cfg, pipeline=cfg.pipeline.mode, images=int(images), input_steps=cfg.input_steps,
         t_shift_add=cfg.cycles(cfg.shift_add.latency_ns), t_hop=cfg.cycles(cfg.noc.hop_latency_ns),
@@ -450,7 +471,36 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
         xbar_layer=xbars[0], xbar_local=xbars[1], xbar_adc=xbars[2], xbar_ou_lo=xbars[3],
         xbar_ou_hi=xbars[4], ou_t_first=ous[0], ou_t_rest=ous[1], ou_t_adc=ous[2],
         ou_n_rows=ous[3], ou_n_cols=ous[4], ou_index_reads=ous[5], ou_gather=ous[6],
+        ou_active=active,
     )
+
+
+def _plan_activity(layers: list[LayerPlan], ir_layers: list[Layer], mapping: NetworkMapping,
+                   activity: dict[str, np.ndarray], images: int) -> list[np.ndarray | None]:
+    """Each weight layer instance's rows of its layer's activity data (checked here); the
+    instance's step counts gain the zero checks: every step of every OU, every pixel."""
+    steps = mapping.config.input_steps
+    out: list[np.ndarray | None] = []
+    for lp, layer in zip(layers, ir_layers):
+        if not lp.is_weight:
+            out.append(None)
+            continue
+        data = activity.get(layer.name)
+        n_ou = mapping.layers[layer.name].n_ous
+        need = images * layer.out_pixels
+        if data is None or data.ndim != 2 or data.shape[0] < need or data.shape[1] != n_ou:
+            got = "none" if data is None else f"shape {getattr(data, 'shape', '?')}"
+            raise TimingError(f"layer {layer.name}: zero-skipping needs ({need}, {n_ou}) "
+                              f"active steps (images x pixels, OUs); got {got}")
+        data = np.asarray(data)
+        if data.size and int(data.max()) > steps:
+            raise TimingError(f"layer {layer.name}: activity counts exceed the {steps} input "
+                              f"steps")
+        # Columns follow the mapping's OU order; the plan keeps OUs of active crossbars only,
+        # which are all OUs (a crossbar without OUs contributes none).
+        out.append(np.ascontiguousarray(data[:need][lp.replica::lp.replicas], np.uint8))
+        lp.step_counts["zero_check"] = steps * n_ou
+    return out
 
 
 def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,

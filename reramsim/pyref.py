@@ -23,6 +23,12 @@ order (``a``/``b``/``c`` meaning):
 
 Every resource is a FIFO server: a request at ``now`` starts at
 ``max(now, free)``; the difference is a stall. See ``docs/timing.md``.
+
+Zero-skipping (``plan.ou_active``): a crossbar runs, for each OU in order, only its
+first ``n`` active input steps of the pixel (``n = ou_active[pixel, ou]``; 0 skips
+the OU, no index lookup or gather either); the first step it runs pays the OU's
+first-read time. A crossbar with no step to run for a pixel delivers its (zero)
+result at the time it would have started, and is free again at once.
 """
 from __future__ import annotations
 
@@ -74,6 +80,8 @@ class PyRefEngine:
         self.x_steps = [0] * n_x
         self.x_adc_stall = [0] * n_x
         self.arrived = [0] * len(plan.flows)
+        self.active = [a.tolist() if a is not None else None for a in plan.ou_active]
+        self.ou_base = [plan.ou_base(lp) for lp in layers]
 
     # --------------------------------------------------------------- kernel
     def push(self, time: int, kind: int, a: int, b: int, c: int = 0) -> None:
@@ -137,13 +145,42 @@ class PyRefEngine:
                                        f"not {p}")
                 self.start_pixel(x, max(now, self.x_free[x]))
 
+    def steps(self, layer: int, k: int, p: int) -> int:
+        """Input steps OU ``k`` runs for pixel ``p`` of ``layer`` (all unless zero-skipping)."""
+        active = self.active[layer]
+        if active is None:
+            return self.plan.input_steps
+        return active[p][k - self.ou_base[layer]]
+
+    def next_ou(self, x: int, k: int, p: int) -> int:
+        """The first OU of crossbar ``x`` from ``k`` on with a step to run (``hi``: none)."""
+        layer, hi = int(self.plan.xbar_layer[x]), int(self.plan.xbar_ou_hi[x])
+        while k < hi and self.steps(layer, k, p) == 0:
+            k += 1
+        return k
+
     def start_pixel(self, x: int, read_start: int) -> None:
         """Crossbar ``x`` starts the first read of its next pixel at ``read_start``."""
-        lo = int(self.plan.xbar_ou_lo[x])
+        plan = self.plan
+        while True:
+            p, layer = self.x_pix[x], int(plan.xbar_layer[x])
+            lo, hi = int(plan.xbar_ou_lo[x]), int(plan.xbar_ou_hi[x])
+            if self.active[layer] is not None:
+                self.counts[layer]["zero_check"] += plan.input_steps * (hi - lo)
+            k = self.next_ou(x, lo, p)
+            if k < hi:
+                break
+            # Nothing to read: the (zero) result is there at once; go on to the next pixel.
+            self.crossbar_done(layer, p, read_start)
+            self.x_pix[x] = p + 1
+            if not (p + 1 < plan.layers[layer].n_pixels and self.fetched[layer] > p + 1):
+                self.x_busy[x] = False
+                self.x_free[x] = read_start
+                return
         self.x_busy[x] = True
-        self.x_ou[x] = lo
+        self.x_ou[x] = k
         self.x_step[x] = 0
-        self.push(read_start + int(self.plan.ou_t_first[lo]), XSTEP, x, self.x_pix[x])
+        self.push(read_start + int(plan.ou_t_first[k]), XSTEP, x, p)
 
     def on_xstep(self, now: int, x: int, p: int, _: int) -> None:
         plan = self.plan
@@ -168,12 +205,13 @@ class PyRefEngine:
             counts["index_read"] += int(plan.ou_index_reads[k])
             counts["gather_input"] += int(plan.ou_gather[k])
         # The next read starts when this conversion starts (one sample-and-hold stage).
-        if b + 1 < plan.input_steps:
+        nxt = self.next_ou(x, k + 1, p) if b + 1 >= self.steps(layer, k, p) else k
+        if nxt == k:
             self.x_step[x] = b + 1
             self.push(conv + int(plan.ou_t_rest[k]), XSTEP, x, p)
-        elif k + 1 < plan.xbar_ou_hi[x]:
-            self.x_ou[x], self.x_step[x] = k + 1, 0
-            self.push(conv + int(plan.ou_t_first[k + 1]), XSTEP, x, p)
+        elif nxt < plan.xbar_ou_hi[x]:
+            self.x_ou[x], self.x_step[x] = nxt, 0
+            self.push(conv + int(plan.ou_t_first[nxt]), XSTEP, x, p)
         else:
             self.crossbar_done(layer, p, conv + t_adc + plan.t_shift_add)
             self.x_pix[x] = p + 1

@@ -30,6 +30,8 @@ EVENT_KINDS: dict[str, str] = {
     "pooling_op": "digital.pooling.energy_pj: one element",
     "eltwise_op": "digital.eltwise.energy_pj: one element",
     "other_op": "digital.other.energy_pj: one element",
+    "zero_check": "ou.zero_detect_energy_pj: one OU input bit-step checked for zeros "
+                  "(every step of every OU of every pixel, with ou.skip_zero_inputs)",
 }
 
 

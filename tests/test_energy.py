@@ -22,6 +22,7 @@ PRICES = [
     "buffers.input.energy_pj=10", "buffers.output.energy_pj=5", "noc.energy_pj_per_bit_hop=0.1",
     "digital.activation.energy_pj=0.2", "digital.pooling.energy_pj=0.3",
     "digital.eltwise.energy_pj=0.4", "digital.other.energy_pj=0.6", "organization.tiles=0",
+    "ou.zero_detect_energy_pj=0.05",
 ]
 
 
@@ -68,6 +69,7 @@ def test_each_component_is_count_times_config_value():
         "shift_add": n["shift_add"] * 0.125,
         "index_buffer": n["index_read"] * 4,
         "input_gather": n["gather_input"] * 0.75,
+        "zero_detect": n["zero_check"] * 0.05,
         "accumulator": n["accumulate"] * 1.5,
         "buffers": (n["input_buffer_read"] + n["input_buffer_write"]) * 10
                    + (n["output_buffer_read"] + n["output_buffer_write"]) * 5,

@@ -52,7 +52,8 @@ cdef enum:  # CountKind
     CK_OUTPUT_BUFFER_WRITE = 11
     CK_OUTPUT_BUFFER_READ = 12
     CK_NOC_BIT_HOP = 13
-    N_COUNT_KINDS = 18  # then activation_op, pooling_op, eltwise_op, other_op
+    CK_ZERO_CHECK = 18
+    N_COUNT_KINDS = 19  # activation_op, pooling_op, eltwise_op, other_op are 14-17
 
 
 cdef struct Model:

@@ -33,7 +33,7 @@ COUNT_KIND_NAMES = (
     "ou_step", "cell_read", "dac_conversion", "sample_hold", "adc_conversion", "shift_add",
     "index_read", "gather_input", "accumulate", "input_buffer_read", "input_buffer_write",
     "output_buffer_write", "output_buffer_read", "noc_bit_hop", "activation_op", "pooling_op",
-    "eltwise_op", "other_op",
+    "eltwise_op", "other_op", "zero_check",
 )
 #: Column order of the busy/stall tables (must equal reramsim.analytical.RESOURCE_KINDS).
 RESOURCE_KIND_NAMES = ("crossbar", "adc", "input_buffer", "output_buffer", "noc",

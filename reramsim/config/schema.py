@@ -63,6 +63,14 @@ class OperationUnit:
 
     rows: int = spec(128, "word-lines active per step (ISAAC activates the whole array)", lo=1)
     cols: int = spec(128, "bit-lines read per step", lo=1)
+    skip_zero_inputs: bool = spec(
+        False, "skip an OU's input bit-step when all its word-line inputs are zero (SRE-style; "
+               "needs input data: simulate --inputs/--data)")
+    zero_detect_energy_pj: float = spec(
+        0.01, "zero detection, per OU bit-step checked: an OR over the OU's input bits "
+              "(reconstruction)", lo=0.0)
+    zero_detect_area_um2: float = spec(
+        20.0, "zero-detection logic per crossbar, when skip_zero_inputs (reconstruction)", lo=0.0)
 
 
 @dataclass(frozen=True)
