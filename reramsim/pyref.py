@@ -28,7 +28,9 @@ Zero-skipping (``plan.ou_active``): a crossbar runs, for each OU in order, only 
 first ``n`` active input steps of the pixel (``n = ou_active[pixel, ou]``; 0 skips
 the OU, no index lookup or gather either); the first step it runs pays the OU's
 first-read time. A crossbar with no step to run for a pixel delivers its (zero)
-result at the time it would have started, and is free again at once.
+result at the time it would have started, and is free again at once. A crossbar
+hands its results on in pixel order: a result is never earlier than the
+crossbar's previous one (without skipping they are in order anyway).
 """
 from __future__ import annotations
 
@@ -79,6 +81,7 @@ class PyRefEngine:
         self.x_read_cycles = [0] * n_x
         self.x_steps = [0] * n_x
         self.x_adc_stall = [0] * n_x
+        self.x_result = [0] * n_x  # its latest result time (results go on in pixel order)
         self.arrived = [0] * len(plan.flows)
         self.active = [a.tolist() if a is not None else None for a in plan.ou_active]
         self.ou_base = [plan.ou_base(lp) for lp in layers]
@@ -171,7 +174,7 @@ class PyRefEngine:
             if k < hi:
                 break
             # Nothing to read: the (zero) result is there at once; go on to the next pixel.
-            self.crossbar_done(layer, p, read_start)
+            self.crossbar_done(x, layer, p, read_start)
             self.x_pix[x] = p + 1
             if not (p + 1 < plan.layers[layer].n_pixels and self.fetched[layer] > p + 1):
                 self.x_busy[x] = False
@@ -213,7 +216,7 @@ class PyRefEngine:
             self.x_ou[x], self.x_step[x] = nxt, 0
             self.push(conv + int(plan.ou_t_first[nxt]), XSTEP, x, p)
         else:
-            self.crossbar_done(layer, p, conv + t_adc + plan.t_shift_add)
+            self.crossbar_done(x, layer, p, conv + t_adc + plan.t_shift_add)
             self.x_pix[x] = p + 1
             if p + 1 < plan.layers[layer].n_pixels and self.fetched[layer] > p + 1:
                 self.start_pixel(x, conv)
@@ -221,8 +224,11 @@ class PyRefEngine:
                 self.x_busy[x] = False
                 self.x_free[x] = conv
 
-    def crossbar_done(self, layer: int, p: int, result_time: int) -> None:
-        """One crossbar has its result for pixel ``p``; the last one requests the accumulator."""
+    def crossbar_done(self, x: int, layer: int, p: int, result_time: int) -> None:
+        """Crossbar ``x`` has its result for pixel ``p`` (not before its previous result);
+        the last crossbar of the layer to do so requests the accumulator."""
+        result_time = max(result_time, self.x_result[x])
+        self.x_result[x] = result_time
         self.x_done[layer][p] += 1
         self.x_max[layer][p] = max(self.x_max[layer][p], result_time)
         if self.x_done[layer][p] == self.plan.layers[layer].n_active_crossbars:

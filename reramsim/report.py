@@ -136,6 +136,7 @@ def _speed_totals(sim: SimulationLike, energy_pj: float, area_um2: float) -> dic
         "crossbars_placed": int(placed),
         "cell_utilisation": cells / (placed * config.crossbar.rows * config.crossbar.cols)
         if placed else 0.0,
+        "zero_skip": getattr(sim, "zero_skip", "off"),
     }
     if stream is not None:
         out["stream_cycles"] = int(stream.total_cycles)
@@ -442,7 +443,8 @@ def _speed_lines(totals: dict[str, Any]) -> list[str]:
              f"crossbars: {totals['crossbars_placed']:,} placed of a budget of "
              f"{totals['budget_crossbars']:,}; cell utilisation "
              f"{100 * totals['cell_utilisation']:.1f}%; energy per image "
-             f"{_qty(totals['energy_per_image_pj'], _ENERGY_UNITS)}"]
+             f"{_qty(totals['energy_per_image_pj'], _ENERGY_UNITS)}; zero-skipping "
+             f"{totals.get('zero_skip', 'off')}"]
     if "stream_ns" in totals:
         lines.append(f"stream of {totals['images']} images: "
                      f"{_qty(totals['stream_ns'], _TIME_UNITS)} "

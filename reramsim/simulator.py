@@ -14,6 +14,11 @@ copies of the layers that bound the pipeline. ``images > 1`` also streams that
 many inputs through the pipeline (``Simulation.stream``); the single-image run
 (``Simulation.result``) gives the latency, the plan's busiest resource the
 steady-state throughput (:mod:`reramsim.throughput`).
+
+With ``ou.skip_zero_inputs`` and ``inputs`` (images), the functional model finds
+each OU step's input bits (:mod:`reramsim.activity`) and the event engines skip the
+all-zero steps; the steady state is then measured on the stream,
+``(T_images - T_1) / (images - 1)``, since each image's steps differ.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reramsim import ReramsimError
+import numpy as np
+
+from reramsim.activity import ou_activity
 from reramsim.analytical import analytical_from_plan
 from reramsim.config import Config
 from reramsim.engine import ComponentStats, engine_available, run_plan
@@ -60,7 +68,9 @@ class Simulation:
         images: inputs streamed; ``stream`` is the engine's run of all of them
             (None for one image).
         throughput: the steady state (initiation interval and its bottleneck).
-        busiest: per layer, the resource instance its work keeps busiest.
+        busiest: per layer, the resource instance its work keeps busiest (None with
+            zero-skipping: the plan's fixed busy cycles do not hold then).
+        zero_skip: whether the run skipped all-zero OU steps, and if not, why.
     """
 
     network: Network
@@ -75,6 +85,7 @@ class Simulation:
     stream: SimResult | None = None
     throughput: Throughput | None = None
     busiest: dict[str, Busiest] | None = None
+    zero_skip: str = "off"
 
 
 EngineFn = Callable[[TimingPlan, "str | Path | None"], "tuple[SimResult, ComponentStats | None]"]
@@ -105,7 +116,7 @@ if engine_available():
 def simulate(network: Network, config: Config, scheme: str = "dense", engine: str = "cycle",
              mapping: NetworkMapping | None = None, options: dict[str, dict] | None = None,
              trace: str | Path | None = None, budget: str | int | None = None,
-             images: int = 1) -> Simulation:
+             images: int = 1, inputs: np.ndarray | None = None) -> Simulation:
     """Map ``network`` with ``scheme``, place it (with copies of layers) and run ``engine``.
 
     Args:
@@ -121,6 +132,8 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
         budget: crossbars the run may use: ``"dense"``, ``"chip"``, a count, or None
             (:func:`reramsim.replication.crossbar_budget`).
         images: inputs to stream through the pipeline (>= 1).
+        inputs: ``(>= images, *input shape)`` float images for zero-skipping (used when
+            ``ou.skip_zero_inputs``; the first ``images`` are streamed).
 
     Raises:
         SimulationError: an unknown engine, a mapping built for another config, or
@@ -140,12 +153,37 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
     replicas = (choose_replicas(network, mapping, limit)
                 if config.mapping.replication == "balance" else None)
     placement = place(network, mapping, replicas)
-    plan = build_plan(network, mapping, placement)
+    activity, zero_skip = _activity(network, mapping, config, inputs, int(images))
+    plan = build_plan(network, mapping, placement, activity=activity)
     result, components = run_engine(plan, trace)
     stream = None
     if images > 1:
-        stream_plan = build_plan(network, mapping, placement, images=int(images))
+        stream_plan = build_plan(network, mapping, placement, images=int(images),
+                                 activity=activity)
         stream = merge_instances(stream_plan, run_engine(stream_plan, None)[0])
+    throughput = initiation_interval(plan)
+    if plan.skip_zero:  # each image's steps differ: measure the steady state on the stream
+        if stream is not None:
+            ii = -(-(stream.total_cycles - result.total_cycles) // (int(images) - 1))
+            throughput = Throughput(ii, "the stream (zero-skipping: measured)", "-")
+        else:
+            throughput.bottleneck += " (every step; zero-skipping needs images > 1 to measure)"
     return Simulation(network, config, mapping, placement, merge_instances(plan, result),
                       components, plan=plan, budget=limit, images=int(images), stream=stream,
-                      throughput=initiation_interval(plan), busiest=busiest_instances(plan))
+                      throughput=throughput,
+                      busiest=None if plan.skip_zero else busiest_instances(plan),
+                      zero_skip=zero_skip)
+
+
+def _activity(network: Network, mapping: NetworkMapping, config: Config,
+              inputs: np.ndarray | None, images: int) -> tuple[dict | None, str]:
+    """The active OU steps of ``images`` inputs (or None), and a line saying what was done."""
+    if not config.ou.skip_zero_inputs:
+        return None, "off"
+    if inputs is None:
+        return None, "off: ou.skip_zero_inputs needs input data (--inputs or --data)"
+    if len(inputs) < images:
+        raise SimulationError(f"zero-skipping: {len(inputs)} input images for a stream of "
+                              f"{images}")
+    return ou_activity(network, mapping, np.asarray(inputs[:images], np.float32)), (
+        f"on: {images} image{'s' if images != 1 else ''}")

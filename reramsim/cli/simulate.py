@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stream N images through the pipeline (default: the ONNX batch "
                              "size, or 1); the report adds the stream's time and energy per "
                              "image")
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument("--inputs", metavar="X.npy",
+                      help="input images (N, *input shape) for zero-skipping "
+                           "(--set ou.skip_zero_inputs=true); --images defaults to N")
+    data.add_argument("--data", metavar="SPEC",
+                      help="take the --images inputs from a dataset's test split instead "
+                           "(digits, mnist:DIR, cifar10:DIR)")
     parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--csv", metavar="FILE", help="write one CSV row per layer")
     parser.add_argument("--trace", metavar="FILE",
@@ -59,28 +66,63 @@ def default_engine() -> str:
     return "cycle" if "cycle" in simulator.registered_engines() else "analytical"
 
 
+def _image_shape(network) -> tuple[int, ...]:
+    """The per-sample shape of the model's one graph input."""
+    from reramsim.simulator import SimulationError
+
+    if len(network.inputs) != 1:
+        raise SimulationError(f"--inputs/--data: {network.name} has {len(network.inputs)} "
+                              f"graph inputs; input data needs exactly one")
+    return next(iter(network.inputs.values()))
+
+
+def load_inputs(args: argparse.Namespace, network):
+    """The images of ``--inputs X.npy`` (checked against the model's input), or None."""
+    if not args.inputs:
+        return None
+    import numpy as np
+
+    from reramsim.simulator import SimulationError
+
+    shape = _image_shape(network)
+    try:
+        x = np.load(args.inputs, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise SimulationError(f"--inputs {args.inputs}: cannot read a .npy array ({err})") from None
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape) or not len(x):
+        raise SimulationError(f"--inputs {args.inputs}: shape {x.shape}, expected "
+                              f"(N, {', '.join(map(str, shape))}) with N >= 1")
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+        raise SimulationError(f"--inputs {args.inputs}: expected finite numbers")
+    return x.astype(np.float32)
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the config and the model, simulate, print the table, write the requested files."""
     from reramsim.config import load_config
+    from reramsim.datasets import load_dataset
     from reramsim.onnx_import import load_onnx
     from reramsim.prune.metadata import resolve_scheme
+    from reramsim.replication import parse_budget
     from reramsim.report import build_report, format_table, write_csv, write_json
-    from reramsim.simulator import SimulationError
+    from reramsim.simulator import SimulationError, simulate
 
     config = load_config(args.hw, args.overrides)
     network = load_onnx(args.model)
-    from reramsim.simulator import simulate
-
-    from reramsim.replication import parse_budget
-
     scheme, options = resolve_scheme(network, args.scheme)
     engine = args.engine or default_engine()
     budget = parse_budget(args.budget) if args.budget is not None else None
-    images = network.batch if args.images is None else args.images
+    inputs = load_inputs(args, network)
+    if args.images is not None:
+        images = args.images
+    else:
+        images = len(inputs) if inputs is not None else network.batch
     if images < 1:
         raise SimulationError(f"--images: expected an integer >= 1, got {images}")
+    if args.data:
+        inputs = load_dataset(args.data, "test", _image_shape(network), images)[0]
     sim = simulate(network, config, scheme=scheme, engine=engine, options=options,
-                   trace=args.trace, budget=budget, images=images)
+                   trace=args.trace, budget=budget, images=images, inputs=inputs)
     report = build_report(sim)
     written = []
     for path, write in ((args.json, write_json), (args.csv, write_csv)):
