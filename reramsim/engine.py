@@ -196,6 +196,9 @@ def run_plan(plan: TimingPlan, trace: str | Path | None = None,
     if _engine is None:
         raise EngineError(f"the Cython engine is not built ({_IMPORT_ERROR}); run "
                           f"'python setup.py build_ext --inplace'")
+    if plan.skip_zero:
+        raise EngineError("the Cython engine does not run zero-skipping plans yet; use "
+                          "engine='pyref'")
     arrays, sizes = flatten_plan(plan)
     names = {"layer": [f"layer {lp.name}" for lp in plan.layers],
              "crossbar": [f"crossbar {int(i)} of layer {plan.layers[int(owner)].name}"
