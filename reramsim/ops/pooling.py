@@ -57,11 +57,12 @@ def _pool_padded(x: np.ndarray, layer: Layer, fill: float) -> np.ndarray:
 
 
 def _pool_sum(xp: np.ndarray, layer: Layer, reduce: Callable[..., Any]) -> np.ndarray:
-    out: np.ndarray | None = None
-    for _, _, view in spatial_windows(xp, layer.attrs["kernel"], layer.attrs["stride"],
-                                       layer.attrs.get("dilation", (1, 1)), layer.out_shape[1:]):
-        out = view.copy() if out is None else reduce(out, view, out=out)
-    assert out is not None
+    """``reduce`` (np.maximum, np.add) over the window positions of a padded input."""
+    windows = spatial_windows(xp, layer.attrs["kernel"], layer.attrs["stride"],
+                              layer.attrs.get("dilation", (1, 1)), layer.out_shape[1:])
+    out = next(windows)[2].copy()
+    for _, _, view in windows:
+        reduce(out, view, out=out)
     return out
 
 
