@@ -43,7 +43,6 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_en
     return (size + pad_begin + pad_end - extent) // stride + 1
 
 
-
 def spatial_windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                      dilation: tuple[int, int], out_hw: tuple[int, int]
                      ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -129,12 +128,11 @@ def weight_layer_float(x: np.ndarray, layer: WeightLayer) -> np.ndarray:
     return np.ascontiguousarray(col2im_output(y.reshape(n, p, layer.cout), layer))
 
 
-
 # --------------------------------------------------------------------------- ONNX
 
 
 def per_channel(imp: Importer, node: Node, value: np.ndarray, shape: Shape,
-                 legacy_axis: int | None = None) -> np.ndarray:
+                legacy_axis: int | None = None) -> np.ndarray:
     """A constant that broadcasts to ``(1, *shape)`` and is constant per channel, as ``(C,)``."""
     full = (1, *shape)
     if legacy_axis is not None:  # opset < 7 broadcast=1 with axis: align at that axis
@@ -157,7 +155,7 @@ def per_channel(imp: Importer, node: Node, value: np.ndarray, shape: Shape,
 
 
 def fold_bias(imp: Importer, node: Node, act_raw: str, const_name: str,
-               legacy_axis: int | None) -> bool:
+              legacy_axis: int | None) -> bool:
     """Fold ``act + const`` into the bias of the weight layer writing ``act``; False if none."""
     layer = imp.foldable_producer(act_raw)
     if layer is None:
@@ -170,9 +168,8 @@ def fold_bias(imp: Importer, node: Node, act_raw: str, const_name: str,
     return True
 
 
-
 @register_op("Conv", emits=("conv",))
-def _conv(imp: Importer, node: Node) -> None:
+def _onnx_conv(imp: Importer, node: Node) -> None:
     x, xs = imp.act(node, 0)
     require_rank(imp, node, xs, 3, "(N, C, H, W)")
     weight = imp.const(node, 1, "weight W")
@@ -228,7 +225,7 @@ def _weight_operand(imp: Importer, node: Node) -> tuple[str, Shape, np.ndarray]:
 
 
 @register_op("Gemm", emits=("fc",))
-def _gemm(imp: Importer, node: Node) -> None:
+def _onnx_gemm(imp: Importer, node: Node) -> None:
     x, xs, b = _weight_operand(imp, node)
     if node.attr("transA", 0):
         raise imp.error(node, "transA=1 would transpose the batch axis; only transA=0 is supported")
@@ -253,7 +250,7 @@ def _gemm(imp: Importer, node: Node) -> None:
 
 
 @register_op("MatMul", emits=("fc",))
-def _matmul(imp: Importer, node: Node) -> None:
+def _onnx_matmul(imp: Importer, node: Node) -> None:
     x, xs, b = _weight_operand(imp, node)
     if b.shape[0] != xs[0]:
         raise imp.error(node, f"weight B {b.shape} does not fit K={xs[0]}")
