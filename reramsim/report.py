@@ -108,7 +108,7 @@ def _speed_totals(sim: SimulationLike, energy_pj: float, area_um2: float) -> dic
     throughput = getattr(sim, "throughput", None)
     images = int(getattr(sim, "images", 1))
     stream = getattr(sim, "stream", None)
-    macs = sum(layer.macs for layer in net.weight_layers())
+    macs = sum(layer.n_weights * layer.out_pixels for layer in net.weight_layers())
     nonzero_macs = sum(int(np.count_nonzero(layer.weight)) * layer.out_pixels
                        for layer in net.weight_layers())
     per_image_pj = (compute_energy(stream, config, sim.placement, mapping).total_pj / images
