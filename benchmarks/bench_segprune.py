@@ -48,13 +48,22 @@ BUILD = ROOT / "models" / "build"
 FULL_CHIP_TILES = 168  # ISAAC's chip, for the overhead relative to a whole accelerator
 
 
-def pruned_model(name: str, config, ratio: float, epochs: int, force: bool) -> tuple[Path, dict]:
-    """The cached pruned ONNX of ``name`` and its facts; prunes and fine-tunes when missing."""
-    path = BUILD / f"{name}_segprune_r{ratio:g}.onnx"
+def pruned_model(name: str, config, ratio: float, epochs: int, force: bool,
+                 allocation: str = "lamp") -> tuple[Path, dict]:
+    """The cached pruned ONNX of ``name`` and its facts; prunes and fine-tunes when missing.
+
+    ``allocation`` sets the per-layer budgets (``reramsim.prune.base.allocate``); models
+    pruned with another allocation than LAMP are cached under their own name.
+    """
+    suffix = "" if allocation == "lamp" else f"_{allocation}"
+    stem = f"{name}_segprune_r{ratio:g}{suffix}"
+    path = BUILD / f"{stem}.onnx"
     sidecar = path.with_suffix(".json")
     pruner = get_pruner("segprune", config)
-    settings = FinetuneSettings(epochs=epochs)
+    settings = FinetuneSettings(epochs=epochs, allocation=allocation)
     key = {"ratio": ratio, "params": pruner.params, "epochs": epochs, "config": config.name}
+    if allocation != "lamp":
+        key["allocation"] = allocation
     if not force and path.is_file() and sidecar.is_file():
         facts = json.loads(sidecar.read_text())
         if facts.get("key") == key:
@@ -64,7 +73,7 @@ def pruned_model(name: str, config, ratio: float, epochs: int, force: bool) -> t
     dense_acc = train.evaluate(model, *test)
     start = time.perf_counter()
     result = prune_model(model, pruner, ratio, train_data, settings, test_data=test,
-                         checkpoint=BUILD / f"{name}_segprune_r{ratio:g}.ckpt",
+                         checkpoint=BUILD / f"{stem}.ckpt",
                          signature={"arch": name, "data": "digits"})
     pruned_acc = train.evaluate(result.model, *test)
     facts = {"key": key, "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
@@ -73,7 +82,7 @@ def pruned_model(name: str, config, ratio: float, epochs: int, force: bool) -> t
                   extra={"model": name, "data": "digits", "float_accuracy_dense": dense_acc,
                          "float_accuracy_pruned": pruned_acc})
     sidecar.write_text(json.dumps(facts, indent=1) + "\n")
-    (BUILD / f"{name}_segprune_r{ratio:g}.ckpt").unlink(missing_ok=True)
+    (BUILD / f"{stem}.ckpt").unlink(missing_ok=True)
     return path, facts
 
 

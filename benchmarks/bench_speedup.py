@@ -13,6 +13,9 @@ config with the same crossbar budget:
 * zero-skipping off, or on (``ou.skip_zero_inputs``) over ``--images`` digits test
   images (both models skip; the throughput is then measured on the stream).
 
+``--allocation latency`` prunes with the latency-aware per-layer budgets instead of
+LAMP (cached under its own name); the rows then show its accuracy next to LAMP's.
+
 Latency is one image end to end; throughput the steady state (one image per
 initiation interval, ``reramsim.throughput``). Speedup = dense / SegPrune time.
 Prints the table and writes JSON (default models/build/bench_speedup.json).
@@ -68,7 +71,8 @@ def run(net, config, scheme, options, engine, budget, images, inputs) -> dict:
 def bench_model(name: str, args) -> list[dict]:
     """One row per setting: dense and SegPrune at the same budget and options."""
     base = load_config(args.hw)
-    pruned_path, facts = pruned_model(name, base, args.ratio, args.epochs, False)
+    pruned_path, facts = pruned_model(name, base, args.ratio, args.epochs, False,
+                                      args.allocation)
     dense_net = load_onnx(train.ensure(name))
     pruned_net = load_onnx(pruned_path)
     scheme, options = scheme_from_metadata(pruned_net)
@@ -89,7 +93,8 @@ def bench_model(name: str, args) -> list[dict]:
         seg = run(pruned_net, config, scheme, options, engine, _budget(budget, dense_xbars),
                   images, inputs if skip else None)
         rows.append({
-            "model": name, "budget": budget, "replication": replication, "zero_skip": skip,
+            "model": name, "allocation": args.allocation, "budget": budget,
+            "replication": replication, "zero_skip": skip,
             "images": images, "engine": engine,
             "dense": dense, "segprune": seg,
             "latency_speedup": dense["latency_ns"] / seg["latency_ns"],
@@ -135,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=100,
                         help="digits test images for the zero-skipping rows")
     parser.add_argument("--no-skip", action="store_true", help="leave out the zero-skipping rows")
+    parser.add_argument("--allocation", default="lamp", choices=("lamp", "latency"),
+                        help="per-layer pruning budgets of the SegPrune model (default lamp)")
     parser.add_argument("--json", default=str(BUILD / "bench_speedup.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -143,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     print(HEAD)
     print("-" * len(HEAD))
     rows = [row for name in args.models for row in bench_model(name, args)]
+    for name in args.models:
+        r = next(r for r in rows if r["model"] == name)
+        print(f"{name}: float top-1 dense {r['float_accuracy_dense']:.2%}, SegPrune "
+              f"({args.allocation}, {r['pruning_ratio']:.2f}x) {r['float_accuracy_pruned']:.2%}")
     misses = [r for r in rows if r["budget"] == "dense" and r["replication"] == "balance"
               and not r["zero_skip"] and (r["throughput_speedup"] < GOAL_THROUGHPUT
                                           or r["latency_speedup"] < GOAL_LATENCY)]

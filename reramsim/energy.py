@@ -41,7 +41,7 @@ from reramsim.ir import WEIGHT_KINDS, Network
 from reramsim.mapping import NetworkMapping
 from reramsim.ops import OPS
 from reramsim.placement import Placement
-from reramsim.stats import EVENT_KINDS, SimResult
+from reramsim.stats import SimResult
 
 #: Energy components, in the order reports list them.
 COMPONENTS: tuple[str, ...] = (

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reramsim import ReramsimError
 import numpy as np
 
+from reramsim import ReramsimError
 from reramsim.activity import ou_activity
 from reramsim.analytical import analytical_from_plan
 from reramsim.config import Config
