@@ -12,9 +12,12 @@ With ``mapping.replication: balance`` the crossbars a mapping leaves free hold
 copies of layers (ISAAC balances its pipeline this way): repeatedly, the weight
 layer that bounds the pipeline, the one with the largest
 ``ceil(pixels / copies) x cycles per pixel``, gets one more copy while the budget
-holds it; the first time the bounding layer does not fit (or has a copy per
-pixel), replication stops, since copies of any other layer would not raise the
-throughput. A layer's cycles per pixel is its slowest stage: the busiest crossbar's
+holds it. A bounding layer with a copy per pixel already (an fc layer has one pixel)
+is instead re-mapped over twice its crossbars (mapper option ``min_crossbars``: the
+same OUs, spread), if that fits and shortens its time per pixel. The first time the
+bounding layer can neither be copied nor spread, replication stops, since copies of
+any other layer would not raise the throughput. A layer's cycles per pixel is its
+slowest stage: the busiest crossbar's
 period (``reramsim.analytical.CrossbarChains.period``), the input fetch, the
 accumulator or the output buffer. Each copy takes a share of the output pixels
 (:mod:`reramsim.plan`); its inputs are broadcast to its tile and its results sent
@@ -25,7 +28,8 @@ from __future__ import annotations
 from reramsim.analytical import crossbar_chains
 from reramsim.config import Config
 from reramsim.ir import Network
-from reramsim.mapping import MappingError, NetworkMapping
+from reramsim.mapping import MappingError, NetworkMapping, get_mapper
+from reramsim.mapping.base import MIN_CROSSBARS
 from reramsim.mapping.dense import dense_crossbar_count
 from reramsim.placement import place
 from reramsim.plan import TimingPlan, build_plan
@@ -100,31 +104,59 @@ def layer_cycles_per_pixel(plan: TimingPlan) -> dict[str, int]:
     return out
 
 
-def choose_replicas(network: Network, mapping: NetworkMapping, budget: int) -> dict[str, int]:
+def choose_replicas(network: Network, mapping: NetworkMapping, budget: int,
+                    options: dict[str, dict] | None = None
+                    ) -> tuple[dict[str, int], NetworkMapping]:
     """Copies of each weight layer within ``budget`` crossbars (greedy, module doc).
 
     Also keeps the copies within the chip's PEs when ``organization.tiles > 0``.
-    Returns ``{layer: copies}`` for every weight layer (1 = placed once).
+    ``options`` are the mapper's per-layer options (for re-mapping a layer spread).
+    Returns ``({layer: copies}, mapping)``: copies of every weight layer (1 = placed
+    once), and the mapping with the spread layers re-mapped (``mapping`` is not changed).
     """
     cfg = mapping.config
     org = cfg.organization
+    mapping = NetworkMapping(mapping.scheme, cfg, dict(mapping.layers))
     per_pixel = layer_cycles_per_pixel(build_plan(network, mapping, place(network, mapping)))
     pixels = {layer.name: layer.out_pixels for layer in network.weight_layers()}
-    size = {name: m.n_crossbars for name, m in mapping.layers.items()}
-    pes = {name: max(1, -(-n // org.crossbars_per_pe)) for name, n in size.items()}
-    copies = dict.fromkeys(size, 1)
-    used, used_pes = sum(size.values()), sum(pes.values())
+    copies = dict.fromkeys(mapping.layers, 1)
     pe_limit = org.tiles * org.pes_per_tile if org.tiles else None
+
+    def cost() -> tuple[int, int]:
+        """(crossbars, PEs) the layers and their copies take."""
+        xbars = sum(m.n_crossbars * copies[k] for k, m in mapping.layers.items())
+        pes = sum(max(1, -(-m.n_crossbars // org.crossbars_per_pe)) * copies[k]
+                  for k, m in mapping.layers.items())
+        return xbars, pes
+
+    def fits() -> bool:
+        xbars, pes = cost()
+        return xbars <= budget and (pe_limit is None or pes <= pe_limit)
+
     while copies:
         name = max(copies, key=lambda k: (-(-pixels[k] // copies[k]) * per_pixel[k], k))
-        fits = used + size[name] <= budget and (pe_limit is None
-                                                or used_pes + pes[name] <= pe_limit)
-        if not fits or copies[name] >= pixels[name] or per_pixel[name] == 0:
+        if per_pixel[name] == 0:
             break
-        copies[name] += 1
-        used += size[name]
-        used_pes += pes[name]
-    return copies
+        if copies[name] < pixels[name]:
+            copies[name] += 1
+            if not fits():
+                copies[name] -= 1
+                break
+            continue
+        old = mapping.layers[name]
+        opts = {**(options or {}).get(name, {}), MIN_CROSSBARS: 2 * old.n_crossbars}
+        mapping.layers[name] = get_mapper(mapping.scheme)(network.layer(name), cfg, opts)
+        if mapping.layers[name].n_crossbars <= old.n_crossbars or not fits():
+            mapping.layers[name] = old
+            break
+        before = per_pixel[name]
+        per_pixel = layer_cycles_per_pixel(build_plan(network, mapping,
+                                                      place(network, mapping)))
+        if per_pixel[name] >= before:
+            mapping.layers[name] = old
+            per_pixel[name] = before
+            break
+    return copies, mapping
 
 
 def merge_instances(plan: TimingPlan, result: SimResult) -> SimResult:

@@ -150,8 +150,9 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
     if int(images) < 1:
         raise SimulationError(f"images must be >= 1, got {images}")
     limit = crossbar_budget(network, mapping, budget)
-    replicas = (choose_replicas(network, mapping, limit)
-                if config.mapping.replication == "balance" else None)
+    replicas = None
+    if config.mapping.replication == "balance":
+        replicas, mapping = choose_replicas(network, mapping, limit, options)
     placement = place(network, mapping, replicas)
     activity, zero_skip = _activity(network, mapping, config, inputs, int(images))
     plan = build_plan(network, mapping, placement, activity=activity)

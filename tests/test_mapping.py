@@ -144,3 +144,18 @@ def test_balanced_dense_never_worse_on_the_busiest_crossbar(rows_cols, hw):
     before = -(-min(xr, rows) // our) * -(-min(xc, cols * cfg.slices) // ouc)
     assert m.n_crossbars == dense_crossbar_count(rows, cols, 1, cfg)
     assert m.ous_per_crossbar.max() <= before
+
+
+@pytest.mark.parametrize("target", [1, 3, 8, 30, 1000])
+def test_dense_min_crossbars_spreads_the_same_ous(target):
+    """min_crossbars cuts smaller blocks of whole OUs: at least that many crossbars (or one
+    OU each), every weight still mapped once, the busiest crossbar never busier."""
+    cfg = load_config("ou_16x16")
+    layer = fc(150, 40)  # 150 rows x 320 bit-lines: 2 x 3 crossbars of 128x128
+    base = get_mapper("dense")(layer, cfg, {})
+    m = get_mapper("dense")(layer, cfg, {"min_crossbars": target})
+    m.validate(layer, cfg)
+    assert m.n_crossbars >= min(target, -(-150 // 16) * -(-320 // 16))
+    assert m.ous_per_crossbar.max() <= base.ous_per_crossbar.max()
+    with pytest.raises(MappingError, match="unknown options"):
+        get_mapper("dense")(layer, cfg, {"crossbarz": 2})

@@ -168,9 +168,26 @@ def test_greedy_copies_the_bounding_layer_within_budget():
     net = nb.network(nb.conv(nb.conv("x", 6, 3), 6, 3))
     mapping = map_network(net, config())
     assert {k: m.n_crossbars for k, m in mapping.layers.items()} == {"conv0": 3, "conv1": 7}
-    assert choose_replicas(net, mapping, 10) == {"conv0": 1, "conv1": 1}
-    assert choose_replicas(net, mapping, 19) == {"conv0": 3, "conv1": 1}
-    assert choose_replicas(net, mapping, 26) == {"conv0": 4, "conv1": 2}
+    assert choose_replicas(net, mapping, 10)[0] == {"conv0": 1, "conv1": 1}
+    assert choose_replicas(net, mapping, 19)[0] == {"conv0": 3, "conv1": 1}
+    assert choose_replicas(net, mapping, 26)[0] == {"conv0": 4, "conv1": 2}
+
+
+def test_a_one_pixel_layer_is_spread_instead_of_copied():
+    """An fc layer (one pixel) that bounds the pipeline gets its OUs re-mapped over twice
+    its crossbars while that fits and is faster: 8 crossbars take 160 cycles per pixel
+    (chain period), 16 take 96 (the accumulator now bounds), 32 would take 144 (merging
+    32 partial sums), so it stops at 16. The original mapping is left alone."""
+    nb = Net((64,))
+    net = nb.network(nb.fc("x", 4))  # 64 rows: one 8x8 crossbar per 8 rows, 8 OUs of 8x4
+    cfg = config(ou__rows=2)  # 4 OUs per crossbar
+    mapping = map_network(net, cfg)
+    assert mapping.layers["fc0"].n_crossbars == 8
+    copies, spread = choose_replicas(net, mapping, 32)
+    assert copies == {"fc0": 1} and mapping.layers["fc0"].n_crossbars == 8
+    assert spread.layers["fc0"].n_crossbars == 16
+    assert spread.layers["fc0"].ous_per_crossbar.max() == 2
+    spread.layers["fc0"].validate(net.layers[0], cfg)
 
 
 def test_simulate_with_budget_and_images():

@@ -117,6 +117,10 @@ class NetworkMapping:
         return sum(m.n_crossbars for m in self.layers.values())
 
 
+#: Mapper option every mapper accepts: spread the layer's OUs over at least this many
+#: crossbars where its structure allows (copies of layers with too few pixels to copy).
+MIN_CROSSBARS = "min_crossbars"
+
 Mapper = Callable[[WeightLayer, Config, dict], LayerMapping]
 #: Mappers ``fn(layer, config, options) -> LayerMapping`` by scheme name.
 MAPPERS: Registry[Mapper] = Registry("mapping scheme", MappingError)

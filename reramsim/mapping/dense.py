@@ -29,7 +29,13 @@ import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, ous_from_tiles, register_mapper
+from reramsim.mapping.base import (
+    MIN_CROSSBARS,
+    LayerMapping,
+    MappingError,
+    ous_from_tiles,
+    register_mapper,
+)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -43,28 +49,46 @@ def dense_crossbar_count(rows: int, cols: int, groups: int, config: Config) -> i
             * config.polarities)
 
 
-def balanced_block(n: int, capacity: int, ou: int) -> int:
-    """Lines per block when ``n`` lines are cut into ``ceil(n / capacity)`` blocks of whole OUs.
+def balanced_block(n: int, capacity: int, ou: int, blocks: int = 0) -> int:
+    """Lines per block when ``n`` lines are cut into ``blocks`` blocks of whole OUs.
 
-    ``ceil(ceil(n / ou) / blocks) * ou``, capped at ``capacity``: e.g. ``n = 144``,
-    ``capacity = 128``, ``ou = 16``: 9 OU rows over 2 blocks -> 5 per block -> 80 lines.
-    Every block but the last is full; the block count stays ``ceil(n / capacity)``.
+    ``blocks`` defaults to (and is at least) ``ceil(n / capacity)``, and at most one OU
+    per block: ``ceil(ceil(n / ou) / blocks) * ou``, capped at ``capacity``. E.g.
+    ``n = 144``, ``capacity = 128``, ``ou = 16``: 9 OU rows over 2 blocks -> 5 per
+    block -> 80 lines. Every block but the last is full; ``ceil(n / block)`` blocks.
     """
-    blocks = ceil_div(n, capacity)
+    least = ceil_div(n, capacity)
+    blocks = min(max(blocks, least), ceil_div(n, ou))
     block = min(capacity, ceil_div(ceil_div(n, ou), blocks) * ou)
-    return block if (blocks - 1) * block < n else capacity
+    return block if (least - 1) * block < n else capacity
 
 
 @register_mapper("dense")
 def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -> LayerMapping:
-    """Tile every group's matrix into crossbars and OUs (``options`` is unused)."""
+    """Tile every group's matrix into crossbars and OUs.
+
+    ``options`` may hold ``min_crossbars`` (:data:`reramsim.mapping.base.MIN_CROSSBARS`):
+    cut the matrix into more, smaller blocks (more row blocks first, then bit-line
+    blocks, whole OUs each) until the layer has at least that many crossbars or every
+    block is one OU: the same OUs, spread (copies of layers use spare crossbars this way
+    when a layer has too few pixels to copy, :mod:`reramsim.replication`).
+    """
+    options = options or {}
+    unknown = set(options) - {MIN_CROSSBARS}
+    if unknown:
+        raise MappingError(f"layer {layer.name} (dense): unknown options {sorted(unknown)}; "
+                           f"allowed: {MIN_CROSSBARS}")
     xr, xc = config.crossbar.rows, config.crossbar.cols
     our, ouc = config.ou.rows, config.ou.cols
     s, n_pol = config.slices, config.polarities
     R, n_bitlines = layer.rows, layer.cols * s
-    row_blocks, bl_blocks = ceil_div(R, xr), ceil_div(n_bitlines, xc)
-    block_rows = balanced_block(R, xr, our)
+    per_block = layer.groups * n_pol
+    want = ceil_div(int(options.get(MIN_CROSSBARS, 0)), per_block)
     block_bls = balanced_block(n_bitlines, xc, ouc)
+    block_rows = balanced_block(R, xr, our, ceil_div(want, ceil_div(n_bitlines, block_bls)))
+    row_blocks = ceil_div(R, block_rows)
+    block_bls = balanced_block(n_bitlines, xc, ouc, ceil_div(want, row_blocks))
+    bl_blocks = ceil_div(n_bitlines, block_bls)
 
     # One entry per crossbar, ordered (group, row block, bit-line block, polarity).
     g, rb, bb, pol = np.meshgrid(np.arange(layer.groups), np.arange(row_blocks),

@@ -35,6 +35,9 @@ are not public; this module's rules are **reconstructions** (ALGORITHMS.md
   that crossbar count and deals the shelves out again, most OUs first, to the
   least-loaded crossbar with room, so the busiest crossbar (which sets the layer's
   time per pixel) runs as few OUs as the shelves allow. ``crossbars`` keeps first fit.
+  Option ``min_crossbars`` (``balance`` only) deals the shelves over at least that many
+  crossbars (one shelf each at most): copies of layers use spare crossbars this way when
+  a layer has too few pixels to copy (:mod:`reramsim.replication`).
 * OUs never mix groups: an OU = up to ``ou.rows`` of the piece's ``k`` gathered rows
   x up to ``ou.cols`` of the piece's bit-lines. Word-lines of other pieces in the
   same rows are idle in that step (their bit-lines are not sensed).
@@ -67,7 +70,8 @@ DEFAULT_MAX_SHAPES = 8
 #: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
 INDEX_READS_PER_OU = 2
 #: Per-layer options the mapper accepts (``layouts`` etc. come from the ONNX metadata).
-MAPPER_OPTIONS = ("layouts", "max_ous_per_crossbar", "max_shapes", "segment_height", "source")
+MAPPER_OPTIONS = ("layouts", "max_ous_per_crossbar", "max_shapes", "min_crossbars",
+                  "segment_height", "source")
 
 
 @dataclass
@@ -212,7 +216,7 @@ def _pieces(layout: SegmentLayout, rows: int, config: Config) -> list[_Piece]:
 
 
 def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None,
-          objective: str = "crossbars") -> int:
+          objective: str = "crossbars", min_xbars: int = 0) -> int:
     """Place pieces (sets ``xbar``, ``wl0``, ``bl0``); return the number of crossbars.
 
     Stage 1 puts pieces onto shelves, tallest first; a piece joins the first shelf with
@@ -223,7 +227,8 @@ def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None,
     "balance"`` (``mapping.packing``), the shelves are then dealt again onto that many
     crossbars, most OUs first, each to the least-loaded crossbar it fits
     (:func:`_balance`); that packing is kept when its busiest crossbar has no more OUs
-    than first fit's.
+    than first fit's. ``min_xbars`` (balance only) deals them onto at least that many
+    crossbars (at most one per shelf): the same OUs, spread over spare crossbars.
     """
     xr, xc = config.crossbar.rows, config.crossbar.cols
     our, ouc = config.ou.rows, config.ou.cols
@@ -249,11 +254,12 @@ def _pack(pieces: list[_Piece], config: Config, max_ous: int | None = None,
     cap = np.iinfo(np.int64).max if max_ous is None else max_ous
     heights = np.asarray(shelf_height, np.int64)
     shelf_xbar, shelf_wl0, n_xbar = _first_fit(heights, shelf_ous, xr, cap)
-    if objective == "balance" and n_xbar > 1:
-        balanced = _balance(heights, shelf_ous, n_xbar, xr, cap)
+    target = max(n_xbar, min(min_xbars, len(heights)))
+    if objective == "balance" and target > 1:
+        balanced = _balance(heights, shelf_ous, target, xr, cap)
         if balanced is not None and (np.bincount(balanced[0], shelf_ous).max()
                                      <= np.bincount(shelf_xbar, shelf_ous).max()):
-            shelf_xbar, shelf_wl0 = balanced
+            (shelf_xbar, shelf_wl0), n_xbar = balanced, target
     for i, piece in enumerate(pieces):
         piece.xbar, piece.wl0 = int(shelf_xbar[shelf_of[i]]), int(shelf_wl0[shelf_of[i]])
     return n_xbar
@@ -348,6 +354,8 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     layouts = layer_layouts(layer, config, options)
     height = layouts[0].segment_height if layouts else config.ou.rows
     max_ous = ous_cap(options.get("max_ous_per_crossbar"), layer, config)
+    per_group = max(1, len(layouts) * config.polarities)
+    spread = -(-int(options.get("min_crossbars") or 0) // per_group)
     our, ouc = config.ou.rows, config.ou.cols
     n_pol = config.polarities
     parts: dict[str, list] = {k: [] for k in ("xbar", "rows", "wl", "nr", "cols", "slices", "bl",
@@ -358,7 +366,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     base = 0
     for g, layout in enumerate(layouts):
         pieces = _pieces(layout, layer.rows, config)
-        n_xbar = _pack(pieces, config, max_ous, config.mapping.packing)
+        n_xbar = _pack(pieces, config, max_ous, config.mapping.packing, spread)
         n_shapes += sum(len(t) for t in layout.shapes)
         n_groups += sum(len(np.unique(a[a > 0])) for a in layout.assign)
         n_pieces += len(pieces)
