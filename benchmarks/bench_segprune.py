@@ -1,7 +1,7 @@
 """SegPrune on the digits zoo: pruning ratio, accuracy, crossbars, latency, energy, area vs dense.
 
 For each model (default LeNet, AlexNet, Plain20) the trained weights
-(:func:`models.train.load_trained`) are pruned with SegPrune to the target ratio and
+(:func:`reramsim.training.load_trained`) are pruned with SegPrune to the target ratio and
 fine-tuned (cached as ``models/build/<model>_segprune_r<ratio>.onnx`` plus a ``.json``
 sidecar with the accuracies; ``--force`` redoes it). The dense ONNX and the pruned ONNX
 are then simulated on the same hardware config and engine, and the table compares:
@@ -34,8 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import train  # noqa: E402
-from models.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim import training as train  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 from reramsim.area import compute_area  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
