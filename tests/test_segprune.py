@@ -413,3 +413,13 @@ def test_ou_budget_per_crossbar_trades_crossbars_for_parallelism():
     assert capped.n_crossbars > packed.n_crossbars and capped.n_ous == packed.n_ous
     with pytest.raises(MappingError, match="max_ous_per_crossbar"):
         get_mapper("segprune")(layer, CFG, {"max_ous_per_crossbar": 0})
+
+
+def test_segprune_tables_decode_through_the_registry():
+    """SegPrune's table decoder is registered like any scheme's, and only once."""
+    from reramsim.prune import segprune
+    from reramsim.prune.metadata import TABLE_DECODERS, register_table_decoder
+
+    assert TABLE_DECODERS["segprune"] is segprune.decode_tables
+    with pytest.raises(ValueError, match="registered twice"):
+        register_table_decoder("segprune")(segprune.decode_tables)

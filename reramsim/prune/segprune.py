@@ -51,7 +51,12 @@ import numpy as np
 
 from reramsim.mapping.segprune import DEFAULT_MAX_SHAPES, SegmentLayout, block_bounds
 from reramsim.prune.base import LayerTarget, Projection, Pruner, PruningError, register_pruner
-from reramsim.prune.metadata import encode_layout
+from reramsim.prune.metadata import (
+    PruningMetadataError,
+    decode_layout,
+    encode_layout,
+    register_table_decoder,
+)
 
 
 @register_pruner("segprune")
@@ -302,3 +307,18 @@ def _layout(tables: list[np.ndarray], s3: np.ndarray, lam: float,
         assign[b] = remap[ids[b]]
         shapes.append(tables[b][used, :stop - start].reshape(len(used), stop - start))
     return SegmentLayout(h, shapes, assign)
+
+
+@register_table_decoder("segprune")
+def decode_tables(tables: dict[str, Any], layer: Any) -> dict[str, Any]:
+    """Mapper options of one layer from the tables :meth:`SegPrunePruner.encode_tables` wrote.
+
+    Raises:
+        PruningMetadataError: a layout per conv group is missing, or a layout is malformed.
+    """
+    height = int(tables["segment_height"])
+    groups = tables["groups"]
+    if len(groups) != layer.groups:
+        raise PruningMetadataError(f"{len(groups)} layouts for {layer.groups} conv groups")
+    layouts = [decode_layout(g, layer.rows, layer.cols, height) for g in groups]
+    return {"segment_height": height, "layouts": layouts, "source": "metadata"}
