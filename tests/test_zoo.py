@@ -45,12 +45,12 @@ def models():
     ("plain20", 268_336), ("resnet20", 270_896),
 ])
 def test_weight_counts(models, name, expected):
-    """Conv/fc weight counts (no BN, no bias) match ALGORITHMS.md's Model zoo section."""
+    """Conv/fc weight counts (no BN, no bias) match the Model zoo section of docs/sources.md."""
     assert zoo_train.n_weights(models[name]) == expected
 
 
 def test_weight_counts_as_published(models):
-    """AlexNet has 2.78 M weights and VGG16 14.73 M, as ALGORITHMS.md rounds them."""
+    """AlexNet has 2.78 M weights and VGG16 14.73 M, as docs/sources.md rounds them."""
     assert round(zoo_train.n_weights(models["alexnet"]) / 1e6, 2) == 2.78
     assert round(zoo_train.n_weights(models["vgg16"]) / 1e6, 2) == 14.73
 
@@ -61,7 +61,7 @@ def test_weight_counts_as_published(models):
     ("plain20", 59, [1] + [2] * 6 + [2] + [3] * 5 + [3] + [5] * 5 + [1]),
 ])
 def test_dense_crossbar_counts(models, name, total, per_layer):
-    """Naive dense 128x128 crossbar counts: AlexNet 179, VGG16 918, Plain20 59 (ALGORITHMS.md)."""
+    """Naive dense 128x128 crossbar counts: AlexNet 179, VGG16 918, Plain20 59 (docs/sources.md)."""
     counts = naive_crossbars(models[name])
     assert sum(counts) == total
     if per_layer is not None:
