@@ -42,7 +42,10 @@ def vgg16() -> Network:
     nb = NetworkBuilder((3, 32, 32), "vgg16")
     x = "x"
     for item in VGG16_PLAN:
-        x = nb.maxpool(x, 2, 2) if item == "M" else nb.relu(nb.conv(x, int(item), 3, pad=1, bias=True))
+        if item == "M":
+            x = nb.maxpool(x, 2, 2)
+        else:
+            x = nb.relu(nb.conv(x, int(item), 3, pad=1, bias=True))
     return nb.network(nb.fc(nb.flatten(x), 10, bias=True))
 
 
