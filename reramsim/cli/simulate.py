@@ -19,6 +19,8 @@ examples:
   reramsim simulate models/lenet.onnx --hw isaac --engine analytical --csv lenet.csv
   reramsim simulate pruned.onnx --hw ou_16x16 --budget dense --set mapping.replication=balance
   reramsim simulate models/lenet.onnx --hw isaac --images 100
+  reramsim simulate models/lenet.onnx --hw isaac --set ou.skip_zero_inputs=true --data digits \
+      --images 20 --engine pyref
 """
 
 
@@ -41,13 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "it with --set mapping.replication=balance (default: the chip, or "
                              "the mapping's own crossbars when organization.tiles is 0)")
     parser.add_argument("--images", metavar="N", type=int, default=None,
-                        help="stream N images through the pipeline (default: the ONNX batch "
-                             "size, or 1); the report adds the stream's time and energy per "
-                             "image")
+                        help="stream N images through the pipeline (default: the number of "
+                             "--inputs, else the ONNX batch size, else 1); the report adds the "
+                             "stream's time and energy per image")
     data = parser.add_mutually_exclusive_group()
     data.add_argument("--inputs", metavar="X.npy",
                       help="input images (N, *input shape) for zero-skipping "
-                           "(--set ou.skip_zero_inputs=true); --images defaults to N")
+                           "(--set ou.skip_zero_inputs=true)")
     data.add_argument("--data", metavar="SPEC",
                       help="take the --images inputs from a dataset's test split instead "
                            "(digits, mnist:DIR, cifar10:DIR)")
@@ -59,70 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def default_engine() -> str:
-    """'cycle' when the simulator has the cycle-level engine, else 'analytical'."""
-    from reramsim import simulator
-
-    return "cycle" if "cycle" in simulator.registered_engines() else "analytical"
-
-
-def _image_shape(network) -> tuple[int, ...]:
-    """The per-sample shape of the model's one graph input."""
-    from reramsim.simulator import SimulationError
-
-    if len(network.inputs) != 1:
-        raise SimulationError(f"--inputs/--data: {network.name} has {len(network.inputs)} "
-                              f"graph inputs; input data needs exactly one")
-    return next(iter(network.inputs.values()))
-
-
-def load_inputs(args: argparse.Namespace, network):
-    """The images of ``--inputs X.npy`` (checked against the model's input), or None."""
-    if not args.inputs:
-        return None
-    import numpy as np
-
-    from reramsim.simulator import SimulationError
-
-    shape = _image_shape(network)
-    try:
-        x = np.load(args.inputs, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise SimulationError(f"--inputs {args.inputs}: cannot read a .npy array ({err})") from None
-    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape) or not len(x):
-        raise SimulationError(f"--inputs {args.inputs}: shape {x.shape}, expected "
-                              f"(N, {', '.join(map(str, shape))}) with N >= 1")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise SimulationError(f"--inputs {args.inputs}: expected finite numbers")
-    return x.astype(np.float32)
-
-
 def run(args: argparse.Namespace) -> int:
-    """Load the config and the model, simulate, print the table, write the requested files."""
-    from reramsim.config import load_config
-    from reramsim.datasets import load_dataset
-    from reramsim.onnx_import import load_onnx
-    from reramsim.prune.metadata import resolve_scheme
-    from reramsim.replication import parse_budget
+    """Simulate, print the table, write the requested files."""
+    from reramsim.pipeline import simulate
     from reramsim.report import build_report, format_table, write_csv, write_json
-    from reramsim.simulator import SimulationError, simulate
 
-    config = load_config(args.hw, args.overrides)
-    network = load_onnx(args.model)
-    scheme, options = resolve_scheme(network, args.scheme)
-    engine = args.engine or default_engine()
-    budget = parse_budget(args.budget) if args.budget is not None else None
-    inputs = load_inputs(args, network)
-    if args.images is not None:
-        images = args.images
-    else:
-        images = len(inputs) if inputs is not None else network.batch
-    if images < 1:
-        raise SimulationError(f"--images: expected an integer >= 1, got {images}")
-    if args.data:
-        inputs = load_dataset(args.data, "test", _image_shape(network), images)[0]
-    sim = simulate(network, config, scheme=scheme, engine=engine, options=options,
-                   trace=args.trace, budget=budget, images=images, inputs=inputs)
+    sim = simulate(args.model, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
+                   trace=args.trace, budget=args.budget, images=args.images,
+                   inputs=args.inputs, data=args.data)
     report = build_report(sim)
     written = []
     for path, write in ((args.json, write_json), (args.csv, write_csv)):
