@@ -111,6 +111,7 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
     f_link_ptr, f_links = _csr([f.links for f in flows])
     f_edge_ptr, f_edges = _csr([f.edges for f in flows])
     need = [e.need for e in edges]
+    act_off, act_cols, act_col, act_rows = _activity(plan)
     e_need_off = np.zeros(len(edges), np.int64)
     if edges:
         e_need_off[1:] = np.cumsum([len(n) for n in need])[:-1]
@@ -136,6 +137,7 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
         "o_rows": plan.ou_n_rows, "o_cols": plan.ou_n_cols,
         "o_cells": np.asarray(plan.ou_n_rows) * np.asarray(plan.ou_n_cols),
         "o_index": plan.ou_index_reads, "o_gather": plan.ou_gather,
+        "l_act_off": act_off, "l_act_cols": act_cols, "o_act_col": act_col, "act": act_rows,
         "e_consumer": [e.consumer for e in edges], "e_flow": [e.flow for e in edges],
         "e_need_off": e_need_off, "need": np.concatenate(need) if need else np.zeros(0),
         "f_src": [f.src for f in flows], "f_link_ptr": f_link_ptr, "f_links": f_links,
@@ -150,10 +152,29 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
         "n_flows": len(flows), "n_edges": len(edges), "n_res": plan.n_resources,
         "n_pixel_slots": int(pixels.sum()), "n_need": len(values["need"]),
         "n_links": len(f_links), "input_steps": plan.input_steps,
-        "t_shift_add": plan.t_shift_add, "t_hop": plan.t_hop,
+        "t_shift_add": plan.t_shift_add, "t_hop": plan.t_hop, "n_act": len(act_rows),
     }
     return ({f.name: np.ascontiguousarray(values[f.name], f.dtype) for f in ARRAYS},
             {f.name: int(sizes[f.name]) for f in SIZES})
+
+
+def _activity(plan: TimingPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Zero-skipping data as engine arrays: per layer its offset in ``act`` (-1: none) and
+    row length, per OU its column, and the concatenated ``(pixels, OUs)`` rows."""
+    n_layers, n_ous = len(plan.layers), len(plan.ou_t_adc)
+    off, cols = np.full(n_layers, -1, np.int64), np.zeros(n_layers, np.int64)
+    col = np.zeros(n_ous, np.int64)
+    rows, total = [], 0
+    for lp, active in zip(plan.layers, plan.ou_active or [None] * n_layers):
+        if active is None or not lp.n_active_crossbars:
+            continue
+        base = plan.ou_base(lp)
+        hi = int(plan.xbar_ou_hi[lp.xbar_hi - 1])
+        col[base:hi] = np.arange(hi - base)
+        off[lp.index], cols[lp.index] = total, active.shape[1]
+        rows.append(active.ravel())
+        total += active.size
+    return off, cols, col, np.concatenate(rows) if rows else np.zeros(0, np.int32)
 
 
 def run_cycle(network: Network, mapping: NetworkMapping, placement: Placement,
@@ -186,9 +207,6 @@ def run_plan(plan: TimingPlan, trace: str | Path | None = None,
     if _engine is None:
         raise EngineError(f"the Cython engine is not built ({_IMPORT_ERROR}); run "
                           f"'python setup.py build_ext --inplace'")
-    if plan.skip_zero:
-        raise EngineError("the Cython engine does not run zero-skipping plans yet; use "
-                          "engine='pyref'")
     arrays, sizes = flatten_plan(plan)
     names = {"layer": [f"layer {lp.name}" for lp in plan.layers],
              "crossbar": [f"crossbar {int(i)} of layer {plan.layers[int(owner)].name}"

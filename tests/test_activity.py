@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _timing_nets import Net, config
+from _timing_nets import Net, assert_same_timing, config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_pyref import hardware, networks
 
 from reramsim.activity import active_steps, ou_activity
 from reramsim.analytical import analytical_from_plan
+from reramsim.engine import run_plan
 from reramsim.mapping import map_network
 from reramsim.placement import place
 from reramsim.plan import TimingError, build_plan
@@ -96,3 +100,37 @@ def test_activity_from_the_functional_model():
     assert act["conv2"].shape == (2 * 16, mapping.layers["conv2"].n_ous)
     assert act["conv2"][16:].max() == 0  # relu(conv(0)) = relu(bias = 0) = 0
     assert act["conv2"][:16].max() > 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(), hardware(), st.integers(0, 2**31 - 1), st.integers(1, 3),
+       st.integers(1, 3))
+def test_cycle_engine_skips_like_the_reference(net, hw, seed, copies, images):
+    """Random nets, hardware, copies, streams and activity (zeros included): the Cython
+    engine and the pure-Python reference agree cycle for cycle and count for count."""
+    cfg = config(**hw, ou__skip_zero_inputs=True)
+    mapping = map_network(net, cfg)
+    rng = np.random.default_rng(seed)
+    activity = {layer.name: rng.integers(0, cfg.input_steps + 1,
+                                         (images * layer.out_pixels,
+                                          mapping.layers[layer.name].n_ous)).astype(np.uint8)
+                for layer in net.weight_layers()}
+    for name in activity:  # some pixels with nothing to do at all
+        activity[name][rng.random(len(activity[name])) < 0.3] = 0
+    replicas = {layer.name: min(copies, layer.out_pixels) for layer in net.weight_layers()}
+    plan = build_plan(net, mapping, place(net, mapping, replicas), images=images,
+                      activity=activity)
+    assert plan.skip_zero
+    assert_same_timing(run_plan(plan)[0], PyRefEngine(plan).run())
+
+
+def test_cycle_engine_by_hand():
+    """The hand-worked skipping cases above, on the Cython engine."""
+    net, cfg = fc_8_4(), config(**SKIP)
+    mapping = map_network(net, cfg)
+    for act, cycles, steps in (([[2, 0]], 48, 2), ([[0, 0]], 19, 0), ([[4, 4]], None, 8)):
+        plan = build_plan(net, mapping, place(net, mapping),
+                          activity={"fc0": np.array(act, np.uint8)})
+        res = run_plan(plan)[0]
+        assert res.layers[0].counts["ou_step"] == steps
+        assert cycles is None or res.total_cycles == cycles

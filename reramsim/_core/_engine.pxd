@@ -78,6 +78,9 @@ cdef struct CrossbarState:
     time_t adc_busy            # cycles its conversions held the ADC group
     time_t adc_stall           # cycles its conversions waited for the ADC group
     int64_t steps              # OU steps done (conversions requested)
+    int64_t act_off            # zero-skipping: its layer's l_act_off (-1: every step runs)
+    int64_t act_cols           # its layer's l_act_cols
+    time_t result              # its latest result (results go on in pixel order)
     idx_t layer                # its layer (copied from the model)
     idx_t adc                  # resource id of its ADC group (copied from the model)
     int32_t step               # bit-step in progress
@@ -94,6 +97,7 @@ cdef struct OuInfo:
     int64_t cells              # cell reads per step
     int64_t index              # index-buffer lookups per pixel
     int64_t gather             # gathered inputs per pixel
+    int64_t act_col            # zero-skipping: its column in its layer's act rows
 
 
 cdef struct State:
@@ -103,6 +107,8 @@ cdef struct State:
     const OuInfo* ou           # (n_ous) packed OU constants
     int64_t* ou_steps          # (n_ous) bit-steps each OU has done; the per-step event
                                # counts (cells, DACs, ...) are these tallies x the OU's sizes
+    int64_t* ou_firsts         # (n_ous) pixels the OU ran at least one step of (its index
+                               # lookups and gathers are these x its per-pixel counts)
     int64_t* l_next_ready      # (n_layers) next pixel to check for readiness
     int64_t* l_fetched         # (n_layers) pixels whose input vector is in the registers
     int64_t* l_completed       # (n_layers) pixels written to the output buffer

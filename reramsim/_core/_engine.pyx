@@ -123,6 +123,18 @@ cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
     for i in range(m.n_res):
         if m.r_kind[i] >= N_RES_KINDS:
             return _bad(fail, F_R_KIND, -1, i)
+    for i in range(m.n_layers):  # zero-skipping rows lie inside act
+        if m.l_act_off[i] >= 0 and m.l_act_off[i] + m.l_pixels[i] * m.l_act_cols[i] > m.n_act:
+            return _bad(fail, F_L_ACT_OFF, F_L_ACT_COLS, i)
+    for i in range(m.n_xbars):
+        layer = m.x_layer[i]
+        if m.l_act_off[layer] >= 0:
+            for j in range(m.x_ou_lo[i], m.x_ou_hi[i]):
+                if m.o_act_col[j] >= m.l_act_cols[layer]:
+                    return _bad(fail, F_O_ACT_COL, -1, j)
+    for i in range(m.n_act):
+        if m.act[i] > m.input_steps:
+            return _bad(fail, F_ACT, -1, i)
     return ERR_NONE
 
 
@@ -195,13 +207,76 @@ cdef int on_fetch(const Model* m, State* s, EventQueue* q, const Event* ev) noex
     return queue_push(q, start + dur, EV_UNIT, layer, ev.b, 0)
 
 
-cdef inline int _start_pixel(State* s, EventQueue* q, idx_t x, time_t read_start) noexcept nogil:
-    """Crossbar ``x`` starts the first read of its next pixel at ``read_start``."""
+cdef inline int64_t _next_ou(const Model* m, const State* s, const CrossbarState* xb,
+                            int64_t k, int64_t p) noexcept nogil:
+    """The first OU of the crossbar from ``k`` on with a step to run for pixel ``p``
+    (``ou_hi``: none); without zero-skipping data, ``k``."""
+    cdef const int32_t* row
+    if xb.act_off < 0:
+        return k
+    row = &m.act[xb.act_off + p * xb.act_cols]
+    while k < xb.ou_hi and row[s.ou[k].act_col] == 0:
+        k += 1
+    return k
+
+
+cdef inline int64_t _steps(const Model* m, const CrossbarState* xb, const OuInfo* ou,
+                           int64_t p) noexcept nogil:
+    """Input steps the OU runs for pixel ``p``: all, or its zero-skipping count."""
+    if xb.act_off < 0:
+        return m.input_steps
+    return m.act[xb.act_off + p * xb.act_cols + ou.act_col]
+
+
+cdef int _crossbar_done(const Model* m, State* s, EventQueue* q, idx_t x, int64_t p,
+                        time_t done) noexcept nogil:
+    """Crossbar ``x`` has its result for pixel ``p`` (not before its previous result);
+    the last crossbar of the layer to do so requests the accumulator."""
     cdef CrossbarState* xb = &s.xb[x]
+    cdef idx_t layer = xb.layer
+    cdef int64_t slot = m.l_pix_off[layer] + p
+    if done < xb.result:
+        done = xb.result
+    xb.result = done
+    s.p_xdone[slot] += 1
+    if done > s.p_xmax[slot]:
+        s.p_xmax[slot] = done
+    if s.p_xdone[slot] == m.l_xb_hi[layer] - m.l_xb_lo[layer]:
+        return queue_push(q, s.p_xmax[slot], EV_UNIT, layer, <idx_t> p, 0)
+    return ERR_NONE
+
+
+cdef int _start_pixel(const Model* m, State* s, EventQueue* q, idx_t x,
+                      time_t read_start) noexcept nogil:
+    """Crossbar ``x`` starts the first read of its next pixel at ``read_start``.
+
+    Zero-skipping: an OU without an active step is skipped; a pixel with none at all has
+    its (zero) result at ``read_start`` and the crossbar goes on to the next pixel.
+    """
+    cdef CrossbarState* xb = &s.xb[x]
+    cdef int64_t p, k
+    cdef int rc
+    while True:
+        p = xb.pix
+        k = xb.ou_lo
+        if xb.act_off >= 0:
+            s.l_counts[xb.layer * N_COUNT_KINDS + CK_ZERO_CHECK] += (
+                m.input_steps * (xb.ou_hi - xb.ou_lo))
+            k = _next_ou(m, s, xb, k, p)
+        if k < xb.ou_hi:
+            break
+        rc = _crossbar_done(m, s, q, x, p, read_start)
+        if rc:
+            return rc
+        xb.pix = p + 1
+        if not (p + 1 < m.l_pixels[xb.layer] and s.l_fetched[xb.layer] > p + 1):
+            xb.busy = 0
+            xb.free = read_start
+            return ERR_NONE
     xb.busy = 1
-    xb.ou = xb.ou_lo
+    xb.ou = k
     xb.step = 0
-    return queue_push(q, read_start + s.ou[xb.ou_lo].t_first, EV_XSTEP, x, <idx_t> xb.pix, 0)
+    return queue_push(q, read_start + s.ou[k].t_first, EV_XSTEP, x, <idx_t> p, 0)
 
 
 cdef int on_fetched(const Model* m, State* s, EventQueue* q, const Event* ev) noexcept nogil:
@@ -218,7 +293,7 @@ cdef int on_fetched(const Model* m, State* s, EventQueue* q, const Event* ev) no
             start = xb.free
             if start < ev.time:
                 start = ev.time
-            rc = _start_pixel(s, q, x, start)
+            rc = _start_pixel(m, s, q, x, start)
             if rc:
                 return rc
     return ERR_NONE
@@ -252,19 +327,22 @@ cdef int on_xstep(const Model* m, State* s, EventQueue* q, const Event* ev) noex
         t_read = ou.t_first if b == 0 else ou.t_rest
         xb.read += t_read
         s.ou_steps[k] += 1
+        if b == 0:
+            s.ou_firsts[k] += 1
         if s.trace_cap:
             _trace(s, EV_READ, layer, ev.b, x, now - t_read, t_read)
             _trace(s, EV_XSTEP, layer, ev.b, xb.adc, conv, ou.t_adc)
         # The next read starts when this conversion starts (one sample-and-hold stage).
-        if b + 1 < m.input_steps:
+        if b + 1 < _steps(m, xb, ou, ev.b):
             xb.step = b + 1
             t_next = conv + ou.t_rest
-        elif k + 1 < xb.ou_hi:
-            xb.ou = k + 1
-            xb.step = 0
-            t_next = conv + s.ou[k + 1].t_first
         else:
-            break
+            k = _next_ou(m, s, xb, k + 1, ev.b)
+            if k >= xb.ou_hi:
+                break
+            xb.ou = k
+            xb.step = 0
+            t_next = conv + s.ou[k].t_first
         # Fast path: when the next step's XSTEP would be the very next event popped,
         # handle it here instead of pushing and popping it (same order, seq and count).
         if not queue_next_is(q, t_next, EV_XSTEP):
@@ -275,18 +353,12 @@ cdef int on_xstep(const Model* m, State* s, EventQueue* q, const Event* ev) noex
         s.events += 1
         now = t_next
     # Last step of the pixel on this crossbar.
-    slot = m.l_pix_off[layer] + ev.b
-    done = conv + ou.t_adc + m.t_shift_add
-    s.p_xdone[slot] += 1
-    if done > s.p_xmax[slot]:
-        s.p_xmax[slot] = done
-    if s.p_xdone[slot] == m.l_xb_hi[layer] - m.l_xb_lo[layer]:
-        rc = queue_push(q, s.p_xmax[slot], EV_UNIT, layer, ev.b, 0)
-        if rc:
-            return rc
+    rc = _crossbar_done(m, s, q, x, ev.b, conv + ou.t_adc + m.t_shift_add)
+    if rc:
+        return rc
     xb.pix = ev.b + 1
     if ev.b + 1 < m.l_pixels[layer] and s.l_fetched[layer] > ev.b + 1:
-        return _start_pixel(s, q, x, conv)
+        return _start_pixel(m, s, q, x, conv)
     xb.busy = 0
     xb.free = conv
     return ERR_NONE
@@ -554,9 +626,9 @@ cdef int64_t fold_tallies(const Model* m, State* s) noexcept nogil:
         counts = &s.l_counts[layer * N_COUNT_KINDS]
         for k in range(m.x_ou_lo[x], m.x_ou_hi[x]):
             n = s.ou_steps[k]
-            if n % m.input_steps:
+            first = s.ou_firsts[k]
+            if m.l_act_off[layer] < 0 and n != first * m.input_steps:
                 return 1 + n
-            first = n // m.input_steps
             ou = &s.ou[k]
             counts[CK_OU_STEP] += n
             counts[CK_CELL_READ] += n * ou.cells
@@ -581,6 +653,7 @@ cdef const OuInfo* _pack_ous(const Model* m, OuInfo* ou) noexcept:
         ou[k].cells = m.o_cells[k]
         ou[k].index = m.o_index[k]
         ou[k].gather = m.o_gather[k]
+        ou[k].act_col = m.o_act_col[k]
     return ou
 
 
@@ -640,11 +713,14 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
     s.xb = <CrossbarState*> _state(keep, "xb", np.uint8, nx * sizeof(CrossbarState))
     s.ou = _pack_ous(&m, <OuInfo*> _state(keep, "ou", np.uint8, no * sizeof(OuInfo)))
     s.ou_steps = <int64_t*> _state(keep, "ou_steps", i64, no)
+    s.ou_firsts = <int64_t*> _state(keep, "ou_firsts", i64, no)
     for i in range(nx):
         s.xb[i].ou_lo = m.x_ou_lo[i]
         s.xb[i].ou_hi = m.x_ou_hi[i]
         s.xb[i].layer = m.x_layer[i]
         s.xb[i].adc = m.x_adc[i]
+        s.xb[i].act_off = m.l_act_off[m.x_layer[i]]
+        s.xb[i].act_cols = m.l_act_cols[m.x_layer[i]]
     s.l_next_ready = <int64_t*> _state(keep, "next_ready", i64, nl)
     s.l_fetched = <int64_t*> _state(keep, "fetched", i64, nl)
     s.l_completed = <int64_t*> _state(keep, "completed", i64, nl)
@@ -676,8 +752,8 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
         _raise(&fail, names or {})
     bad_tally = fold_tallies(&m, &s)
     if bad_tally:
-        raise EngineError(f"engine: an OU did {bad_tally - 1} bit-steps, not a multiple of "
-                          f"{m.input_steps}")
+        raise EngineError(f"engine: an OU did {bad_tally - 1} bit-steps, not {m.input_steps} "
+                          f"per pixel it ran")
     trace = keep["trace"][:6 * s.trace_n].reshape(-1, 6) if s.trace_cap else np.zeros((0, 6), i64)
     res_busy = np.empty(m.n_res, i64)
     res_stall = np.empty(m.n_res, i64)

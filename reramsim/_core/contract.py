@@ -83,6 +83,7 @@ SIZES = (
     SizeField("input_steps", "int32_t", "B: DAC bit-steps per input vector", lo=1),
     SizeField("t_shift_add", "time_t", "cycles from a conversion's end to its shift-add result"),
     SizeField("t_hop", "time_t", "cycles per mesh hop (router + link)"),
+    SizeField("n_act", "int64_t", "entries of act (zero-skipping data)"),
 )
 
 _L, _X, _O, _E, _F = "n_layers", "n_xbars", "n_ous", "n_edges", "n_flows"
@@ -107,6 +108,11 @@ ARRAYS = (
     ArrayField("l_out_reads", "int64_t", _L, "output-buffer reads per pixel, all flows", lo=0),
     ArrayField("l_xb_lo", "idx_t", _L, "active crossbars of the layer: [lo, hi)", lo=0),
     ArrayField("l_xb_hi", "idx_t", _L, "end of the layer's active crossbars", lo=0),
+    ArrayField("l_act_off", "int64_t", _L, "zero-skipping: index of the layer's row of pixel 0 "
+               "in act (rows of l_act_cols entries, one per pixel), -1: every step runs",
+               lo=-1),
+    ArrayField("l_act_cols", "int64_t", _L, "zero-skipping: entries per pixel row of act "
+               "(the layer's OUs)", lo=0),
     ArrayField("l_edge_ptr", "idx_t", _L + " + 1", "CSR into l_edges: the layer's input edges"),
     ArrayField("l_edges", "idx_t", _E, "edge ids, by consumer layer", lo=0, below=_E),
     ArrayField("l_flow_ptr", "idx_t", _L + " + 1", "CSR into l_flows: the layer's output flows"),
@@ -129,6 +135,10 @@ ARRAYS = (
     ArrayField("o_cells", "int64_t", _O, "rows * cols (cell reads per step)", lo=0),
     ArrayField("o_index", "int64_t", _O, "index-buffer lookups per pixel", lo=0),
     ArrayField("o_gather", "int64_t", _O, "gathered inputs per pixel", lo=0),
+    ArrayField("o_act_col", "int64_t", _O, "zero-skipping: the OU's column in its layer's act "
+               "rows", lo=0),
+    ArrayField("act", "int32_t", "n_act", "zero-skipping: input steps each (pixel, OU) runs",
+               lo=0),
     # edges
     ArrayField("e_consumer", "idx_t", _E, "layer that waits", lo=0, below=_L),
     ArrayField("e_flow", "idx_t", _E, "flow that brings the producer's pixels", lo=0, below=_F),
