@@ -40,14 +40,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_segprune import BUILD, pruned_model  # noqa: E402
 
-from models import train  # noqa: E402
-from models.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim import training as train  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
 from reramsim.onnx_import import load_onnx  # noqa: E402
 from reramsim.prune import scheme_from_metadata  # noqa: E402
 from reramsim.report import build_report  # noqa: E402
 from reramsim.simulator import simulate  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 
 CHIP_CROSSBARS = 168 * 12 * 8  # ISAAC: 168 tiles, 12 IMAs per tile, 8 crossbars per IMA
 #: (budget, replication, zero-skipping) of each row.

@@ -131,3 +131,26 @@ def test_simulate_path_never_imports_torch(repo_root):
             "assert rc == 0 and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
     done = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_simulate_budget_images_and_zero_skipping(conv_relu_gemm, tmp_path, capsys):
+    """--budget, --images and --inputs reach the run: copies fill the budget, the stream
+    is reported, zero-skipping says it is on; a bad budget or image count is one line."""
+    out = tmp_path / "r.json"
+    x = np.zeros((3, 1, 8, 8), np.float32)
+    x[0, 0, 2:5, 2:5] = 1.0
+    np.save(tmp_path / "x.npy", x)
+    rc = main(["simulate", str(conv_relu_gemm), "--hw", "ou_16x16", "--engine", "pyref",
+               "--budget", "6", "--set", "mapping.replication=balance",
+               "--set", "ou.skip_zero_inputs=true", "--inputs", str(tmp_path / "x.npy"),
+               "--json", str(out)])
+    assert rc == 0
+    totals = json.loads(out.read_text())["totals"]
+    assert (totals["images"], totals["budget_crossbars"], totals["zero_skip"]) == (
+        3, 6, "on: 3 images")
+    assert totals["crossbars_placed"] > 2 and totals["stream_cycles"] > totals["cycles"]
+    assert "stream of 3 images" in capsys.readouterr().out
+    for args, message in ((["--budget", "lots"], "--budget: expected 'dense', 'chip'"),
+                          (["--images", "0"], "--images: expected an integer >= 1")):
+        assert main(["simulate", str(conv_relu_gemm), "--hw", "isaac", *args]) == 2
+        assert message in capsys.readouterr().err
