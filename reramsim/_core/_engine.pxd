@@ -107,8 +107,8 @@ cdef struct State:
     const OuInfo* ou           # (n_ous) packed OU constants
     int64_t* ou_steps          # (n_ous) bit-steps each OU has done; the per-step event
                                # counts (cells, DACs, ...) are these tallies x the OU's sizes
-    int64_t* ou_firsts         # (n_ous) pixels the OU ran at least one step of (its index
-                               # lookups and gathers are these x its per-pixel counts)
+    int64_t* ou_firsts         # (n_ous) zero-skipping layers: pixels the OU ran a step of
+                               # (its index lookups and gathers are these x its counts)
     int64_t* l_next_ready      # (n_layers) next pixel to check for readiness
     int64_t* l_fetched         # (n_layers) pixels whose input vector is in the registers
     int64_t* l_completed       # (n_layers) pixels written to the output buffer

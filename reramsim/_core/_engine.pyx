@@ -327,7 +327,7 @@ cdef int on_xstep(const Model* m, State* s, EventQueue* q, const Event* ev) noex
         t_read = ou.t_first if b == 0 else ou.t_rest
         xb.read += t_read
         s.ou_steps[k] += 1
-        if b == 0:
+        if b == 0 and xb.act_off >= 0:
             s.ou_firsts[k] += 1
         if s.trace_cap:
             _trace(s, EV_READ, layer, ev.b, x, now - t_read, t_read)
@@ -626,9 +626,12 @@ cdef int64_t fold_tallies(const Model* m, State* s) noexcept nogil:
         counts = &s.l_counts[layer * N_COUNT_KINDS]
         for k in range(m.x_ou_lo[x], m.x_ou_hi[x]):
             n = s.ou_steps[k]
-            first = s.ou_firsts[k]
-            if m.l_act_off[layer] < 0 and n != first * m.input_steps:
+            if m.l_act_off[layer] >= 0:
+                first = s.ou_firsts[k]  # zero-skipping: pixels the OU ran steps of
+            elif n % m.input_steps:
                 return 1 + n
+            else:
+                first = n // m.input_steps
             ou = &s.ou[k]
             counts[CK_OU_STEP] += n
             counts[CK_CELL_READ] += n * ou.cells
