@@ -130,6 +130,8 @@ class Network:
         layers: every layer, topologically sorted.
         metadata: the ONNX ``metadata_props`` (pruning schemes store their tables here).
         source: the file it was read from, for messages.
+        batch: images per run: the batch dim (dim 0) of the graph inputs, from the file's
+            static shape or ``--input-shape``; 1 when it is dynamic and not given.
     """
 
     name: str
@@ -138,6 +140,7 @@ class Network:
     layers: list[Layer]
     metadata: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    batch: int = 1
 
     def weight_layers(self) -> list[WeightLayer]:
         return [layer for layer in self.layers if isinstance(layer, WeightLayer)]
