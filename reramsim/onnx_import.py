@@ -186,6 +186,11 @@ class Importer:
         return int(versions[0])
 
     def _graph_inputs(self) -> dict[str, Shape]:
+        declared = [v.name for v in self.graph.input if v.name not in self.consts]
+        unknown = sorted(set(self.given_shapes) - set(declared))
+        if unknown:
+            raise self.file_error(f"--input-shape names {unknown}, which are not graph inputs; "
+                                  f"the inputs are {declared}")
         inputs: dict[str, Shape] = {}
         batches = set()
         for value in self.graph.input:
@@ -213,10 +218,6 @@ class Importer:
             self.shapes[value.name] = inputs[value.name]
         if not inputs:
             raise self.file_error("the graph has no input (every input is an initializer)")
-        unknown = sorted(set(self.given_shapes) - set(inputs))
-        if unknown:
-            raise self.file_error(f"--input-shape names {unknown}, which are not graph inputs; "
-                                  f"the inputs are {sorted(inputs)}")
         if len(batches) > 1:
             raise self.file_error(f"graph inputs disagree on the batch size: {sorted(batches)}")
         self.batch = batches.pop() if batches else 1

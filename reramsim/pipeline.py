@@ -21,7 +21,7 @@ import numpy as np
 
 from reramsim.config import Config, ConfigError, load_config
 from reramsim.ir import Network
-from reramsim.onnx_import import load_onnx
+from reramsim.onnx_import import load_onnx, parse_input_shapes
 from reramsim.prune.metadata import resolve_scheme
 from reramsim.quantize import FunctionalError
 
@@ -32,13 +32,17 @@ ModelLike = str | os.PathLike[str] | Network
 ConfigLike = str | os.PathLike[str] | Config
 
 
-def load_model(path: str | os.PathLike[str]) -> Network:
+def load_model(path: str | os.PathLike[str], input_shape: Sequence[str] | None = None
+               ) -> Network:
     """The IR of an ONNX file (dense or pruned; a pruned file keeps its pruning metadata).
+
+    ``input_shape``: ``--input-shape`` specs (``1x3x224x224`` or ``NAME=1x3x224x224``) that
+    fix the inputs' dynamic dims; dim 0 is the batch (``Network.batch``).
 
     Raises:
         reramsim.onnx_import.OnnxImportError: unreadable file or unsupported graph.
     """
-    return load_onnx(path)
+    return load_onnx(path, input_shapes=parse_input_shapes(list(input_shape or [])))
 
 
 def _network(model: ModelLike) -> Network:

@@ -21,9 +21,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxscript")
+import onnxruntime as ort  # noqa: E402
 from torch import nn  # noqa: E402
 
-import onnxruntime as ort  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.functional import FunctionalModel, full_precision  # noqa: E402
 from reramsim.onnx_import import load_onnx  # noqa: E402
@@ -78,7 +78,8 @@ class MobileNetV2Like(nn.Module):
     def __init__(self, act: type[nn.Module] = nn.ReLU6, se: bool = False) -> None:
         super().__init__()
         self.stem, self.act = conv_bn(3, 8, s=2), act()
-        self.blocks = nn.Sequential(InvertedResidual(8, 3, act, se), InvertedResidual(8, 2, act, se))
+        self.blocks = nn.Sequential(InvertedResidual(8, 3, act, se),
+                                    InvertedResidual(8, 2, act, se))
         self.fc = nn.Linear(8, 10)
 
     def forward(self, x):

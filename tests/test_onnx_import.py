@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
-
 from onnx_builders import (
+    WEIGHT_LAYER_MODELS,
     alexnet_bvlc,
     const_subgraph_net,
     export_torch,
@@ -23,8 +23,8 @@ from onnx_builders import (
     squeezenet_style,
     torch_bn_net,
     without_legacy_attrs,
-    WEIGHT_LAYER_MODELS,
 )
+
 from reramsim import ReramsimError
 from reramsim.ir import WeightLayer
 from reramsim.onnx_import import OnnxImportError, load_onnx, register_op, supported_ops
@@ -384,8 +384,8 @@ def test_unsupported_op_error(tmp_path):
     path = save(make_model(nodes, {"x": (2, 4)}, {"y": (2, 4)}), tmp_path / "m.onnx")
     with pytest.raises(OnnxImportError, match=r"m\.onnx: unsupported ops at opset 13: "
                                               r"'Einsum' \(node 'e1'\), 'Hardmax' \(node 'h'\); "
-                                              r"supported: Add, AveragePool, .*Transpose.*\(default "
-                                              r"domain\)$"):
+                                              r"supported: Abs, Add, AveragePool, .*Transpose"
+                                              r".*\(default domain\)$"):
         load_onnx(path)
 
 
@@ -541,3 +541,44 @@ def test_non_default_domain_error():
     model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     with pytest.raises(OnnxImportError, match="unsupported op 'com.microsoft.FusedConv'"):
         load_onnx(model, source="m.onnx")
+
+
+# --------------------------------------------------------------------------- --input-shape
+
+
+def test_input_shape_fixes_dynamic_dims_and_batch(tmp_path):
+    """--input-shape fixes symbolic H, W and the batch; the batch is Network.batch."""
+    from reramsim.onnx_import import parse_input_shapes
+
+    model = one_node("Relu", {"x": ("N", 3, "H", "W")})
+    net = load_onnx(model, source="m.onnx", input_shapes=parse_input_shapes(["4x3x5x6"]))
+    assert net.inputs == {"x": (3, 5, 6)} and net.batch == 4
+    named = load_onnx(model, source="m.onnx", input_shapes=parse_input_shapes(["x=1x3x2x2"]))
+    assert named.inputs == {"x": (3, 2, 2)} and named.batch == 1
+
+
+def test_input_shape_errors():
+    """A malformed spec, a clash with a static dim or an unknown input name: one line each."""
+    from reramsim.onnx_import import parse_input_shapes
+
+    with pytest.raises(OnnxImportError, match=r"--input-shape '1x3xH': expected \[NAME=\]"):
+        parse_input_shapes(["1x3xH"])
+    model = one_node("Relu", {"x": ("N", 3, "H", "W")})
+    with pytest.raises(OnnxImportError, match="disagrees with the declared static shape"):
+        load_onnx(model, source="m.onnx", input_shapes={"x": (1, 4, 5, 5)})
+    with pytest.raises(OnnxImportError, match=r"names \['y'\], which are not graph inputs"):
+        load_onnx(model, source="m.onnx", input_shapes={"y": (1, 3, 5, 5)})
+
+
+def test_cli_simulate_with_input_shape(tmp_path, capsys):
+    """reramsim simulate --input-shape runs a model whose H and W are dynamic."""
+    from reramsim.cli import main
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    path = save(make_model(nodes, {"x": ("N", 3, "H", "W")}, ["y"], {"w": w(4, 3, 3, 3)}),
+                tmp_path / "dyn.onnx")
+    assert main(["simulate", str(path), "--hw", "isaac", "--engine", "analytical"]) == 2
+    assert "--input-shape" in capsys.readouterr().err
+    assert main(["simulate", str(path), "--hw", "isaac", "--engine", "analytical",
+                 "--input-shape", "1x3x8x8"]) == 0
