@@ -12,9 +12,8 @@ as Cython declarations to reramsim/_core/_contract.pxi, a build output.
 import glob
 import importlib.util
 import os
-import sys
-
 import shutil
+import sys
 
 import numpy
 from Cython.Build import cythonize
