@@ -127,7 +127,7 @@ class Importer:
     / :meth:`opt_const` / :meth:`is_const` (constants), ``node.attr(key, default)``,
     ``opset`` and ``batch``; it writes with :meth:`digital` (one digital layer),
     :meth:`emit` (a built layer), :meth:`make_alias`, or folds into
-    :meth:`foldable_producer` and :meth:`rename_tensor`; it refuses with
+    :meth:`foldable_producer` and :meth:`fold_into`; it refuses with
     ``raise importer.error(node, why)``.
     """
 
@@ -352,6 +352,9 @@ class Importer:
 
     # -- emitting -------------------------------------------------------------------------
     def emit(self, node: Node, layer: Layer, check_shape: bool = True) -> Layer:
+        """Add ``layer``; a weight layer records its node's index (``attrs["onnx_node"]``)."""
+        if isinstance(layer, WeightLayer):
+            layer.attrs["onnx_node"] = node.index
         if check_shape:
             self._cross_check(layer.output, node, layer.out_shape)
         self.layers.append(layer)
@@ -385,6 +388,12 @@ class Importer:
         if not ok:
             raise self.error(node, f"computed output shape (N, {', '.join(map(str, out_shape))}) "
                                    f"disagrees with ONNX shape inference {full}")
+
+    def fold_into(self, layer: WeightLayer, node: Node) -> None:
+        """Record that ``node`` was folded into ``layer`` (``attrs["folded"]``, node indices),
+        and let the node's output name the layer's output."""
+        layer.attrs.setdefault("folded", []).append(node.index)
+        self.rename_tensor(layer.output, node.outputs[0])
 
     def foldable_producer(self, name: str) -> WeightLayer | None:
         """The weight layer writing ``name`` if this node's input is its only reader."""

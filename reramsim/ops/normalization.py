@@ -103,7 +103,7 @@ def _onnx_batchnorm(imp: Importer, node: Node) -> None:
     layer.weight = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
     bias = layer.bias.astype(np.float64) if layer.bias is not None else 0.0
     layer.bias = (bias * s + t).astype(np.float32)
-    imp.rename_tensor(node.inputs[0], node.outputs[0])
+    imp.fold_into(layer, node)
 
 
 def _layer_norm_work(layer: Layer) -> tuple[int, int]:

@@ -183,7 +183,7 @@ def fold_scale(imp: Importer, node: Node, act_raw: str, const_name: str,
     layer.weight = (w * vec.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
     if layer.bias is not None:
         layer.bias = (layer.bias.astype(np.float64) * vec).astype(np.float32)
-    imp.rename_tensor(act_raw, node.outputs[0])
+    imp.fold_into(layer, node)
     return True
 
 
@@ -201,7 +201,7 @@ def fold_bias(imp: Importer, node: Node, act_raw: str, const_name: str,
         return False
     bias = layer.bias.astype(np.float64) if layer.bias is not None else 0.0
     layer.bias = (bias + vec).astype(np.float32)
-    imp.rename_tensor(act_raw, node.outputs[0])
+    imp.fold_into(layer, node)
     return True
 
 
