@@ -9,6 +9,7 @@ from onnx import helper, numpy_helper
 torch = pytest.importorskip("torch")
 
 from onnx_builders import make_model, run_onnxruntime, save  # noqa: E402
+
 from reramsim.cli import main  # noqa: E402
 from reramsim.onnx_import import load_onnx  # noqa: E402
 from reramsim.ops import run_float  # noqa: E402
