@@ -4,9 +4,11 @@ The importer folds a node whose inputs are all constants. The ops below cover wh
 exporters emit on weight paths and shape arithmetic (``ConstantOfShape`` that
 materialises a weight, ``Reshape``/``Transpose``/``Cast`` of a weight, ``Shape`` ->
 ``Gather`` -> ``Concat`` chains); they are computed here with one numpy call each,
-in the dtype ONNX gives them. Any other op (or a case outside the simple rules below,
-e.g. integer ``Div``) returns None and the importer falls back to ONNX's reference
-evaluator, which is general but slow on large tensors.
+in the dtype ONNX gives them (``ConstantOfShape`` as a read-only broadcast view of its one
+value, so a weight it materialises costs no memory until something copies it). Any other
+op (or a case outside the simple rules below, e.g. integer ``Div``) returns None and the
+importer falls back to ONNX's reference evaluator, which is general but slow on large
+tensors.
 """
 from __future__ import annotations
 
@@ -78,7 +80,8 @@ def fold(op: str, attr: Attr, inputs: list[np.ndarray | None], opset: int
         fill = attr("value", None)
         value = numpy_helper.to_array(fill).reshape(-1) if fill is not None else np.zeros(
             1, np.float32)
-        return [np.full(tuple(int(d) for d in x.reshape(-1)), value[0], dtype=value.dtype)]
+        # A read-only broadcast view: exact, and no memory until a consumer needs a copy.
+        return [np.broadcast_to(value[:1], tuple(int(d) for d in x.reshape(-1)))]
     if x is None:
         return None
     if op == "Identity":

@@ -242,8 +242,7 @@ def emit_fc(imp: Importer, node: Node, x: str, xs: Shape, weight: np.ndarray,
     """An fc layer ``y = x @ weight.T + bias`` with ``weight`` (Cout, Cin)."""
     imp.emit(node, WeightLayer(
         name=node.name, op="fc", inputs=(x,), output=node.outputs[0], in_shapes=(xs,),
-        out_shape=(weight.shape[0],),
-        weight=np.ascontiguousarray(weight, dtype=np.float32),
+        out_shape=(weight.shape[0],), weight=weight.astype(np.float32, copy=False),
         bias=None if bias is None else bias.astype(np.float32)))
 
 
