@@ -211,3 +211,49 @@ def test_dynamo_and_torchscript_give_the_same_timing(exported):
     cycles = [simulate(load_onnx(exported("resnet18", d, 18)), config,
                        engine="analytical").result.total_cycles for d in (False, True)]
     assert cycles[0] == cycles[1]
+
+
+# --------------------------------------------------------------------------- the zoo
+
+
+def _export_zoo(name: str, dynamo: bool, opset: int) -> onnx.ModelProto | str:
+    from reramsim import zoo
+
+    torch.manual_seed(0)
+    module = zoo.build(name).eval()
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (torch.zeros(1, *zoo.INPUT_SHAPES[name]),), buf,
+                              dynamo=dynamo, opset_version=opset, input_names=["x"],
+                              output_names=["y"])
+    except Exception as e:
+        return f"torch.onnx.export(dynamo={dynamo}, opset {opset}) failed: " + (
+            str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    return onnx.load_from_string(buf.getvalue())
+
+
+ZOO = ("lenet", "alexnet", "vgg16", "plain20", "resnet20")
+ZOO_CASES = [(n, False, o) for n in ZOO for o in OPSETS] + [(n, True, o) for n in ZOO
+                                                            for o in (18, NEWEST)]
+
+
+@pytest.mark.parametrize("name,dynamo,opset", ZOO_CASES,
+                         ids=[f"{n}-{'dynamo' if d else 'torchscript'}-{o}"
+                              for n, d, o in ZOO_CASES])
+def test_zoo_model_imports_from_both_exporters(name, dynamo, opset):
+    """Every zoo model, exported either way, imports and its float reference equals ORT."""
+    from reramsim import zoo
+    from reramsim.ops import run_float
+
+    model = _export_zoo(name, dynamo, opset)
+    if isinstance(model, str):
+        pytest.skip(model)
+    net = load_onnx(model, source=f"{name}.onnx")
+    assert len(net.weight_layers()) == len(zoo.weight_layers(zoo.build(name)))
+    x = np.random.default_rng(1).random((1, *zoo.INPUT_SHAPES[name])).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = session.run(None, {session.get_inputs()[0].name: x})[0]
+    got = run_float(net, x)[net.outputs[0]]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
