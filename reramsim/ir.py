@@ -68,6 +68,9 @@ class WeightLayer(Layer):
     (``y = x @ weight.T + bias``), float32, with BatchNorm and Gemm alpha/beta folded in.
     ``kernel``, ``stride``, ``dilation`` are ``(y, x)`` pairs, ``pads`` is
     ``(top, left, bottom, right)``. For fc these are ``(1, 1)`` / zeros and groups is 1.
+    ``weight`` may be a read-only view (a constant fill); copy it before writing into it.
+    An imported layer's ``attrs`` record ``onnx_node`` (the index of its ONNX node) and
+    ``folded`` (indices of the nodes folded into it), for writing weights back.
     """
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))

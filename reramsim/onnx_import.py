@@ -3,19 +3,22 @@
 :func:`load_onnx` does, in order:
 
 1. load and sanity-check the model (one-line :class:`OnnxImportError` naming the file
-   for anything malformed);
+   for anything malformed); ``input_shapes`` (``--input-shape``) fix dynamic input dims;
 2. run ONNX shape inference (used to cross-check the shapes computed here);
 3. wrap the graph once: unique node names (empty or repeated names become
    ``<OpType>_<index>``), the initializer index, a topological order;
-4. walk the nodes: a node whose inputs are all constant (initializers, Constant
+4. check that every op that will not be folded has a converter (one error listing
+   every unsupported op with one node of each);
+5. walk the nodes: a node whose inputs are all constant (initializers, Constant
    nodes, other folded nodes, or ``Shape`` of a tensor whose shape is known) is
-   evaluated here with ONNX's reference evaluator; any other node is dispatched
-   to the converter registered for its op and the model's opset in
-   :data:`reramsim.ops.ONNX_OPS` (each op's converter lives with its descriptor in
-   :mod:`reramsim.ops`), which emits at most one IR layer through
+   evaluated here (:mod:`reramsim.const_fold` directly, else ONNX's reference
+   evaluator); any other node is dispatched to the converter registered for its op
+   and the model's opset in :data:`reramsim.ops.ONNX_OPS` (each op's converter lives
+   with its descriptor in :mod:`reramsim.ops`), which emits IR layers through
    :meth:`Importer.digital` / :meth:`Importer.emit`, folds itself into the previous
-   layer (BatchNorm, constant Add), or aliases its input (Dropout, Identity);
-5. name the graph outputs, drop layers no output depends on.
+   layer (BatchNorm, constant Add or Mul), or aliases its input (Dropout, Identity);
+   a constant is released after its last reader;
+6. name the graph outputs, drop layers no output depends on.
 
 Shapes in the IR are per sample: dim 0 of every activation is the batch, dynamic
 or not. Where an op's attribute or target shape includes the batch dim (Reshape,
