@@ -1,5 +1,9 @@
 """Build script: the package plus the Cython event engine under reramsim/_core.
 
+A build (wheel, ``pip install .``) also copies the top-level ``hw_configs/*.yaml`` and
+``models/*.onnx|pth`` into ``reramsim/_data/`` as package data; no top-level ``models``
+package is installed (pyproject.toml's package list holds ``reramsim`` only).
+
 Compiler directives are set once here. ``RERAMSIM_CYTHON_DEBUG=1`` turns bounds
 and wrap-around checks back on for debugging the engine. Before compiling, the
 engine's contract (reramsim/_core/contract.py: input fields, event kinds) is written
@@ -8,11 +12,18 @@ as Cython declarations to reramsim/_core/_contract.pxi, a build output.
 import glob
 import importlib.util
 import os
+import shutil
 import sys
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+#: Package data copied from the repository's top level into reramsim/_data/ of a build
+#: (wheel, ``pip install .``): folder -> file patterns. reramsim.resources reads them.
+SHIPPED = {"hw_configs": ("*.yaml",), "models": ("*.onnx", "*.pth")}
 
 DEBUG = os.environ.get("RERAMSIM_CYTHON_DEBUG", "0") == "1"
 DIRECTIVES = {
@@ -22,7 +33,20 @@ DIRECTIVES = {
     "cdivision": True,
     "initializedcheck": DEBUG,
 }
-CORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reramsim", "_core")
+CORE = os.path.join(ROOT, "reramsim", "_core")
+
+
+class BuildWithData(build_py):
+    """build_py that also copies the shipped configs and small models into the package."""
+
+    def run(self) -> None:
+        super().run()
+        for folder, patterns in SHIPPED.items():
+            target = os.path.join(self.build_lib, "reramsim", "_data", folder)
+            os.makedirs(target, exist_ok=True)
+            for pattern in patterns:
+                for path in sorted(glob.glob(os.path.join(ROOT, folder, pattern))):
+                    shutil.copy2(path, target)
 
 
 def write_contract_pxi() -> None:
@@ -51,4 +75,5 @@ extensions = [
     for path in sorted(glob.glob("reramsim/_core/*.pyx"))
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, quiet=True))
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, quiet=True),
+      cmdclass={"build_py": BuildWithData})

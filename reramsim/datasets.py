@@ -10,6 +10,10 @@ A dataset is named by a *spec* string:
   each optionally gzipped as ``.gz``).
 - ``"cifar10:DIR"``: CIFAR-10 "python version" batches (``data_batch_1..5``,
   ``test_batch``) in ``DIR`` or in ``DIR/cifar-10-batches-py``.
+- ``"npz:FILE"``: your own data, a numpy ``.npz`` with arrays ``x`` (N, C, H, W) float
+  images (values as the model expects them, not rescaled) and ``y`` (N,) integer labels
+  0..K-1; optionally ``x_test`` and ``y_test`` for the test split. Without them the last
+  20% of ``x``/``y`` (at least one image) is the test split, the rest the training split.
 
 :func:`load_dataset` returns float32 images in NCHW layout with pixel values in
 [0, 1] and int64 labels, adapted to the model's input shape: channels are
@@ -30,7 +34,7 @@ import numpy as np
 from reramsim import ReramsimError
 
 SPLITS = ("train", "test")
-SPEC_FORMS = ("digits", "mnist:DIR", "cifar10:DIR")
+SPEC_FORMS = ("digits", "mnist:DIR", "cifar10:DIR", "npz:FILE")
 
 DIGITS_TEST_SIZE = 360
 DIGITS_SPLIT_SEED = 0
@@ -99,7 +103,7 @@ def _resolve_loader(spec: str) -> Callable[[str, int | None], tuple[Images, Labe
     kind, sep, directory = spec.partition(":")
     if kind == "digits" and not sep:
         return _load_digits
-    dir_loaders = {"mnist": _load_mnist, "cifar10": _load_cifar10}
+    dir_loaders = {"mnist": _load_mnist, "cifar10": _load_cifar10, "npz": _load_npz}
     if kind in dir_loaders and directory:
         return functools.partial(dir_loaders[kind], Path(directory))
     raise ReramsimError(f"bad dataset spec {spec!r}; valid specs: {', '.join(SPEC_FORMS)}")
@@ -181,6 +185,38 @@ def _load_digits(split: str, limit: int | None) -> tuple[Images, Labels]:
     x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
     x, y = x[:limit], y[:limit]
     return (x / 16.0).reshape(-1, 1, 8, 8).astype(np.float32), y
+
+
+# --- your own data (.npz) ---------------------------------------------------------------------
+
+
+def _load_npz(path: Path, split: str, limit: int | None) -> tuple[Images, Labels]:
+    """``x``/``y`` (and ``x_test``/``y_test``) of an .npz file; see the module docstring."""
+    if not path.is_file():
+        raise ReramsimError(f"npz:{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as e:
+        raise ReramsimError(f"npz:{path}: not a readable .npz file ({e})") from None
+    for key in ("x", "y"):
+        if key not in arrays:
+            raise ReramsimError(f"npz:{path}: array {key!r} is missing; expected x (N, C, H, W) "
+                                f"and y (N,), found {sorted(arrays)}")
+    if "x_test" in arrays and "y_test" in arrays:
+        x, y = (arrays["x"], arrays["y"]) if split == "train" else (arrays["x_test"],
+                                                                   arrays["y_test"])
+    else:
+        n_test = max(1, len(arrays["x"]) // 5)
+        cut = len(arrays["x"]) - n_test
+        x, y = ((arrays["x"][:cut], arrays["y"][:cut]) if split == "train"
+                else (arrays["x"][cut:], arrays["y"][cut:]))
+    if x.ndim != 4 or y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ReramsimError(f"npz:{path}: expected x (N, C, H, W) and integer y (N,), got x "
+                            f"{x.shape} and y {y.shape} {y.dtype}")
+    if len(x) == 0 or y.min() < 0:
+        raise ReramsimError(f"npz:{path}: the {split} split is empty or has negative labels")
+    return x[:limit].astype(np.float32), y[:limit]
 
 
 # --- MNIST (IDX files) ------------------------------------------------------------------------

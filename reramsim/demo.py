@@ -26,8 +26,9 @@ from reramsim.datasets import load_dataset
 from reramsim.mapping import registered_mappers
 from reramsim.pipeline import functional_model, load_model, simulate
 from reramsim.report import build_report, compare, format_table, grid_lines
+from reramsim.resources import shipped_dir
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = shipped_dir("models")
 CONFIGS = ("isaac", "ou_16x16")
 MODELS = ("lenet", "plain20")
 #: Pruned variants the comparison looks for: scheme -> file in ``models/``.

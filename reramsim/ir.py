@@ -68,6 +68,9 @@ class WeightLayer(Layer):
     (``y = x @ weight.T + bias``), float32, with BatchNorm and Gemm alpha/beta folded in.
     ``kernel``, ``stride``, ``dilation`` are ``(y, x)`` pairs, ``pads`` is
     ``(top, left, bottom, right)``. For fc these are ``(1, 1)`` / zeros and groups is 1.
+    ``weight`` may be a read-only view (a constant fill); copy it before writing into it.
+    An imported layer's ``attrs`` record ``onnx_node`` (the index of its ONNX node) and
+    ``folded`` (indices of the nodes folded into it), for writing weights back.
     """
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
@@ -130,8 +133,8 @@ class Network:
         layers: every layer, topologically sorted.
         metadata: the ONNX ``metadata_props`` (pruning schemes store their tables here).
         source: the file it was read from, for messages.
-        batch: the graph's static batch size (1 when dynamic): the images a run streams
-            through the pipeline unless told otherwise.
+        batch: images per run: the batch dim (dim 0) of the graph inputs, from the file's
+            static shape or ``--input-shape``; 1 when it is dynamic and not given.
     """
 
     name: str

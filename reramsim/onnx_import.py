@@ -3,19 +3,22 @@
 :func:`load_onnx` does, in order:
 
 1. load and sanity-check the model (one-line :class:`OnnxImportError` naming the file
-   for anything malformed);
+   for anything malformed); ``input_shapes`` (``--input-shape``) fix dynamic input dims;
 2. run ONNX shape inference (used to cross-check the shapes computed here);
 3. wrap the graph once: unique node names (empty or repeated names become
    ``<OpType>_<index>``), the initializer index, a topological order;
-4. walk the nodes: a node whose inputs are all constant (initializers, Constant
+4. check that every op that will not be folded has a converter (one error listing
+   every unsupported op with one node of each);
+5. walk the nodes: a node whose inputs are all constant (initializers, Constant
    nodes, other folded nodes, or ``Shape`` of a tensor whose shape is known) is
-   evaluated here with ONNX's reference evaluator; any other node is dispatched
-   to the converter registered for its op and the model's opset in
-   :data:`reramsim.ops.ONNX_OPS` (each op's converter lives with its descriptor in
-   :mod:`reramsim.ops`), which emits at most one IR layer through
+   evaluated here (:mod:`reramsim.const_fold` directly, else ONNX's reference
+   evaluator); any other node is dispatched to the converter registered for its op
+   and the model's opset in :data:`reramsim.ops.ONNX_OPS` (each op's converter lives
+   with its descriptor in :mod:`reramsim.ops`), which emits IR layers through
    :meth:`Importer.digital` / :meth:`Importer.emit`, folds itself into the previous
-   layer (BatchNorm, constant Add), or aliases its input (Dropout, Identity);
-5. name the graph outputs, drop layers no output depends on.
+   layer (BatchNorm, constant Add or Mul), or aliases its input (Dropout, Identity);
+   a constant is released after its last reader;
+6. name the graph outputs, drop layers no output depends on.
 
 Shapes in the IR are per sample: dim 0 of every activation is the batch, dynamic
 or not. Where an op's attribute or target shape includes the batch dim (Reshape,
@@ -34,11 +37,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from reramsim import ReramsimError
+from reramsim import ReramsimError, const_fold
 from reramsim.ir import Layer, Network, WeightLayer
 from reramsim.ops import ONNX_OPS, OpError, register_op, supported_ops
 
-__all__ = ["OnnxImportError", "load_onnx", "register_op", "supported_ops"]
+__all__ = ["OnnxImportError", "load_onnx", "parse_input_shapes", "register_op", "supported_ops"]
 
 
 class OnnxImportError(ReramsimError):
@@ -47,6 +50,7 @@ class OnnxImportError(ReramsimError):
 
 Shape = tuple[int, ...]
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+_SMALL = 4096  # initializers up to this many elements go to shape inference with their data
 
 
 # --------------------------------------------------------------------------- graph wrapper
@@ -126,12 +130,15 @@ class Importer:
     / :meth:`opt_const` / :meth:`is_const` (constants), ``node.attr(key, default)``,
     ``opset`` and ``batch``; it writes with :meth:`digital` (one digital layer),
     :meth:`emit` (a built layer), :meth:`make_alias`, or folds into
-    :meth:`foldable_producer` and :meth:`rename_tensor`; it refuses with
+    :meth:`foldable_producer` and :meth:`fold_into`; it refuses with
     ``raise importer.error(node, why)``.
     """
 
-    def __init__(self, model: onnx.ModelProto, source: str) -> None:
+    def __init__(self, model: onnx.ModelProto, source: str,
+                 input_shapes: dict[str, tuple[int, ...]] | None = None,
+                 owned: bool = False) -> None:
         self.model = model
+        self.given_shapes = dict(input_shapes or {})
         self.source = source
         self.graph = model.graph
         self._check_model()
@@ -143,6 +150,8 @@ class Importer:
             except Exception as e:
                 raise self.file_error(f"initializer {init.name!r} cannot be read "
                                       f"({str(e).splitlines()[0] if str(e) else e!r})") from e
+            if owned and init.HasField("raw_data") and int(np.prod(init.dims)) > _SMALL:
+                init.ClearField("raw_data")  # the array above is now the only copy
         self.shapes: dict[str, Shape] = {}  # activation tensor -> per-sample shape
         self.alias: dict[str, str] = {}  # dropped node's output -> the tensor it equals
         self.layers: list[Layer] = []
@@ -180,6 +189,11 @@ class Importer:
         return int(versions[0])
 
     def _graph_inputs(self) -> dict[str, Shape]:
+        declared = [v.name for v in self.graph.input if v.name not in self.consts]
+        unknown = sorted(set(self.given_shapes) - set(declared))
+        if unknown:
+            raise self.file_error(f"--input-shape names {unknown}, which are not graph inputs; "
+                                  f"the inputs are {declared}")
         inputs: dict[str, Shape] = {}
         batches = set()
         for value in self.graph.input:
@@ -191,12 +205,16 @@ class Importer:
                 raise self.file_error(f"graph input {value.name!r} is not a float tensor "
                                       f"(element type {elem})")
             full = _value_shape(value)
+            if value.name in self.given_shapes:
+                full = self._given_shape(value.name, full)
             if not full:
                 raise self.file_error(f"graph input {value.name!r} has no shape; expected "
-                                      "(batch, ...) with static dims after the batch")
+                                      "(batch, ...) with static dims after the batch (give it "
+                                      "with --input-shape)")
             if any(not isinstance(d, int) for d in full[1:]):
                 raise self.file_error(f"graph input {value.name!r} has shape {full}; only the "
-                                      "batch dim (dim 0) may be dynamic")
+                                      "batch dim (dim 0) may be dynamic (fix the others with "
+                                      "--input-shape NAME=1x3x224x224)")
             if isinstance(full[0], int):
                 batches.add(full[0])
             inputs[value.name] = tuple(int(d) for d in full[1:])  # type: ignore[arg-type]
@@ -207,6 +225,23 @@ class Importer:
             raise self.file_error(f"graph inputs disagree on the batch size: {sorted(batches)}")
         self.batch = batches.pop() if batches else 1
         return inputs
+
+    def _given_shape(self, name: str, declared: tuple[int | str | None, ...] | None
+                     ) -> tuple[int, ...]:
+        """The shape given for input ``name``, checked against its declared static dims."""
+        given = self.given_shapes[name]
+        if declared is not None:
+            if len(declared) != len(given):
+                raise self.file_error(f"--input-shape {name}={'x'.join(map(str, given))} has "
+                                      f"{len(given)} dims; the input is declared with "
+                                      f"{len(declared)}: {declared}")
+            clash = [i for i, (d, g) in enumerate(zip(declared, given))
+                     if isinstance(d, int) and d > 0 and d != g]
+            if clash:
+                raise self.file_error(f"--input-shape {name}={'x'.join(map(str, given))} "
+                                      f"disagrees with the declared static shape {declared} "
+                                      f"at dim {clash[0]}")
+        return given
 
     def _sorted_nodes(self) -> list[Node]:
         """Nodes with unique names, in a topological order (file order where it is one)."""
@@ -256,14 +291,17 @@ class Importer:
     def _infer_shapes(self) -> dict[str, tuple[int | str | None, ...]]:
         """ONNX shape inference, run on a copy whose large initializers are typed inputs."""
         graph = self.graph
-        big = [i for i in graph.initializer if int(np.prod(i.dims)) > 4096]
+        big = [i for i in graph.initializer if int(np.prod(i.dims)) > _SMALL]
         declared = {v.name for v in graph.input}
+        inputs = [helper.make_tensor_value_info(v.name, v.type.tensor_type.elem_type,
+                                                (self.batch, *self.inputs[v.name]))
+                  if v.name in self.inputs else v for v in graph.input]
         slim = helper.make_model(
             helper.make_graph(
                 graph.node, graph.name,
-                list(graph.input) + [helper.make_tensor_value_info(i.name, i.data_type, i.dims)
-                                     for i in big if i.name not in declared],
-                graph.output, [i for i in graph.initializer if int(np.prod(i.dims)) <= 4096],
+                inputs + [helper.make_tensor_value_info(i.name, i.data_type, i.dims)
+                          for i in big if i.name not in declared],
+                graph.output, [i for i in graph.initializer if int(np.prod(i.dims)) <= _SMALL],
                 value_info=graph.value_info),
             opset_imports=self.model.opset_import, ir_version=max(self.model.ir_version, 4))
         try:
@@ -317,16 +355,26 @@ class Importer:
 
     # -- emitting -------------------------------------------------------------------------
     def emit(self, node: Node, layer: Layer, check_shape: bool = True) -> Layer:
+        """Add ``layer``; a weight layer records its node's index (``attrs["onnx_node"]``)."""
+        if isinstance(layer, WeightLayer):
+            layer.attrs["onnx_node"] = node.index
         if check_shape:
-            self._cross_check(node, layer.out_shape)
+            self._cross_check(layer.output, node, layer.out_shape)
         self.layers.append(layer)
         self.producer[layer.output] = layer
         self.shapes[layer.output] = layer.out_shape
         return layer
 
     def digital(self, node: Node, op: str, inputs: list[str], out_shape: Shape,
-                check_shape: bool = True, **attrs: Any) -> Layer:
-        layer = Layer(name=node.name, op=op, inputs=tuple(inputs), output=node.outputs[0],
+                check_shape: bool = True, output: str | None = None, name: str | None = None,
+                **attrs: Any) -> Layer:
+        """Emit digital layer ``op`` writing ``output`` (default: the node's first output).
+
+        A node that becomes several layers names all but one of them (``name``; default:
+        the node's name) and gives each its own ``output``.
+        """
+        layer = Layer(name=name or node.name, op=op, inputs=tuple(inputs),
+                      output=output or node.outputs[0],
                       in_shapes=tuple(self.shapes[i] for i in inputs),
                       out_shape=tuple(int(d) for d in out_shape), attrs=attrs)
         return self.emit(node, layer, check_shape)
@@ -334,8 +382,8 @@ class Importer:
     def make_alias(self, node: Node, src: str) -> None:
         self.alias[node.outputs[0]] = src
 
-    def _cross_check(self, node: Node, out_shape: Shape) -> None:
-        full = self.inferred.get(node.outputs[0])
+    def _cross_check(self, output: str, node: Node, out_shape: Shape) -> None:
+        full = self.inferred.get(output)
         if full is None:
             return
         ok = len(full) == len(out_shape) + 1 and all(
@@ -343,6 +391,12 @@ class Importer:
         if not ok:
             raise self.error(node, f"computed output shape (N, {', '.join(map(str, out_shape))}) "
                                    f"disagrees with ONNX shape inference {full}")
+
+    def fold_into(self, layer: WeightLayer, node: Node) -> None:
+        """Record that ``node`` was folded into ``layer`` (``attrs["folded"]``, node indices),
+        and let the node's output name the layer's output."""
+        layer.attrs.setdefault("folded", []).append(node.index)
+        self.rename_tensor(layer.output, node.outputs[0])
 
     def foldable_producer(self, name: str) -> WeightLayer | None:
         """The weight layer writing ``name`` if this node's input is its only reader."""
@@ -368,11 +422,13 @@ class Importer:
 
     # -- the walk -------------------------------------------------------------------------
     def run(self) -> Network:
+        self._check_supported()
         for node in self.nodes:
             if self._foldable(node):
                 self._fold(node)
-                continue
-            self._dispatch(node)
+            else:
+                self._dispatch(node)
+            self._release_consts(node)
         outputs = self._finish_outputs()
         layers = self._live_layers(outputs)
         metadata = {p.key: p.value for p in self.model.metadata_props}
@@ -380,6 +436,48 @@ class Importer:
         return Network(name=stem or self.graph.name or "model", inputs=dict(self.inputs),
                        outputs=outputs, layers=layers, metadata=metadata, source=self.source,
                        batch=max(1, int(self.batch)))
+
+    def _check_supported(self) -> None:
+        """One error naming every op no converter handles (one node of each), if any.
+
+        A node is checked unless it will be folded: constness is propagated through the
+        graph first (inputs all constant, or ``Shape``), as the walk will find it.
+        """
+        const = set(self.consts)
+        unsupported: dict[str, tuple[Node, str]] = {}  # op -> (first node, why)
+        for node in self.nodes:
+            folds = (node.op == "Shape" and node.proto.domain in _DEFAULT_DOMAINS) or all(
+                not n or n in const for n in node.inputs)
+            if folds:
+                const.update(node.outputs)
+                continue
+            if node.proto.domain not in _DEFAULT_DOMAINS:
+                op = f"{node.proto.domain}.{node.op}"
+                unsupported.setdefault(op, (node, f"unsupported op '{op}' (domain "
+                                                  f"{node.proto.domain!r})"))
+                continue
+            try:
+                ONNX_OPS.get(node.op, self.opset)
+            except OpError as e:
+                unsupported.setdefault(node.op, (node, str(e).split(";")[0]))
+        supported = f"supported: {', '.join(supported_ops())} (default domain)"
+        if len(unsupported) == 1:
+            node, why = next(iter(unsupported.values()))
+            raise self.error(node, f"{why}; {supported}")
+        if unsupported:
+            listed = ", ".join(f"'{op}' (node '{node.name}')"
+                               for op, (node, _) in unsupported.items())
+            raise self.file_error(f"unsupported ops at opset {self.opset}: {listed}; {supported}")
+
+    def _release_consts(self, node: Node) -> None:
+        """Drop constants no later node reads, so a converted weight is not held twice."""
+        for name in node.inputs:
+            if not name:
+                continue
+            left = self.n_readers.get(name, 0) - 1
+            self.n_readers[name] = left
+            if left <= 0 and name in self.consts:
+                del self.consts[name]
 
     def _foldable(self, node: Node) -> bool:
         if node.op == "Shape" and node.proto.domain in _DEFAULT_DOMAINS:
@@ -393,6 +491,21 @@ class Importer:
             start, end = node.attr("start", 0), node.attr("end", None)
             self.consts[node.outputs[0]] = full[start:end]
             return
+        values = [self.consts[self.resolve(n)] if n else None for n in node.inputs]
+        results = None
+        if node.proto.domain in _DEFAULT_DOMAINS:
+            try:
+                results = const_fold.fold(node.op, node.attr, values, self.opset)
+            except (ValueError, IndexError, TypeError):
+                results = None  # let the reference evaluator give its own verdict
+        if results is None:
+            results = self._fold_reference(node)
+        for out, value in zip(node.outputs, results):
+            if out:
+                self.consts[out] = np.asarray(value)
+
+    def _fold_reference(self, node: Node) -> list[np.ndarray]:
+        """Outputs of a constant node from ONNX's reference evaluator (any op, slow)."""
         feeds = {name: self.consts[self.resolve(name)] for name in node.inputs if name}
         try:
             from onnx.reference import ReferenceEvaluator
@@ -402,23 +515,13 @@ class Importer:
                 [node.proto], "fold", [helper.make_empty_tensor_value_info(n) for n in feeds],
                 [helper.make_empty_tensor_value_info(n) for n in node.outputs if n])
             one = helper.make_model(graph, opset_imports=list(self.model.opset_import))
-            results = ReferenceEvaluator(one).run(None, feeds)
+            return list(ReferenceEvaluator(one).run(None, feeds))
         except Exception as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise self.error(node, f"cannot fold this constant node ({reason})") from e
-        for out, value in zip(node.outputs, results):
-            if out:
-                self.consts[out] = np.asarray(value)
 
     def _dispatch(self, node: Node) -> None:
-        if node.proto.domain not in _DEFAULT_DOMAINS:
-            raise self.error(node, f"unsupported op '{node.proto.domain}.{node.op}' (domain "
-                                   f"{node.proto.domain!r}); supported: "
-                                   f"{', '.join(supported_ops())} (default domain)")
-        try:
-            converter = ONNX_OPS.get(node.op, self.opset)
-        except OpError as e:
-            raise self.error(node, str(e)) from None
+        converter = ONNX_OPS.get(node.op, self.opset)  # _check_supported vouched for it
         converter.convert(self, node)
 
     def _finish_outputs(self) -> list[str]:
@@ -458,7 +561,37 @@ class Importer:
 # --------------------------------------------------------------------------- public entry
 
 
-def load_onnx(model: str | os.PathLike[str] | onnx.ModelProto, source: str | None = None
+def parse_input_shapes(specs: list[str] | None, where: str = "--input-shape"
+                       ) -> dict[str, tuple[int, ...]] | tuple[int, ...] | None:
+    """``["1x3x224x224"]`` or ``["NAME=1x3x224x224", ...]`` as shapes (None for no spec).
+
+    Raises:
+        OnnxImportError: a spec that is not ``[NAME=]D0xD1x...`` with positive dims, or an
+            unnamed spec next to others.
+    """
+    if not specs:
+        return None
+    named: dict[str, tuple[int, ...]] = {}
+    for spec in specs:
+        name, _, dims = spec.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+            if not shape or min(shape) < 1:
+                raise ValueError
+        except ValueError:
+            raise OnnxImportError(f"{where} {spec!r}: expected [NAME=]D0xD1x... with positive "
+                                  "integer dims, e.g. 1x3x224x224") from None
+        if not name:
+            if len(specs) > 1:
+                raise OnnxImportError(f"{where} {spec!r}: name each input (NAME=...) when "
+                                      "giving several")
+            return shape
+        named[name] = shape
+    return named
+
+
+def load_onnx(model: str | os.PathLike[str] | onnx.ModelProto, source: str | None = None,
+              input_shapes: dict[str, tuple[int, ...]] | tuple[int, ...] | None = None
               ) -> Network:
     """Read an ONNX model into a :class:`~reramsim.ir.Network`.
 
@@ -466,6 +599,9 @@ def load_onnx(model: str | os.PathLike[str] | onnx.ModelProto, source: str | Non
         model: path of an ``.onnx`` file, or an already loaded ``onnx.ModelProto``.
         source: name used in messages and for ``Network.source`` (default: the path, or
             the graph name for a ModelProto); ``Network.name`` is its file stem.
+        input_shapes: full shapes (batch first) that fix the graph inputs' dynamic dims:
+            input name -> shape, or one shape for a single-input model. Dim 0 is the
+            batch (``Network.batch``, images per run); declared static dims must agree.
 
     Returns:
         the network: weight layers with BatchNorm, Gemm alpha/beta and constant bias Adds
@@ -478,6 +614,14 @@ def load_onnx(model: str | os.PathLike[str] | onnx.ModelProto, source: str | Non
             that moves the batch axis...), ``"<file>: <why>"`` for an unreadable or
             malformed file.
     """
+    owned = not isinstance(model, onnx.ModelProto)
     proto, src = _read_model(model, source)
-    return Importer(proto, src).run()
+    if isinstance(input_shapes, tuple):
+        names = [v.name for v in proto.graph.input
+                 if v.name not in {i.name for i in proto.graph.initializer}]
+        if len(names) != 1:
+            raise OnnxImportError(f"{src}: --input-shape without a name, but the model has "
+                                  f"inputs {names}; use NAME=D0xD1x...")
+        input_shapes = {names[0]: input_shapes}
+    return Importer(proto, src, input_shapes, owned=owned).run()
 

@@ -21,9 +21,10 @@ import numpy as np
 
 from reramsim.config import Config, ConfigError, load_config
 from reramsim.ir import Network
-from reramsim.onnx_import import load_onnx
+from reramsim.onnx_import import OnnxImportError, load_onnx, parse_input_shapes
 from reramsim.prune.metadata import resolve_scheme
 from reramsim.quantize import FunctionalError
+from reramsim.resources import shipped_file, shipped_names
 
 __all__ = ["default_engine", "describe_adc", "describe_hardware", "functional_model",
            "load_config", "load_model", "read_inputs", "run_batches", "simulate"]
@@ -32,13 +33,26 @@ ModelLike = str | os.PathLike[str] | Network
 ConfigLike = str | os.PathLike[str] | Config
 
 
-def load_model(path: str | os.PathLike[str]) -> Network:
+def load_model(path: str | os.PathLike[str], input_shape: Sequence[str] | None = None
+               ) -> Network:
     """The IR of an ONNX file (dense or pruned; a pruned file keeps its pruning metadata).
+
+    ``path`` may also name a shipped model (``lenet``, ``resnet20``...: ``models/`` of the
+    repository, or the installed package's data).
+
+    ``input_shape``: ``--input-shape`` specs (``1x3x224x224`` or ``NAME=1x3x224x224``) that
+    fix the inputs' dynamic dims; dim 0 is the batch (``Network.batch``).
 
     Raises:
         reramsim.onnx_import.OnnxImportError: unreadable file or unsupported graph.
     """
-    return load_onnx(path)
+    if not Path(path).exists():
+        shipped = shipped_file("models", str(path))
+        if shipped is None:
+            raise OnnxImportError(f"{path}: no such file (shipped models: "
+                                  f"{', '.join(shipped_names('models'))})")
+        path = shipped
+    return load_onnx(path, input_shapes=parse_input_shapes(list(input_shape or [])))
 
 
 def _network(model: ModelLike) -> Network:

@@ -21,10 +21,12 @@ from torch import nn
 from tqdm import tqdm
 
 from reramsim.datasets import load_dataset
+from reramsim.resources import shipped_dir
 from reramsim.zoo import INPUT_SHAPES, NAMES, build, fold_batchnorm, weight_layers
 
-#: The repository's ``models/`` folder: shipped weights and ONNX files.
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+#: The shipped weights and ONNX files: the repository's ``models/`` folder (an installed
+#: package's copy, :mod:`reramsim.resources`).
+MODELS_DIR = shipped_dir("models")
 BUILD_DIR = MODELS_DIR / "build"
 COMMITTED = ("lenet", "plain20", "resnet20")  # small enough (< 2 MB) to live in git
 

@@ -285,3 +285,31 @@ def test_module_does_not_import_torch():
     """reramsim.datasets works without torch: importing it does not import torch."""
     code = "import sys, reramsim.datasets; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_npz_dataset_splits_and_resizes(tmp_path):
+    """npz:FILE: the last 20% is the test split unless x_test/y_test are given; images resize."""
+    x = np.arange(10 * 4, dtype=np.float32).reshape(10, 1, 2, 2)
+    y = np.arange(10) % 3
+    path = tmp_path / "d.npz"
+    np.savez(path, x=x, y=y)
+    xt, yt = load_dataset(f"npz:{path}", "test")
+    xr, yr = load_dataset(f"npz:{path}", "train")
+    np.testing.assert_array_equal(xt, x[8:])
+    np.testing.assert_array_equal(yr, y[:8])
+    assert load_dataset(f"npz:{path}", "test", (1, 4, 4))[0].shape == (2, 1, 4, 4)
+    np.savez(path, x=x, y=y, x_test=x[:3], y_test=y[:3])
+    np.testing.assert_array_equal(load_dataset(f"npz:{path}", "test")[1], y[:3])
+
+
+def test_npz_dataset_errors(tmp_path):
+    """A missing file, a missing array or misshapen arrays: one-line errors naming the file."""
+    with pytest.raises(ReramsimError, match="npz:.*nope.npz: no such file"):
+        load_dataset(f"npz:{tmp_path / 'nope.npz'}")
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((4, 1, 2, 2), np.float32))
+    with pytest.raises(ReramsimError, match="array 'y' is missing"):
+        load_dataset(f"npz:{path}")
+    np.savez(path, x=np.zeros((4, 2, 2), np.float32), y=np.zeros(4, np.int64))
+    with pytest.raises(ReramsimError, match=r"expected x \(N, C, H, W\)"):
+        load_dataset(f"npz:{path}")

@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
-
 from onnx_builders import (
+    WEIGHT_LAYER_MODELS,
     alexnet_bvlc,
     const_subgraph_net,
     export_torch,
@@ -23,8 +23,8 @@ from onnx_builders import (
     squeezenet_style,
     torch_bn_net,
     without_legacy_attrs,
-    WEIGHT_LAYER_MODELS,
 )
+
 from reramsim import ReramsimError
 from reramsim.ir import WeightLayer
 from reramsim.onnx_import import OnnxImportError, load_onnx, register_op, supported_ops
@@ -376,18 +376,23 @@ def test_registry_refuses_duplicates_and_lists_ops():
 
 
 def test_unsupported_op_error(tmp_path):
-    """An unsupported op names the file, node, op and opset, and lists the supported ops."""
-    path = save(one_node("Erf", {"x": X4}, name="weird"), tmp_path / "m.onnx")
-    with pytest.raises(OnnxImportError, match=r"m\.onnx: node 'weird' \(Erf, opset 13\): "
-                                              r"unsupported op 'Erf'; supported: Add, "
-                                              r"AveragePool, BatchNormalization, .*Transpose$"):
+    """One error names the file, opset and every unsupported op with one node of each."""
+    nodes = [helper.make_node("Einsum", ["x", "x"], ["a"], name="e1", equation="ij,ij->ij"),
+             helper.make_node("Relu", ["a"], ["b"], name="r"),
+             helper.make_node("Einsum", ["b", "b"], ["c"], name="e2", equation="ij,ij->ij"),
+             helper.make_node("Hardmax", ["c"], ["y"], name="h")]
+    path = save(make_model(nodes, {"x": (2, 4)}, {"y": (2, 4)}), tmp_path / "m.onnx")
+    with pytest.raises(OnnxImportError, match=r"m\.onnx: unsupported ops at opset 13: "
+                                              r"'Einsum' \(node 'e1'\), 'Hardmax' \(node 'h'\); "
+                                              r"supported: Abs, Add, AveragePool, .*Transpose"
+                                              r".*\(default domain\)$"):
         load_onnx(path)
 
 
 def test_error_is_one_line_reramsim_error(tmp_path):
     """Import errors are ReramsimErrors with a single-line message."""
     with pytest.raises(ReramsimError) as info:
-        load_onnx(one_node("Erf", {"x": X4}), source="m.onnx")
+        load_onnx(one_node("Hardmax", {"x": X4}), source="m.onnx")
     assert "\n" not in str(info.value)
 
 
@@ -481,23 +486,22 @@ def test_softmax_coerced_multi_axis_error():
         load_onnx(one_node("Softmax", {"x": X4}, opset=11, axis=1), source="m.onnx")
 
 
-def test_constant_add_not_after_weight_layer_error():
-    """A constant Add that does not directly follow a conv/fc is refused, naming the node."""
+def test_constant_add_not_after_weight_layer_is_an_add_layer(tmp_path):
+    """A constant Add that does not follow a conv/fc becomes an add layer holding the constant."""
     nodes = [helper.make_node("Relu", ["x"], ["r"]),
              helper.make_node("Add", ["r", "c"], ["y"], name="shift")]
-    model = make_model(nodes, {"x": X4}, ["y"], {"c": w(4, 1, 1)})
-    with pytest.raises(OnnxImportError, match=r"node 'shift' \(Add, opset 13\): constant operand "
-                                              r"'c' can only be folded"):
-        load_onnx(model, source="m.onnx")
+    net = check_against_ort(make_model(nodes, {"x": X4}, ["y"], {"c": w(4, 1, 1)}), tmp_path)
+    assert net.layers[-1].op == "add" and net.layers[-1].attrs["const"].shape == (4, 1, 1)
 
 
-def test_constant_add_not_per_channel_error():
-    """A constant Add after a conv that varies over pixels cannot be a bias: refused."""
+def test_constant_add_not_per_channel_is_an_add_layer(tmp_path):
+    """A constant Add after a conv that varies over pixels is not folded: an add layer."""
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
              helper.make_node("Add", ["c", "k"], ["y"])]
     model = make_model(nodes, {"x": X4}, ["y"], {"w": w(2, 4, 1, 1), "k": w(2, 7, 8)})
-    with pytest.raises(OnnxImportError, match="not constant per channel"):
-        load_onnx(model, source="m.onnx")
+    net = check_against_ort(model, tmp_path)
+    assert [layer.op for layer in net.layers] == ["conv", "add"]
+    assert net.layers[0].bias is None
 
 
 def test_missing_initializer_error():
@@ -537,3 +541,44 @@ def test_non_default_domain_error():
     model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     with pytest.raises(OnnxImportError, match="unsupported op 'com.microsoft.FusedConv'"):
         load_onnx(model, source="m.onnx")
+
+
+# --------------------------------------------------------------------------- --input-shape
+
+
+def test_input_shape_fixes_dynamic_dims_and_batch(tmp_path):
+    """--input-shape fixes symbolic H, W and the batch; the batch is Network.batch."""
+    from reramsim.onnx_import import parse_input_shapes
+
+    model = one_node("Relu", {"x": ("N", 3, "H", "W")})
+    net = load_onnx(model, source="m.onnx", input_shapes=parse_input_shapes(["4x3x5x6"]))
+    assert net.inputs == {"x": (3, 5, 6)} and net.batch == 4
+    named = load_onnx(model, source="m.onnx", input_shapes=parse_input_shapes(["x=1x3x2x2"]))
+    assert named.inputs == {"x": (3, 2, 2)} and named.batch == 1
+
+
+def test_input_shape_errors():
+    """A malformed spec, a clash with a static dim or an unknown input name: one line each."""
+    from reramsim.onnx_import import parse_input_shapes
+
+    with pytest.raises(OnnxImportError, match=r"--input-shape '1x3xH': expected \[NAME=\]"):
+        parse_input_shapes(["1x3xH"])
+    model = one_node("Relu", {"x": ("N", 3, "H", "W")})
+    with pytest.raises(OnnxImportError, match="disagrees with the declared static shape"):
+        load_onnx(model, source="m.onnx", input_shapes={"x": (1, 4, 5, 5)})
+    with pytest.raises(OnnxImportError, match=r"names \['y'\], which are not graph inputs"):
+        load_onnx(model, source="m.onnx", input_shapes={"y": (1, 3, 5, 5)})
+
+
+def test_cli_simulate_with_input_shape(tmp_path, capsys):
+    """reramsim simulate --input-shape runs a model whose H and W are dynamic."""
+    from reramsim.cli import main
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    path = save(make_model(nodes, {"x": ("N", 3, "H", "W")}, ["y"], {"w": w(4, 3, 3, 3)}),
+                tmp_path / "dyn.onnx")
+    assert main(["simulate", str(path), "--hw", "isaac", "--engine", "analytical"]) == 2
+    assert "--input-shape" in capsys.readouterr().err
+    assert main(["simulate", str(path), "--hw", "isaac", "--engine", "analytical",
+                 "--input-shape", "1x3x8x8"]) == 0

@@ -2,6 +2,8 @@
 output-size rules and run_float."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -146,6 +148,8 @@ def test_every_digital_op_has_a_kernel():
     """digital_op dispatches every registered digital op and rejects anything else."""
     x = np.random.default_rng(4).standard_normal((2, 3, 4, 4)).astype(np.float32)
     pool = {"kernel": (2, 2), "stride": (2, 2), "pads": (0, 0, 0, 0), "ceil_mode": False}
+    spread = np.zeros((2, 3, 8, 4), np.float32)  # a zero row on top, then x's rows 2 apart
+    spread[:, :, 1::2] = x
     cases = {
         "relu": ({}, np.maximum(x, 0)),
         "clip": ({"min": -0.5, "max": np.inf}, np.maximum(x, -0.5)),
@@ -164,14 +168,49 @@ def test_every_digital_op_has_a_kernel():
         "affine": ({"scale": np.array([1, 2, 3]), "shift": np.array([0, 1, 0])},
                    x * np.array([1, 2, 3]).reshape(1, 3, 1, 1) + np.array([0, 1, 0])
                    .reshape(1, 3, 1, 1)),
+        "sub": ({}, 0 * x),
+        "mul": ({}, x * x),
+        "div": ({"const": np.float32(2), "const_first": True}, 2 / x),
+        "pow": ({"const": np.float32(2), "const_first": False}, x * x),
+        "matmul": ({}, x @ x),
+        "tanh": ({}, np.tanh(x)),
+        "erf": ({}, np.vectorize(math.erf)(x)),
+        "exp": ({}, np.exp(x)),
+        "log": ({}, np.log(np.abs(x) + 1)),  # run on |x| + 1 below
+        "sqrt": ({}, np.sqrt(np.abs(x))),  # run on |x| below
+        "reciprocal": ({}, 1 / x),
+        "neg": ({}, -x),
+        "abs": ({}, np.abs(x)),
+        "softplus": ({}, np.log1p(np.exp(x))),
+        "hard_sigmoid": ({"alpha": 0.2, "beta": 0.5}, np.clip(0.2 * x + 0.5, 0, 1)),
+        "hard_swish": ({}, x * np.clip(x / 6 + 0.5, 0, 1)),
+        "gelu": ({"approximate": "none"}, 0.5 * x * (1 + np.vectorize(math.erf)(x / 2 ** 0.5))),
+        "reduce_mean": ({"axes": (0,), "keepdims": True}, x.mean(1, keepdims=True)),
+        "reduce_sum": ({"axes": (1, 2), "keepdims": False}, x.sum((2, 3))),
+        "reduce_max": ({"axes": (2,), "keepdims": True}, x.max(3, keepdims=True)),
+        "reduce_min": ({"axes": (0, 1, 2), "keepdims": True}, x.min((1, 2, 3), keepdims=True)),
+        "pad": ({"widths": ((0, 0), (1, 0), (0, -1)), "mode": "constant", "value": 7.0},
+                np.concatenate([np.full((2, 3, 1, 3), 7.0), x[..., :3]], 2)),
+        "slice": ({"index": ((2, -1, -2), (0, 4, 1), (1, 4, 2))}, x[:, 2::-2, :, 1:4:2]),
+        "resize": ({"scales": (1.0, 2.0, 2.0), "mode": "nearest", "transform": "asymmetric",
+                    "rounding": "floor"}, x.repeat(2, 2).repeat(2, 3)),
+        "layer_norm": ({"axis": 0, "epsilon": 0.0, "scale": np.ones((3, 4, 4)), "shift": None},
+                       (x - x.mean((1, 2, 3), keepdims=True))
+                       / x.std((1, 2, 3), keepdims=True)),
+        "zero_insert": ({"stride": (2, 1), "widths": ((1, 0), (0, 0))}, spread),
     }
     assert set(cases) == set(OPS.names())
     for op, (attrs, expected) in cases.items():
-        n_in = 2 if op in ("add", "concat") else 1
+        n_in = 2 if op in ("add", "concat", "sub", "mul", "matmul") else 1
+        if op in ("log", "sqrt"):
+            x_op = np.abs(x) + (op == "log")
+            out = digital_op(layer_of(op, (3, 4, 4), expected.shape[1:], **attrs), [x_op])
+            np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6, err_msg=op)
+            continue
         out = digital_op(layer_of(op, (3, 4, 4), expected.shape[1:], n_in, **attrs), [x] * n_in)
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6, err_msg=op)
-    with pytest.raises(ReramsimError, match="no float kernel for op 'gelu'"):
-        digital_op(layer_of("gelu", (3,)), [x])
+    with pytest.raises(ReramsimError, match="no float kernel for op 'einsum'"):
+        digital_op(layer_of("einsum", (3,)), [x])
 
 
 def test_avgpool_divisor_with_and_without_pads():

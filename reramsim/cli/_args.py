@@ -22,10 +22,19 @@ def add_scheme_arg(parser: argparse.ArgumentParser) -> None:
                              "else dense); an unknown name lists the others")
 
 
+def add_input_shape_arg(parser: argparse.ArgumentParser) -> None:
+    """``--input-shape [NAME=]D0xD1x...`` (repeatable): fixes a model's dynamic input dims."""
+    parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]1x3x224x224",
+                        help="full shape of a graph input, batch first, fixing its dynamic dims "
+                             "(NAME= needed when the model has several inputs; repeatable); "
+                             "the batch dim is the number of images per run")
+
+
 def add_hardware_args(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``run`` and ``accuracy``: config, overrides, scheme, ADC, batch."""
     add_config_args(parser)
     add_scheme_arg(parser)
+    add_input_shape_arg(parser)
     parser.add_argument("--ideal-adc", action="store_true",
                         help="an ADC with unlimited resolution and range (adc.ideal=true)")
     parser.add_argument("--full-precision", action="store_true",
@@ -50,6 +59,9 @@ def build_model(args: argparse.Namespace, calibration=None, network=None):
 
     if args.batch < 1:
         raise FunctionalError(f"--batch must be >= 1, got {args.batch}")
-    return functional_model(network or args.model, args.hw, args.overrides, args.scheme,
+    from reramsim.pipeline import load_model
+
+    network = network or load_model(args.model, args.input_shape)
+    return functional_model(network, args.hw, args.overrides, args.scheme,
                             ideal_adc=args.ideal_adc, full_precision=args.full_precision,
                             calibration=calibration, threads=args.threads)

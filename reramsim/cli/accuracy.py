@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise FunctionalError(f"--limit must be >= 1, got {args.limit}")
     if args.calib < 0:
         raise FunctionalError(f"--calib must be >= 0, got {args.calib}")
-    network = load_model(args.model)
+    network = load_model(args.model, args.input_shape)
     if len(network.inputs) != 1:
         raise FunctionalError(f"{args.model}: accuracy needs a single-input classifier, this "
                               f"model has inputs {list(network.inputs)}")

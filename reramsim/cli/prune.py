@@ -7,8 +7,12 @@ MODEL is one of:
 * a ``.pth`` state dict of a zoo model (``--arch NAME``, or a file named after it);
 * an ``.onnx`` file of a zoo architecture (``--arch NAME``, or a file named after it):
   its (BN-folded) conv/fc weights and biases are loaded into the zoo model with its
-  BatchNorms folded away, matched layer by layer in order and checked by shape. Any
-  other ONNX graph is refused: pruning needs the PyTorch model to fine-tune.
+  BatchNorms folded away, matched layer by layer in order and checked by shape;
+* any other ``.onnx`` file of a supported architecture: its imported network runs as a
+  PyTorch module (reramsim.prune.ir_torch) for fine-tuning, and the pruned weights are
+  written back into the original graph, which keeps its nodes and names
+  (reramsim.prune.writeback). Its output must be (N, classes) with as many classes as
+  the data; images are resized to its input (the summary says so).
 
 Output: the pruned ONNX (exact zeros, ``metadata_props["reramsim.pruning"]``) and a
 summary: pruning ratio, crossbars dense vs pruned (from the mappers), float accuracy
@@ -42,7 +46,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target-ratio", type=float, default=8.0, metavar="R",
                    help="dense weights / kept weights (default 8)")
     p.add_argument("--data", default="digits", metavar="SPEC",
-                   help="dataset: digits, mnist:DIR or cifar10:DIR (default digits)")
+                   help="dataset: digits, mnist:DIR, cifar10:DIR or npz:FILE (arrays x "
+                        "(N, C, H, W) and y (N,); default digits)")
     p.add_argument("--arch", metavar="NAME", help="zoo architecture of a .pth or .onnx MODEL")
     add_config_args(p, default=DEFAULT_HW)
     p.add_argument("--epochs", type=int, default=None, metavar="N",
@@ -78,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from reramsim.prune import get_pruner
     from reramsim.prune.finetune import FinetuneSettings, prune_model
     from reramsim.prune.workflow import (
+        check_classes,
         float_accuracy,
         format_summary,
+        input_shape_of,
         load_data,
         load_torch_model,
         summarize,
@@ -90,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     params = _params(args)
     pruner = get_pruner(args.scheme, config, **params)
     arch, model, source = load_torch_model(args.model, args.arch)
-    data = load_data(args.data, arch, args.limit)
+    data = load_data(args.data, arch, args.limit, input_shape_of(arch, model))
+    check_classes(model, arch, data, args.data)
     settings = FinetuneSettings(method=args.method, allocation=args.allocation, seed=args.seed)
     if args.epochs is not None:
         settings.epochs = args.epochs

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from reramsim.cli._args import add_config_args, add_scheme_arg
+from reramsim.cli._args import add_config_args, add_input_shape_arg, add_scheme_arg
 
 DESCRIPTION = """\
 Simulate an ONNX model on a ReRAM crossbar accelerator described by a hardware YAML
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL.onnx", help="the ONNX model (dense or pruned)")
     add_config_args(parser)
     add_scheme_arg(parser)
+    add_input_shape_arg(parser)
     parser.add_argument("--engine", choices=("cycle", "analytical", "pyref"), default=None,
                         help="'cycle': the event-driven engine; 'analytical': the closed form; "
                              "'pyref': the slow pure-Python reference of the cycle engine "
@@ -63,10 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, print the table, write the requested files."""
-    from reramsim.pipeline import simulate
+    from reramsim.pipeline import load_model, simulate
     from reramsim.report import build_report, format_table, write_csv, write_json
 
-    sim = simulate(args.model, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
+    network = load_model(args.model, args.input_shape)
+    sim = simulate(network, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
                    trace=args.trace, budget=args.budget, images=args.images,
                    inputs=args.inputs, data=args.data)
     report = build_report(sim)

@@ -23,9 +23,11 @@ import yaml
 
 from reramsim import ReramsimError
 from reramsim.config.schema import Config
+from reramsim.resources import shipped_dir
 
-#: Where the shipped configs live (``base: isaac`` finds ``hw_configs/isaac.yaml``).
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "hw_configs"
+#: Where the shipped configs live (``base: isaac`` finds ``hw_configs/isaac.yaml``; in an
+#: installed package, its package data: :mod:`reramsim.resources`).
+SHIPPED_DIR = shipped_dir("hw_configs")
 
 KeyPath = tuple[str, ...]
 

@@ -18,6 +18,8 @@ from reramsim.ops import (  # noqa: F401 (importing a family registers its ops)
     elementwise,
     normalization,
     pooling,
+    reduce,
+    resize,
     shape,
     weights,
 )

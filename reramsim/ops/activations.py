@@ -1,10 +1,18 @@
-"""Activations: relu, clip, leaky_relu, sigmoid (element-wise) and softmax (whole tensor)."""
+"""Activations: relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish, gelu and the
+element-wise math functions of :data:`MATH` (tanh, erf, exp, sqrt, reciprocal...), all on
+the activation unit pixel by pixel, and softmax (whole tensor).
+
+SiLU / Swish exported as ``Sigmoid`` then ``Mul`` is a sigmoid layer and a ``mul``
+layer (:mod:`reramsim.ops.elementwise`).
+"""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import special
 
 from reramsim.ir import Layer
 from reramsim.ops.base import (
@@ -111,3 +119,77 @@ def _softmax_axis(imp: Importer, node: Node) -> None:
     if axis == 0:
         raise imp.error(node, "axis=0 normalises across the batch; expected axis >= 1")
     imp.digital(node, "softmax", [x], xs, axis=axis - 1)
+
+
+# --------------------------------------------------------------------------- element-wise math
+
+
+def _hard_sigmoid_of(x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    return np.clip(x * x.dtype.type(alpha) + x.dtype.type(beta), 0, 1)
+
+
+@define_op("hard_sigmoid", attrs=("alpha", "beta"), unit="activation", ready=SAME_PIXEL,
+           work=pointwise_work)
+def _hard_sigmoid(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
+    """``clip(alpha*x + beta, 0, 1)``."""
+    return _hard_sigmoid_of(xs[0], layer.attrs["alpha"], layer.attrs["beta"])
+
+
+register_op("HardSigmoid", emits=("hard_sigmoid",))(unary("hard_sigmoid", alpha=0.2, beta=0.5))
+
+
+@define_op("hard_swish", unit="activation", ready=SAME_PIXEL, work=pointwise_work)
+def _hard_swish(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
+    """``x * clip(x/6 + 1/2, 0, 1)`` (ONNX HardSwish, PyTorch Hardswish)."""
+    return xs[0] * _hard_sigmoid_of(xs[0], 1 / 6, 0.5)
+
+
+register_op("HardSwish", since=14, emits=("hard_swish",))(unary("hard_swish"))
+
+
+@define_op("gelu", attrs=("approximate",), unit="activation", ready=SAME_PIXEL,
+           work=pointwise_work)
+def _gelu(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
+    """``x * Phi(x)`` with the erf form, or the tanh form when ``approximate == "tanh"``."""
+    x = xs[0].astype(np.float64)
+    if layer.attrs.get("approximate", "none") == "tanh":
+        y = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    else:
+        y = 0.5 * x * (1 + special.erf(x / math.sqrt(2)))
+    return y.astype(xs[0].dtype)
+
+
+@register_op("Gelu", since=20, emits=("gelu",))
+def _onnx_gelu(imp: Importer, node: Node) -> None:
+    x, xs = imp.act(node, 0)
+    approximate = node.attr("approximate", "none")
+    if approximate not in ("none", "tanh"):
+        raise imp.error(node, f"approximate={approximate!r}: expected 'none' or 'tanh'")
+    imp.digital(node, "gelu", [x], xs, approximate=approximate)
+
+
+#: Element-wise functions without attributes: IR op -> (ONNX op, first opset, function).
+MATH: dict[str, tuple[str, int, Callable[[np.ndarray], np.ndarray]]] = {
+    "tanh": ("Tanh", 1, np.tanh),
+    "erf": ("Erf", 9, lambda x: special.erf(x).astype(x.dtype)),
+    "exp": ("Exp", 1, np.exp),
+    "log": ("Log", 1, np.log),
+    "sqrt": ("Sqrt", 1, np.sqrt),
+    "reciprocal": ("Reciprocal", 1, np.reciprocal),
+    "neg": ("Neg", 1, np.negative),
+    "abs": ("Abs", 1, np.abs),
+    "softplus": ("Softplus", 1, lambda x: np.logaddexp(x, x.dtype.type(0))),
+}
+
+
+def _math_kernel(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Layer, list[np.ndarray]],
+                                                                      np.ndarray]:
+    def kernel(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(xs[0])
+    return kernel
+
+
+for _op, (_onnx, _since, _fn) in MATH.items():
+    define_op(_op, unit="activation", ready=SAME_PIXEL, work=pointwise_work)(_math_kernel(_fn))
+    register_op(_onnx, since=_since, emits=(_op,))(unary(_op))

@@ -100,8 +100,9 @@ class OpDef:
 class Converter:
     """One ONNX op type's conversion for opsets from ``since`` on.
 
-    ``convert(importer, node)`` emits at most one IR layer through the importer
-    (``importer.digital`` / ``importer.emit``), folds the node into an earlier layer,
+    ``convert(importer, node)`` emits IR layers through the importer
+    (``importer.digital`` / ``importer.emit``; one per node, or several each with its own
+    output and name, as Split and ConvTranspose do), folds the node into an earlier layer,
     or aliases its input. ``emits`` names every IR op it may produce.
     """
 

@@ -1,4 +1,5 @@
-"""Normalisation: lrn (cross-channel) and affine (a BatchNormalization left unfolded).
+"""Normalisation: lrn (cross-channel), affine (a BatchNormalization left unfolded) and
+layer_norm (LayerNormalization over the trailing per-sample axes; whole tensor).
 
 BatchNormalization after a weight layer that feeds only it is folded into that
 layer's weights and bias; otherwise it becomes a per-channel ``affine``.
@@ -12,12 +13,15 @@ import numpy as np
 from reramsim.ir import Layer
 from reramsim.ops.base import (
     SAME_PIXEL,
+    WHOLE,
     define_op,
     out_per_pixel,
     pixel_inputs,
     pointwise_work,
     register_op,
+    spread_inputs,
 )
+from reramsim.ops.onnx_attrs import norm_axis
 
 if TYPE_CHECKING:
     from reramsim.onnx_import import Importer, Node
@@ -99,4 +103,48 @@ def _onnx_batchnorm(imp: Importer, node: Node) -> None:
     layer.weight = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
     bias = layer.bias.astype(np.float64) if layer.bias is not None else 0.0
     layer.bias = (bias * s + t).astype(np.float32)
-    imp.rename_tensor(node.inputs[0], node.outputs[0])
+    imp.fold_into(layer, node)
+
+
+def _layer_norm_work(layer: Layer) -> tuple[int, int]:
+    """Every input fetched; mean, variance, normalise, scale and shift: 5 ops per element."""
+    return spread_inputs(layer), 5 * out_per_pixel(layer)
+
+
+@define_op("layer_norm", attrs=("axis", "epsilon", "scale", "shift"), unit="other", ready=WHOLE,
+           work=_layer_norm_work)
+def _layer_norm(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
+    """``(x - mean) / sqrt(var + epsilon) * scale + shift`` over per-sample axes >= ``axis``."""
+    x = xs[0].astype(np.float64)
+    axes = tuple(range(layer.attrs["axis"] + 1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = np.square(x - mean).mean(axis=axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + layer.attrs["epsilon"]) * layer.attrs["scale"]
+    if layer.attrs["shift"] is not None:
+        y = y + layer.attrs["shift"]
+    return y.astype(xs[0].dtype)
+
+
+@register_op("LayerNormalization", since=17, emits=("layer_norm",))
+def _onnx_layer_norm(imp: Importer, node: Node) -> None:
+    x, xs = imp.act(node, 0)
+    imp.require_unused_outputs(node, 1)
+    rank = 1 + len(xs)
+    axis = norm_axis(imp, node, int(node.attr("axis", -1)), rank)
+    if axis == 0:
+        raise imp.error(node, "axis=0 normalises across the batch; expected axis >= 1")
+    normalized = tuple(xs[axis - 1:])
+    params = []
+    for i, what in ((1, "Scale"), (2, "B")):
+        value = imp.opt_const(node, i, what)
+        if value is not None:
+            try:
+                value = np.broadcast_to(value, normalized).astype(np.float64)
+            except ValueError:
+                raise imp.error(node, f"{what} of shape {value.shape} does not broadcast to the "
+                                      f"normalised dims {normalized}") from None
+        params.append(value)
+    if params[0] is None:
+        raise imp.error(node, "Scale (input 1) is missing")
+    imp.digital(node, "layer_norm", [x], xs, axis=axis - 1,
+                epsilon=float(node.attr("epsilon", 1e-5)), scale=params[0], shift=params[1])

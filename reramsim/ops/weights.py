@@ -13,9 +13,10 @@ functional crossbar model reuses:
   ``(N, Cout, H, W)``.
 
 :func:`weight_layer_float` chains the three in float: it is the reference that
-the crossbar model replaces. The ONNX converters here emit ``conv`` (Conv) and
-``fc`` (Gemm, MatMul with a constant weight); :func:`fold_bias` folds a constant
-added to a weight layer's output into its bias (used by Add and BatchNormalization).
+the crossbar model replaces. The ONNX converters here emit ``conv`` (Conv,
+ConvTranspose) and ``fc`` (Gemm; MatMul's converter in :mod:`reramsim.ops.elementwise`
+uses :func:`emit_fc`); :func:`fold_bias` / :func:`fold_scale` fold a constant added
+to (multiplied with) a weight layer's output into its bias (weights and bias).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from reramsim import ReramsimError
 from reramsim.ir import WeightLayer
 from reramsim.ops.base import register_op
 from reramsim.ops.onnx_attrs import Shape, pair, require_rank, resolve_pads
@@ -154,17 +156,52 @@ def per_channel(imp: Importer, node: Node, value: np.ndarray, shape: Shape,
     return b[:, 0].astype(np.float64)
 
 
-def fold_bias(imp: Importer, node: Node, act_raw: str, const_name: str,
-              legacy_axis: int | None) -> bool:
-    """Fold ``act + const`` into the bias of the weight layer writing ``act``; False if none."""
+def _channel_vector(imp: Importer, node: Node, const_name: str, layer: WeightLayer,
+                    legacy_axis: int | None) -> np.ndarray | None:
+    """The constant as one value per output channel of ``layer``, or None if it is not."""
+    try:
+        return per_channel(imp, node, imp.consts[imp.resolve(const_name)], layer.out_shape,
+                           legacy_axis)
+    except ReramsimError:
+        return None
+
+
+def fold_scale(imp: Importer, node: Node, act_raw: str, const_name: str,
+               legacy_axis: int | None) -> bool:
+    """Fold ``act * const`` (per channel) into the weight layer writing ``act``; False if none.
+
+    Filter ``c``'s weights and bias are scaled by ``const[c]``; a constant that is not
+    per channel is not folded (False) so that the caller emits a ``mul``.
+    """
     layer = imp.foldable_producer(act_raw)
     if layer is None:
         return False
-    value = imp.consts[imp.resolve(const_name)]
-    vec = per_channel(imp, node, value, layer.out_shape, legacy_axis)
+    vec = _channel_vector(imp, node, const_name, layer, legacy_axis)
+    if vec is None:
+        return False
+    w = layer.weight.astype(np.float64)
+    layer.weight = (w * vec.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+    if layer.bias is not None:
+        layer.bias = (layer.bias.astype(np.float64) * vec).astype(np.float32)
+    imp.fold_into(layer, node)
+    return True
+
+
+def fold_bias(imp: Importer, node: Node, act_raw: str, const_name: str,
+              legacy_axis: int | None) -> bool:
+    """Fold ``act + const`` into the bias of the weight layer writing ``act``.
+
+    False (nothing changed) when there is no such layer or the constant is not per channel.
+    """
+    layer = imp.foldable_producer(act_raw)
+    if layer is None:
+        return False
+    vec = _channel_vector(imp, node, const_name, layer, legacy_axis)
+    if vec is None:
+        return False
     bias = layer.bias.astype(np.float64) if layer.bias is not None else 0.0
     layer.bias = (bias + vec).astype(np.float32)
-    imp.rename_tensor(act_raw, node.outputs[0])
+    imp.fold_into(layer, node)
     return True
 
 
@@ -195,21 +232,21 @@ def _onnx_conv(imp: Importer, node: Node) -> None:
         raise imp.error(node, f"the kernel does not fit the (padded) input {xs}")
     imp.emit(node, WeightLayer(
         name=node.name, op="conv", inputs=(x,), output=node.outputs[0], in_shapes=(xs,),
-        out_shape=(cout, *out_hw), weight=weight.astype(np.float32),
+        out_shape=(cout, *out_hw), weight=weight.astype(np.float32, copy=False),
         bias=None if bias is None else bias.reshape(cout).astype(np.float32), groups=groups,
         kernel=(kh, kw), stride=stride, pads=pads, dilation=dilation))
 
 
-def _emit_fc(imp: Importer, node: Node, x: str, xs: Shape, weight: np.ndarray,
+def emit_fc(imp: Importer, node: Node, x: str, xs: Shape, weight: np.ndarray,
              bias: np.ndarray | None) -> None:
-    """An fc layer ``y = x @ weight.T + bias`` with ``weight`` (Cout, Cin) in float64."""
+    """An fc layer ``y = x @ weight.T + bias`` with ``weight`` (Cout, Cin)."""
     imp.emit(node, WeightLayer(
         name=node.name, op="fc", inputs=(x,), output=node.outputs[0], in_shapes=(xs,),
-        out_shape=(weight.shape[0],), weight=weight.astype(np.float32),
+        out_shape=(weight.shape[0],), weight=weight.astype(np.float32, copy=False),
         bias=None if bias is None else bias.astype(np.float32)))
 
 
-def _weight_operand(imp: Importer, node: Node) -> tuple[str, Shape, np.ndarray]:
+def weight_operand(imp: Importer, node: Node) -> tuple[str, Shape, np.ndarray]:
     """Activation A (input 0) and constant weight B (input 1) of Gemm / MatMul."""
     if imp.is_const(node.inputs[0]) and not imp.is_const(node.inputs[1]):
         raise imp.error(node, "the activation must be input A (0) and the weight input B (1) "
@@ -226,14 +263,14 @@ def _weight_operand(imp: Importer, node: Node) -> tuple[str, Shape, np.ndarray]:
 
 @register_op("Gemm", emits=("fc",))
 def _onnx_gemm(imp: Importer, node: Node) -> None:
-    x, xs, b = _weight_operand(imp, node)
+    x, xs, b = weight_operand(imp, node)
     if node.attr("transA", 0):
         raise imp.error(node, "transA=1 would transpose the batch axis; only transA=0 is supported")
     b = b.T if node.attr("transB", 0) else b  # (K, M)
     if b.shape[0] != xs[0]:
         raise imp.error(node, f"weight B {b.shape} (after transB) does not fit K={xs[0]}")
     alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
-    weight = alpha * b.T.astype(np.float64)
+    weight = b.T if alpha == 1.0 else alpha * b.T.astype(np.float64)  # no copy when alpha = 1
     m = weight.shape[0]
     bias = None
     c = imp.opt_const(node, 2, "bias C")
@@ -246,13 +283,81 @@ def _onnx_gemm(imp: Importer, node: Node) -> None:
         except ValueError:
             raise imp.error(node, f"bias C of shape {c.shape} does not broadcast to ({m},); "
                                   "a per-sample bias is not supported") from None
-    _emit_fc(imp, node, x, xs, weight, bias)
+    emit_fc(imp, node, x, xs, weight, bias)
 
 
-@register_op("MatMul", emits=("fc",))
-def _onnx_matmul(imp: Importer, node: Node) -> None:
-    x, xs, b = _weight_operand(imp, node)
-    if b.shape[0] != xs[0]:
-        raise imp.error(node, f"weight B {b.shape} does not fit K={xs[0]}")
-    _emit_fc(imp, node, x, xs, b.T.astype(np.float64), None)
+def _transpose_pads(imp: Importer, node: Node, xs: Shape, kernel: tuple[int, int],
+                    stride: tuple[int, int], dilation: tuple[int, int],
+                    out_pad: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """ConvTranspose's (begin, end) pads per spatial axis, from pads/auto_pad/output_shape."""
+    auto = node.attr("auto_pad", "NOTSET") or "NOTSET"
+    out_shape = node.attr("output_shape")
+    if auto == "VALID":
+        return (0, 0), (0, 0)
+    if out_shape is None and auto in ("SAME_UPPER", "SAME_LOWER"):
+        out_shape = [xs[1 + a] * stride[a] for a in (0, 1)]
+    if out_shape is not None:
+        out_shape = list(out_shape)[-2:]
+        pads = []
+        for a in (0, 1):
+            total = (stride[a] * (xs[1 + a] - 1) + out_pad[a] + (kernel[a] - 1) * dilation[a] + 1
+                     - int(out_shape[a]))
+            small, large = total // 2, total - total // 2
+            pads.append((small, large) if auto == "SAME_UPPER" else (large, small))
+        return pads[0], pads[1]
+    if auto != "NOTSET":
+        raise imp.error(node, f"auto_pad={auto!r}: expected NOTSET, SAME_UPPER, SAME_LOWER or "
+                              "VALID")
+    p = [int(v) for v in node.attr("pads", [0, 0, 0, 0])]
+    if len(p) != 4:
+        raise imp.error(node, f"pads={p}: expected 4 values (top, left, bottom, right)")
+    return (p[0], p[2]), (p[1], p[3])
 
+
+@register_op("ConvTranspose", emits=("conv", "zero_insert"))
+def _onnx_conv_transpose(imp: Importer, node: Node) -> None:
+    """A transposed conv as a conv on crossbars (see docs/onnx_import.md, ConvTranspose).
+
+    ``y = conv(zero_insert(x), W')``: ``stride - 1`` zeros go between input pixels and
+    ``(k-1)*d - pad`` rows/columns around them (``zero_insert`` layer, named
+    ``<node>:zeros``; left out when the stride is 1 and the pads fit a conv's), then a
+    stride-1 conv with the kernel flipped in y and x and its in/out channels swapped
+    per group, ``W'[g*Co + o, c] = W[g*Ci + c, o, ::-1, ::-1]``.
+    """
+    x, xs = imp.act(node, 0)
+    require_rank(imp, node, xs, 3, "(N, C, H, W)")
+    weight = imp.const(node, 1, "weight W")
+    bias = imp.opt_const(node, 2, "bias B")
+    groups = int(node.attr("group", 1))
+    if weight.ndim != 4 or groups < 1 or weight.shape[0] != xs[0] or xs[0] % groups:
+        raise imp.error(node, f"weight of shape {weight.shape} with group={groups} does not fit "
+                              f"{xs[0]} input channels; expected (Cin, Cout/group, kh, kw)")
+    cin, cout_g, kh, kw = weight.shape
+    cout = cout_g * groups
+    if bias is not None and bias.size != cout:
+        raise imp.error(node, f"bias of shape {bias.shape}: expected ({cout},)")
+    stride, dilation = pair(imp, node, "strides", 1), pair(imp, node, "dilations", 1)
+    out_pad = pair(imp, node, "output_padding", 0)
+    pads = _transpose_pads(imp, node, xs, (kh, kw), stride, dilation, out_pad)
+    widths = tuple(((k - 1) * d - b, (k - 1) * d - e + o) for k, d, (b, e), o in
+                   zip((kh, kw), dilation, pads, out_pad))
+    spread_hw = [(xs[1 + a] - 1) * stride[a] + 1 + sum(widths[a]) for a in (0, 1)]
+    out_hw = tuple(conv_output_size(spread_hw[a], (kh, kw)[a], 1, 0, 0, dilation[a])
+                   for a in (0, 1))
+    if min(out_hw) < 1 or min(spread_hw) < 1:
+        raise imp.error(node, f"pads {pads} leave no output for input {xs}")
+    w = weight.reshape(groups, cin // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
+    w = np.ascontiguousarray(w[..., ::-1, ::-1].reshape(cout, cin // groups, kh, kw),
+                             dtype=np.float32)
+    conv_in, conv_pads = x, (0, 0, 0, 0)
+    if stride == (1, 1) and min(min(p) for p in widths) >= 0:
+        conv_pads = (widths[0][0], widths[1][0], widths[0][1], widths[1][1])
+    else:
+        conv_in = f"{node.name}:zeros"
+        imp.digital(node, "zero_insert", [x], (xs[0], *spread_hw), check_shape=False,
+                    output=conv_in, name=conv_in, stride=stride, widths=widths)
+    imp.emit(node, WeightLayer(
+        name=node.name, op="conv", inputs=(conv_in,), output=node.outputs[0],
+        in_shapes=(imp.shapes[conv_in],), out_shape=(cout, *out_hw), weight=w,
+        bias=None if bias is None else bias.reshape(cout).astype(np.float32), groups=groups,
+        kernel=(kh, kw), stride=(1, 1), pads=conv_pads, dilation=dilation))

@@ -35,6 +35,11 @@ def export_pruned(result: PruneResult, path: str | os.PathLike[str],
                   opset: int = 13) -> tuple[Path, Network]:
     """Write the pruned model to ``path`` with its metadata; return ``(path, network)``.
 
+    A zoo model is exported with PyTorch's exporter; an
+    :class:`~reramsim.prune.ir_torch.IRModule` (any ONNX model) has its pruned weights
+    written back into its original graph (:func:`reramsim.prune.writeback.write_back`),
+    which keeps the user's nodes and names.
+
     Args:
         result: what :func:`reramsim.prune.finetune.prune_model` returned.
         path: the ``.onnx`` file to write (atomically).
@@ -57,8 +62,13 @@ def export_pruned(result: PruneResult, path: str | os.PathLike[str],
     apply_masks(model, {n: mask_tensor(p, modules[n]) for n, p in result.projections.items()})
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        export_onnx(model, tmp, input_shape, opset=opset)
-        proto = onnx.load(str(tmp))
+        if getattr(model, "original", None) is not None:  # any ONNX model: its own graph
+            from reramsim.prune.writeback import write_back
+
+            proto = write_back(model.original, model.network, model.pruned_weights())
+        else:
+            export_onnx(model, tmp, input_shape, opset=opset)
+            proto = onnx.load(str(tmp))
         network = load_onnx(proto, source=str(path))
         matched = match_layers(network.weight_layers(), result)
         entry = _metadata(result, network, matched, extra or {})

@@ -2,7 +2,8 @@
 its data, and the summary of a finished run.
 
 A run (what ``reramsim prune`` does): :func:`load_torch_model` (a zoo name, a ``.pth``
-state dict or an ``.onnx`` export of a zoo architecture) -> :func:`load_data` ->
+state dict, an ``.onnx`` export of a zoo architecture, or any other ``.onnx`` file the
+importer supports, run as an :class:`reramsim.prune.ir_torch.IRModule`) -> :func:`load_data` ->
 :func:`reramsim.prune.finetune.prune_model` -> :func:`summarize` (exports the pruned ONNX,
 maps it densely and with its scheme, measures float and ReRAM accuracy) ->
 :func:`format_summary`. Needs torch.
@@ -31,6 +32,8 @@ def load_torch_model(spec: str, arch: str | None = None) -> tuple[str, Any, str]
     from reramsim import zoo
 
     path = Path(spec)
+    if path.suffix == ".onnx" and path.is_file() and arch is None and path.stem not in zoo.NAMES:
+        return path.stem, onnx_module(path), str(path)
     if path.suffix not in (".pth", ".pt", ".onnx"):
         if spec not in zoo.NAMES:
             raise ReramsimError(f"MODEL {spec!r} is neither a zoo name ({', '.join(zoo.NAMES)}) "
@@ -56,6 +59,52 @@ def load_torch_model(spec: str, arch: str | None = None) -> tuple[str, Any, str]
         raise ReramsimError(f"{path}: not a state dict of zoo model {arch!r} "
                             f"({str(err).splitlines()[0]})") from None
     return arch, model.eval(), str(path)
+
+
+def onnx_module(path: Path) -> Any:
+    """Any supported ONNX file as a trainable :class:`~reramsim.prune.ir_torch.IRModule`
+    (its IR's BN-folded weights); the original graph is kept for the export."""
+    import onnx
+
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune.ir_torch import IRModule
+
+    try:
+        proto = onnx.load(str(path))
+    except Exception as e:
+        raise ReramsimError(f"{path}: not a readable ONNX model ({e})") from None
+    return IRModule(load_onnx(proto, source=str(path)), original=proto)
+
+
+def input_shape_of(arch: str, model: Any) -> tuple[int, ...]:
+    """The (C, H, W) input of a zoo architecture, or of the graph an IRModule runs."""
+    from reramsim.zoo import INPUT_SHAPES
+
+    network = getattr(model, "network", None)
+    if network is not None:
+        return tuple(next(iter(network.inputs.values())))
+    return INPUT_SHAPES[arch]
+
+
+def check_classes(model: Any, arch: str, data: dict[str, Any], spec: str) -> None:
+    """Refuse data whose label count differs from the model's outputs (not a silent 10%).
+
+    Raises:
+        ReramsimError: naming both counts.
+    """
+    network = getattr(model, "network", None)
+    if network is None:
+        return
+    out = network.producer()[network.outputs[0]].out_shape
+    labels = max(int(data[f"numpy_{s}"][1].max()) for s in ("train", "test")) + 1
+    if len(out) != 1:
+        raise ReramsimError(f"{network.source}: output {network.outputs[0]!r} is (N, "
+                            f"{', '.join(map(str, out))}); pruning needs a classifier "
+                            "with (N, classes) logits")
+    if out[0] != labels:
+        raise ReramsimError(f"{network.source}: the model has {out[0]} outputs but --data "
+                            f"{spec} has {labels} classes (labels 0..{labels - 1}); use data "
+                            "with the model's classes")
 
 
 def load_onnx_weights(path: Path, arch: str, model: Any) -> Any:
@@ -93,19 +142,24 @@ def load_onnx_weights(path: Path, arch: str, model: Any) -> Any:
     return model.eval()
 
 
-def load_data(spec: str, arch: str, limit: int | None = None) -> dict[str, Any]:
-    """Train and test splits of dataset ``spec`` shaped for ``arch``, as torch tensors
-    (``train``, ``test``), plus numpy copies for the functional model (``numpy_train``,
-    ``numpy_test``); ``limit`` keeps the first training images only.
+def load_data(spec: str, arch: str, limit: int | None = None,
+              input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Train and test splits of dataset ``spec`` shaped for ``arch`` (or ``input_shape``),
+    as torch tensors (``train``, ``test``), plus numpy copies for the functional model
+    (``numpy_train``, ``numpy_test``); ``limit`` keeps the first training images only.
+    ``native`` is the dataset's own image shape, ``shape`` the model's (images are
+    resized when they differ).
     """
     import torch
 
     from reramsim.datasets import load_dataset
     from reramsim.zoo import INPUT_SHAPES
 
-    out: dict[str, Any] = {}
+    shape = tuple(input_shape) if input_shape is not None else INPUT_SHAPES[arch]
+    out: dict[str, Any] = {"shape": shape,
+                           "native": tuple(load_dataset(spec, "test", None, 1)[0].shape[1:])}
     for split in ("train", "test"):
-        x, y = load_dataset(spec, split, INPUT_SHAPES[arch], limit if split == "train" else None)
+        x, y = load_dataset(spec, split, shape, limit if split == "train" else None)
         out[split] = (torch.from_numpy(x), torch.from_numpy(y))
         out[f"numpy_{split}"] = (x, y)
     return out
@@ -134,7 +188,7 @@ def summarize(result: Any, arch: str, out: Path, config: Any, data: dict[str, An
     from reramsim.zoo import INPUT_SHAPES
 
     pruned_acc = float_accuracy(result.model, data["test"])
-    path, network = export_pruned(result, out, INPUT_SHAPES[arch],
+    path, network = export_pruned(result, out, data.get("shape") or INPUT_SHAPES[arch],
                                   extra={"model": arch, "data": data_spec,
                                          "float_accuracy_dense": dense_acc,
                                          "float_accuracy_pruned": pruned_acc})
@@ -163,6 +217,8 @@ def summarize(result: Any, arch: str, out: Path, config: Any, data: dict[str, An
         "crossbars_dense": dense_map.n_crossbars, "crossbars_pruned": pruned_map.n_crossbars,
         "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
         "reram_accuracy_pruned": reram, "layers": layers,
+        "data": data_spec, "data_shape": list(data.get("native", ())),
+        "input_shape": list(data.get("shape", ())),
     }
 
 
@@ -207,8 +263,13 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{s['float_accuracy_pruned']:.2%} pruned",
         f"ReRAM accuracy     {reram_text} pruned (functional model)",
     ]
+    native, shape = s.get("data_shape"), s.get("input_shape")
+    if native and shape and native != shape:
+        lines.append(f"data               {s['data']} images resized from "
+                     f"{'x'.join(map(str, native))} to {'x'.join(map(str, shape))} "
+                     "(the model's input)")
     return "\n".join(lines)
 
 
-__all__ = ["float_accuracy", "format_summary", "load_data", "load_onnx_weights",
-           "load_torch_model", "reram_accuracy", "summarize"]
+__all__ = ["check_classes", "float_accuracy", "format_summary", "input_shape_of", "load_data",
+           "load_onnx_weights", "load_torch_model", "onnx_module", "reram_accuracy", "summarize"]
