@@ -89,6 +89,8 @@ def load_dataset(
     if limit is not None and limit < 0:
         raise ReramsimError(f"limit must be >= 0 or None, got {limit}")
     x, y = _resolve_loader(spec)(split, limit)
+    if len(y) == 0:
+        raise ReramsimError(f"{spec}: the {split} split has no images")
     if input_shape is not None:
         x = _fit_to_shape(x, tuple(input_shape))
     return np.ascontiguousarray(x, dtype=np.float32), y.astype(np.int64)

@@ -28,6 +28,7 @@ import numpy as np
 from reramsim import ReramsimError
 from reramsim.area import AREA_COMPONENTS, AreaBreakdown, area_breakdown
 from reramsim.energy import COMPONENTS, EnergyBreakdown, SimulationLike, energy_breakdown
+from reramsim.io_checks import check_finite_figures
 from reramsim.ir import WeightLayer
 from reramsim.stats import EVENT_KINDS, LayerStats
 
@@ -54,6 +55,9 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
     engine's event counts, busy/stall cycles and utilisation per resource. Whole
     run: totals, energy and area per component with the counts and config entries
     that produced them.
+
+    Raises:
+        InternalError: a non-finite or negative figure (a bug: inputs are validated).
     """
     config, net, mapping, result = sim.config, sim.network, sim.mapping, sim.result
     energy, area = energy_breakdown(sim), area_breakdown(sim)
@@ -70,7 +74,7 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "nonzero_weights": net.n_nonzero_weights,
         "events_processed": int(result.events_processed),
     }
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "model": net.name,
         "model_source": str(net.source),
@@ -87,6 +91,10 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
         "config_values": _plain(dataclasses.asdict(config)),
     }
+    # The last guard: validated inputs cannot give these; refuse to print one if they do.
+    check_finite_figures({k: report[k] for k in ("totals", "accelerator", "layers",
+                                                 "energy_breakdown", "area_breakdown")})
+    return report
 
 
 def _layer_entry(stats: LayerStats, layer: Any, sim: SimulationLike,

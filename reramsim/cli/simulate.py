@@ -44,8 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate, print the table, write the requested files."""
     from reramsim.pipeline import simulate
+    from reramsim.io_checks import check_output_file
     from reramsim.report import build_report, format_table, write_csv, write_json
 
+    for flag, path in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):
+        if path is not None:
+            check_output_file(path, flag)
     sim = simulate(args.model, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
                    trace=args.trace)
     report = build_report(sim)
