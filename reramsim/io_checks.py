@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -106,8 +107,13 @@ def check_output_file(path: str | os.PathLike[str], what: str | None = None) -> 
     """
     if not os.fspath(path):
         raise InputError(f"{what or 'output'}: empty path; expected a file name")
-    p = Path(path)
-    label = _label(path, what)
+    try:
+        return _check_output_file(Path(path), _label(path, what))
+    except OSError as err:  # e.g. a name too long for the file system
+        raise InputError(f"{_label(path, what)}: cannot write: {err.strerror}") from None
+
+
+def _check_output_file(p: Path, label: str) -> Path:
     if p.is_dir():
         raise InputError(f"{label}: is a folder; expected a file name")
     parent = p.parent
@@ -118,13 +124,17 @@ def check_output_file(path: str | os.PathLike[str], what: str | None = None) -> 
         raise InputError(f"{label}: folder {printable(parent)} does not exist")
     if not parent.is_dir():
         raise InputError(f"{label}: {printable(parent)} is not a folder")
-    if p.exists():
-        if not p.is_file() and not stat.S_ISFIFO(p.stat().st_mode) and str(p) != os.devnull:
-            raise InputError(f"{label}: exists and is not a regular file")
-        if not os.access(p, os.W_OK):
-            raise InputError(f"{label}: cannot write: permission denied")
-    elif not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{label}: cannot write in {printable(parent)}: permission denied")
+    if p.exists() and not p.is_file():  # a device, FIFO...: writers replace files whole
+        raise InputError(f"{label}: exists and is not a regular file")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{label}: cannot write: permission denied")
+    try:  # a real probe: writers replace the file through a temporary one next to it
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".reramsim-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(f"{label}: cannot write in {printable(parent)}: "
+                         f"{err.strerror}") from None
     return p
 
 
@@ -132,7 +142,7 @@ def check_output_file(path: str | os.PathLike[str], what: str | None = None) -> 
 
 
 def _check_header(label: str, name: str | None, dtype: np.dtype, shape: tuple[int, ...]) -> None:
-    where = f"{label}: array {printable(name)!r}" if name is not None else label
+    where = f"{label}: array {name!r}" if name is not None else label
     kind = dtype.kind
     if kind not in _NUMERIC_KINDS or dtype.fields is not None:
         got = _KIND_NAMES.get(kind, str(dtype))
@@ -146,7 +156,7 @@ def _check_header(label: str, name: str | None, dtype: np.dtype, shape: tuple[in
 
 def _npy_header(stream, label: str, name: str | None) -> None:
     """Read and check the header of a .npy stream (not its data)."""
-    where = f"{label}: array {printable(name)!r}" if name is not None else label
+    where = f"{label}: array {name!r}" if name is not None else label
     try:
         version = np.lib.format.read_magic(stream)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
@@ -200,7 +210,7 @@ def load_arrays(path: str | os.PathLike[str], what: str | None = None
         reason = printable(str(err).splitlines()[0] if str(err) else type(err).__name__)
         raise InputError(f"{label}: truncated or corrupt array file ({reason})") from None
     for name, array in arrays.items():
-        where = f"{label}: array {printable(name)!r}" if name is not None else label
+        where = f"{label}: array {name!r}" if name is not None else label
         if array.size == 0:
             raise InputError(f"{where}: empty array of shape {array.shape}; expected at least "
                              "one sample")

@@ -35,7 +35,10 @@ import onnx
 from onnx import helper, numpy_helper
 
 from reramsim import ReramsimError
+from reramsim.io_checks import InputError, check_input_file
 from reramsim.ir import Layer, Network, WeightLayer
+from reramsim.onnx_check import check_shape as bound_shape
+from reramsim.onnx_check import check_values, validate_model
 from reramsim.ops import ONNX_OPS, OpError, register_op, supported_ops
 
 __all__ = ["OnnxImportError", "load_onnx", "register_op", "supported_ops"]
@@ -108,8 +111,10 @@ def _read_model(model: Any, source: str | None) -> tuple[onnx.ModelProto, str]:
                               f"got {type(model).__name__}")
     path = Path(model)
     src = source or str(model)
-    if not path.is_file():
-        raise OnnxImportError(f"{src}: no such file")
+    try:
+        check_input_file(path)  # a folder, FIFO, device or empty path is named as such
+    except InputError as err:
+        raise OnnxImportError(str(err)) from None
     try:
         proto = onnx.load(str(path))
     except Exception as e:  # protobuf DecodeError, external-data errors, OSError...
@@ -135,6 +140,7 @@ class Importer:
         self.source = source
         self.graph = model.graph
         self._check_model()
+        validate_model(self.model, self.source)  # sizes checked before any tensor is decoded
         self.opset = self._default_opset()
         self.consts: dict[str, np.ndarray] = {}
         for init in self.graph.initializer:
@@ -143,6 +149,7 @@ class Importer:
             except Exception as e:
                 raise self.file_error(f"initializer {init.name!r} cannot be read "
                                       f"({str(e).splitlines()[0] if str(e) else e!r})") from e
+            check_values(self.file_error, f"initializer {init.name!r}", self.consts[init.name])
         self.shapes: dict[str, Shape] = {}  # activation tensor -> per-sample shape
         self.alias: dict[str, str] = {}  # dropped node's output -> the tensor it equals
         self.layers: list[Layer] = []
@@ -290,6 +297,7 @@ class Importer:
         if name not in self.consts:
             raise self.error(node, f"{what} (input {i}, '{node.inputs[i]}') must be a constant "
                                    "(initializer or constant subgraph); it is computed at run time")
+        check_values(lambda msg: self.error(node, msg), f"{what} (input {i})", self.consts[name])
         return self.consts[name]
 
     def opt_const(self, node: Node, i: int, what: str) -> np.ndarray | None:
@@ -317,6 +325,7 @@ class Importer:
 
     # -- emitting -------------------------------------------------------------------------
     def emit(self, node: Node, layer: Layer, check_shape: bool = True) -> Layer:
+        bound_shape(lambda msg: self.error(node, msg), layer.output, layer.out_shape)
         if check_shape:
             self._cross_check(node, layer.out_shape)
         self.layers.append(layer)

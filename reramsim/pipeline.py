@@ -160,7 +160,7 @@ def read_inputs(path: str | os.PathLike[str], network: Network, what: str = "--i
             arrays[name] = arrays[name][None]  # one sample
         got = arrays[name].shape
         if got[1:] != tuple(shape):
-            raise FunctionalError(f"{label}: array {printable(name)!r} must be "
+            raise FunctionalError(f"{label}: array {name!r} must be "
                                   f"(N, {', '.join(map(str, shape))}), got {got}")
         if n is not None and got[0] != n:
             raise FunctionalError(f"{label}: arrays disagree on the number of samples")

@@ -74,14 +74,17 @@ def resolve_config_path(path: str | Path, relative_to: Path | None = None) -> Pa
     if not str(path):
         raise ConfigError("--hw: empty path; expected a YAML file or a shipped config's name")
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    if Path(path).exists():  # a folder, a FIFO, /dev/null...: say what it is
-        from reramsim.io_checks import InputError, check_input_file
-
         try:
-            check_input_file(path)
-        except InputError as err:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # e.g. a name too long for the file system
+            continue
+    from reramsim.io_checks import InputError, check_input_file
+
+    try:  # a folder, a FIFO, /dev/null, an over-long name...: say what it is
+        check_input_file(path)
+    except InputError as err:
+        if "no such file" not in str(err):
             raise ConfigError(str(err)) from None
     shipped = ", ".join(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
     raise ConfigError(f"{path}: no such config file (shipped configs: {shipped})")
