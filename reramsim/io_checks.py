@@ -26,8 +26,8 @@ import numpy as np
 
 from reramsim import ReramsimError
 
-__all__ = ["MAX_ARRAY_ELEMENTS", "InputError", "InternalError", "check_finite_figures", "check_input_file",
-           "check_output_file", "load_arrays", "printable"]
+__all__ = ["MAX_ARRAY_ELEMENTS", "InputError", "InternalError", "check_finite_figures",
+           "check_input_file", "check_output_file", "load_arrays", "printable"]
 
 #: The most elements one input array may hold (2^31: 8 GiB of float32), checked from its
 #: header before any data is read.
@@ -123,7 +123,7 @@ def _check_output_file(p: Path, label: str) -> Path:
                 raise InputError(f"{label}: {printable(ancestor)} is a file, not a folder")
         raise InputError(f"{label}: folder {printable(parent)} does not exist")
     if not parent.is_dir():
-        raise InputError(f"{label}: {printable(parent)} is not a folder")
+        raise InputError(f"{label}: {printable(parent)} is a file, not a folder")
     if p.exists() and not p.is_file():  # a device, FIFO...: writers replace files whole
         raise InputError(f"{label}: exists and is not a regular file")
     if p.exists() and not os.access(p, os.W_OK):
@@ -214,7 +214,8 @@ def load_arrays(path: str | os.PathLike[str], what: str | None = None
         if array.size == 0:
             raise InputError(f"{where}: empty array of shape {array.shape}; expected at least "
                              "one sample")
-        array = array.astype(np.float32) if array.dtype != np.float32 else array
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            array = array.astype(np.float32) if array.dtype != np.float32 else array
         bad = ~np.isfinite(array)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -112,7 +112,7 @@ def _read_model(model: Any, source: str | None) -> tuple[onnx.ModelProto, str]:
     path = Path(model)
     src = source or str(model)
     try:
-        check_input_file(path)  # a folder, FIFO, device or empty path is named as such
+        check_input_file(model)  # a folder, FIFO, device or empty path is named as such
     except InputError as err:
         raise OnnxImportError(str(err)) from None
     try:

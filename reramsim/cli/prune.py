@@ -70,6 +70,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_args(args)
     import torch
 
     from reramsim.config import load_config
@@ -83,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
         summarize,
     )
 
-    _check_args(args)
     torch.set_num_threads(2)
     config = load_config(args.hw, args.overrides)
     params = _params(args)

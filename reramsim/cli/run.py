@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
@@ -45,9 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, calibrate, run in batches, write the outputs."""
-    from reramsim.pipeline import describe_adc, describe_hardware, read_inputs, run_batches
-
     from reramsim.io_checks import check_input_file, check_output_file
+    from reramsim.pipeline import describe_adc, describe_hardware, read_inputs, run_batches
 
     out = check_output_file(args.output, "--output")
     if out.suffix not in (".npy", ".npz"):

@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, print the table, write the requested files."""
-    from reramsim.pipeline import simulate
     from reramsim.io_checks import check_output_file
+    from reramsim.pipeline import simulate
     from reramsim.report import build_report, format_table, write_csv, write_json
 
     for flag, path in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):

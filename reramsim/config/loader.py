@@ -315,7 +315,10 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
         if kind is float and isinstance(value, str):
             try:
                 float(value)
-                hint = " (YAML reads it as text: write the mantissa with a dot, e.g. 1.0e-3)"
+                mantissa, exponent = f"{float(value):e}".split("e")
+                mantissa = mantissa.rstrip("0") + ("0" if mantissa.rstrip("0")[-1] == "." else "")
+                hint = (f" (YAML reads it as text: write {mantissa}e{int(exponent):+d} with a dot "
+                        "and a signed exponent)")
             except ValueError:
                 pass
         raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: "
