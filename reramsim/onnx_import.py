@@ -38,7 +38,7 @@ from reramsim import ReramsimError
 from reramsim.io_checks import InputError, check_input_file
 from reramsim.ir import Layer, Network, WeightLayer
 from reramsim.onnx_check import check_shape as bound_shape
-from reramsim.onnx_check import check_values, validate_model
+from reramsim.onnx_check import MAX_ELEMENTS, check_values, validate_model
 from reramsim.ops import ONNX_OPS, OpError, register_op, supported_ops
 
 __all__ = ["OnnxImportError", "load_onnx", "register_op", "supported_ops"]
@@ -402,6 +402,14 @@ class Importer:
             self.consts[node.outputs[0]] = full[start:end]
             return
         feeds = {name: self.consts[self.resolve(name)] for name in node.inputs if name}
+        for out in node.outputs:  # bound what folding would allocate, where inference knows
+            full = self.inferred.get(out)
+            if full and all(isinstance(d, int) for d in full):
+                size = int(np.prod([max(d, 0) for d in full], dtype=object))
+                if size > MAX_ELEMENTS:
+                    raise self.error(node, f"constant {out!r} of shape {full} would hold "
+                                           f"{size:,} elements; at most {MAX_ELEMENTS:,} "
+                                           "are accepted")
         try:
             from onnx.reference import ReferenceEvaluator
 

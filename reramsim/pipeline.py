@@ -172,7 +172,8 @@ def run_batches(model, inputs: dict[str, np.ndarray], batch: int) -> dict[str, n
     samples per forward pass.
 
     Raises:
-        FunctionalError: ``batch`` < 1, or inputs the model does not accept.
+        FunctionalError: ``batch`` < 1, inputs the model does not accept, or inputs so large
+            that an output overflows to Inf/NaN.
     """
     if batch < 1:
         raise FunctionalError(f"--batch must be >= 1, got {batch}")
@@ -180,8 +181,15 @@ def run_batches(model, inputs: dict[str, np.ndarray], batch: int) -> dict[str, n
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in model.network.outputs}
     for i in range(0, n, batch):
         for name, value in model.run({k: v[i:i + batch] for k, v in inputs.items()}).items():
-            outputs[name].append(value.astype(np.float32))
-    return {name: np.concatenate(parts) for name, parts in outputs.items()}
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                outputs[name].append(value.astype(np.float32))
+    results = {name: np.concatenate(parts) for name, parts in outputs.items()}
+    for name, value in results.items():
+        if not np.isfinite(value).all():
+            largest = max(float(np.abs(v).max()) for v in inputs.values())
+            raise FunctionalError(f"output {name!r} is not finite (NaN/Inf) for inputs up to "
+                                  f"{largest:.3g} in magnitude; scale the inputs down")
+    return results
 
 
 def describe_hardware(model) -> str:

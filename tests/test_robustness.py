@@ -260,6 +260,31 @@ def test_concatenated_and_truncated_files(tmp_path):
     assert_clean(["simulate", tmp_path / "cut.onnx", "--hw", "isaac"], r"cut.onnx: ")
 
 
+def test_folding_a_huge_constant_is_refused_before_allocating(tmp_path):
+    """A constant subgraph that would allocate 2^40 elements is refused, naming the node."""
+    fill = numpy_helper.from_array(np.ones(1, np.float32))
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["c"], name="big", value=fill),
+             helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array([1, 2 ** 20, 2 ** 20], np.int64), "s")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "c.onnx"))
+    assert_clean(["simulate", tmp_path / "c.onnx", "--hw", "isaac"],
+                 r"node 'big' \(ConstantOfShape, opset 13\): constant 'c' of shape "
+                 r"\(1, 1048576, 1048576\) would hold 1,099,511,627,776 elements")
+
+
+def test_inputs_that_overflow_the_outputs_are_refused(tmp_path):
+    """Finite inputs so large that an output overflows give an error, not Inf in the file."""
+    np.save(tmp_path / "x.npy", np.full((1, 1, 32, 32), 3e38, np.float32))
+    assert_clean(["run", LENET, "--hw", "isaac", "--input", tmp_path / "x.npy", "--output",
+                  tmp_path / "y.npy"], r"output 'logits' is not finite .* up to 3e\+38")
+    assert not (tmp_path / "y.npy").exists()
+
+
 @FAST
 @given(case=st.integers(0, 2 ** 32 - 1))
 def test_mutated_models_import_cleanly_or_raise(case):
