@@ -140,7 +140,8 @@ def main() -> int:
             outcome, line = classify(argv, tmp, args.timeout)
             counts[family][outcome] += 1
             if args.show:
-                print(f"{family}: {outcome}: {line[:200]}", flush=True)
+                shown = " ".join(a if len(a) < 80 else a[:40] + "..." for a in argv)
+                print(f"{family}: {outcome}: {shown!r}: {line[:200]}", flush=True)
             if outcome not in ("clean error", "ok"):
                 failures.append((family, outcome, argv, line))
         n += 1
