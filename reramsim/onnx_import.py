@@ -37,8 +37,8 @@ from onnx import helper, numpy_helper
 from reramsim import ReramsimError
 from reramsim.io_checks import InputError, check_input_file
 from reramsim.ir import Layer, Network, WeightLayer
-from reramsim.onnx_check import check_shape as bound_shape
 from reramsim.onnx_check import MAX_ELEMENTS, check_values, validate_model
+from reramsim.onnx_check import check_shape as bound_shape
 from reramsim.ops import ONNX_OPS, OpError, register_op, supported_ops
 
 __all__ = ["OnnxImportError", "load_onnx", "register_op", "supported_ops"]
