@@ -29,9 +29,9 @@ from reramsim import ReramsimError
 __all__ = ["MAX_ARRAY_ELEMENTS", "InputError", "InternalError", "check_finite_figures",
            "check_input_file", "check_output_file", "load_arrays", "printable"]
 
-#: The most elements one input array may hold (2^31: 8 GiB of float32), checked from its
+#: The most elements one input array may hold (2^28: 1 GiB of float32), checked from its
 #: header before any data is read.
-MAX_ARRAY_ELEMENTS = 2 ** 31
+MAX_ARRAY_ELEMENTS = 2 ** 28
 
 #: dtype kinds accepted as input data: bool, signed and unsigned integers, floats.
 _NUMERIC_KINDS = "biuf"

@@ -59,7 +59,7 @@ def seed_model() -> onnx.ModelProto:
     return model
 
 
-_HOSTILE_INTS = [[0], [0, 0], [-1, -1], [2 ** 40, 2 ** 40], [1], [1, 0], [3, 3, 3], []]
+_HOSTILE_INTS = [[0], [0, 0], [-1, -1], [2 ** 40, 2 ** 40], [1], [1, 0], [3, 3, 3]]
 
 
 def _set_attr(node: onnx.NodeProto, name: str, value) -> None:
