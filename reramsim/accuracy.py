@@ -46,15 +46,29 @@ def float_runner(path: str | os.PathLike[str]) -> Callable[[np.ndarray], np.ndar
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    refused = (ort_errors.Fail, ort_errors.InvalidGraph, ort_errors.InvalidArgument,
+               ort_errors.InvalidProtobuf, ort_errors.NotImplemented, ort_errors.RuntimeException)
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except refused as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FunctionalError(f"{path}: onnxruntime refuses the model ({reason})") from None
     first = session.get_inputs()[0]
     out_name = session.get_outputs()[0].name
     fixed = first.shape[0] if first.shape and isinstance(first.shape[0], int) else None
 
     def logits(x: np.ndarray) -> np.ndarray:
         step = fixed or len(x)
-        return np.concatenate([session.run([out_name], {first.name: x[i:i + step]})[0]
-                               for i in range(0, len(x), step)])
+        try:
+            parts = [session.run([out_name], {first.name: x[i:i + step]})[0]
+                     for i in range(0, len(x), step)]
+        except refused as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise FunctionalError(f"{path}: onnxruntime cannot run the model ({reason})"
+                                  ) from None
+        return np.concatenate(parts)
 
     return logits
 
@@ -80,6 +94,8 @@ def measure_accuracy(path: str | os.PathLike[str], model: Any, x: np.ndarray, y:
 
     if batch < 1:
         raise FunctionalError(f"--batch must be >= 1, got {batch}")
+    if len(x) == 0:
+        raise FunctionalError(f"{path}: no images to measure accuracy on")
     float_logits = float_runner(path)
     tally = Tally()
     bar = tqdm(total=len(x), unit="img", desc="accuracy", disable=not progress)
@@ -90,6 +106,7 @@ def measure_accuracy(path: str | os.PathLike[str], model: Any, x: np.ndarray, y:
             logits = float_logits(xb)
             mid = time.perf_counter()
             reram = model.forward(xb)
+            _check_logits(path, logits, reram, len(xb))
             tally.seconds["float"] += mid - start
             tally.seconds["reram"] += time.perf_counter() - mid
             tally.correct_float += int((logits.argmax(axis=1) == yb).sum())
@@ -102,6 +119,15 @@ def measure_accuracy(path: str | os.PathLike[str], model: Any, x: np.ndarray, y:
     finally:
         bar.close()
     return tally
+
+
+def _check_logits(path: str | os.PathLike[str], *outputs: Any) -> None:
+    """Refuse outputs that are not (N, classes) scores: a model that is no classifier."""
+    *arrays, n = outputs
+    for what, out in zip(("onnxruntime", "functional model"), arrays):
+        if out.ndim != 2 or out.shape[0] != n or out.shape[1] < 2:
+            raise FunctionalError(f"{path}: output of shape {out.shape} ({what}); a classifier "
+                                  f"must output ({n}, classes) with classes >= 2")
 
 
 def accuracy_record(path: str | os.PathLike[str], model: Any, tally: Tally, total: int,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +94,8 @@ def load_dataset(
     if limit is not None and limit < 0:
         raise ReramsimError(f"limit must be >= 0 or None, got {limit}")
     x, y = _resolve_loader(spec)(split, limit)
+    if len(y) == 0:
+        raise ReramsimError(f"{spec}: the {split} split has no images")
     if input_shape is not None:
         x = _fit_to_shape(x, tuple(input_shape))
     return np.ascontiguousarray(x, dtype=np.float32), y.astype(np.int64)
@@ -285,7 +288,7 @@ def read_idx(path: Path, expected_magic: int, what: str = "idx") -> np.ndarray:
                             f"expected {header_bytes} for {n_dims} dims")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=n_dims, offset=4))
     dtype = np.dtype(_IDX_DTYPES[(magic >> 8) & 0xFF])
-    expected_bytes = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected_bytes = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     if len(data) - header_bytes < expected_bytes:
         raise ReramsimError(
             f"{what}: {path}: truncated, header says {'x'.join(map(str, dims))} "
@@ -369,10 +372,59 @@ class _BatchUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module: str, name: str) -> object:
-        """Resolve ``module.name`` only for numpy's array reconstruction."""
+        """Resolve ``module.name`` only for numpy's array reconstruction, with the array's
+        size and dtype checked before it is allocated."""
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        if name == "_reconstruct":
+            return _bounded(found, 1)
+        if name == "_frombuffer":
+            return _bounded(found, 2)
+        if name == "dtype":
+            return _plain_dtype
+        return found
+
+
+#: The most elements one array of a CIFAR-10 pickle may have (a batch has 30,720,000).
+MAX_PICKLED_ELEMENTS = 2 ** 28
+
+
+def _bounded(fn: Callable, shape_arg: int) -> Callable:
+    """``fn`` (an array constructor) refusing a shape over :data:`MAX_PICKLED_ELEMENTS`."""
+
+    def build(*args: object) -> object:
+        shape = args[shape_arg] if len(args) > shape_arg else ()
+        dims = shape if isinstance(shape, tuple) else (shape,)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise pickle.UnpicklingError(f"array shape {shape!r} is not a tuple of sizes")
+        size = 1
+        for d in dims:
+            size *= d
+        if size > MAX_PICKLED_ELEMENTS:
+            raise pickle.UnpicklingError(f"array of shape {shape} holds {size:,} elements; "
+                                         f"at most {MAX_PICKLED_ELEMENTS:,} are accepted")
+        return fn(*args)
+
+    return build
+
+
+def _plain_dtype(spec: object, *args: object) -> np.dtype:
+    """``numpy.dtype(spec)`` for a real numeric dtype only (no object or structured arrays)."""
+    dtype = np.dtype(spec, *args)  # type: ignore[call-overload]
+    if dtype.kind not in "biuf" or dtype.fields is not None:
+        raise pickle.UnpicklingError(f"refusing an array of dtype {dtype}")
+    return dtype
+
+
+def _describe_value(value: object) -> str:
+    """A short description of a decoded value: its type, and for a list its element types."""
+    if isinstance(value, list):
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"a list of {', '.join(kinds) or 'nothing'}"
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return type(value).__name__
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -389,7 +441,14 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise ReramsimError(f"cifar10: {path}: expected a dict with b'data' and b'labels'")
     data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    labels = batch[b"labels"]
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        labels = labels.astype(np.int64)
+    elif isinstance(labels, list) and all(type(v) is int for v in labels):
+        labels = np.array(labels, dtype=np.int64)
+    else:
+        raise ReramsimError(f"cifar10: {path}: b'labels' must be a list of integers, got "
+                            f"{_describe_value(labels)}")
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != np.prod(_CIFAR_SHAPE):
         raise ReramsimError(
             f"cifar10: {path}: b'data' is {data.dtype} {data.shape}, expected uint8 (N, 3072)"

@@ -38,7 +38,10 @@ import onnx
 from onnx import helper, numpy_helper
 
 from reramsim import ReramsimError, const_fold
+from reramsim.io_checks import InputError, check_input_file
 from reramsim.ir import Layer, Network, WeightLayer
+from reramsim.onnx_check import MAX_ELEMENTS, check_values, validate_model
+from reramsim.onnx_check import check_shape as bound_shape
 from reramsim.ops import ONNX_OPS, OpError, register_op, supported_ops
 
 __all__ = ["OnnxImportError", "load_onnx", "parse_input_shapes", "register_op", "supported_ops"]
@@ -112,8 +115,10 @@ def _read_model(model: Any, source: str | None) -> tuple[onnx.ModelProto, str]:
                               f"got {type(model).__name__}")
     path = Path(model)
     src = source or str(model)
-    if not path.is_file():
-        raise OnnxImportError(f"{src}: no such file")
+    try:
+        check_input_file(model)  # a folder, FIFO, device or empty path is named as such
+    except InputError as err:
+        raise OnnxImportError(str(err)) from None
     try:
         proto = onnx.load(str(path))
     except Exception as e:  # protobuf DecodeError, external-data errors, OSError...
@@ -142,6 +147,7 @@ class Importer:
         self.source = source
         self.graph = model.graph
         self._check_model()
+        validate_model(self.model, self.source)  # sizes checked before any tensor is decoded
         self.opset = self._default_opset()
         self.consts: dict[str, np.ndarray] = {}
         for init in self.graph.initializer:
@@ -150,6 +156,7 @@ class Importer:
             except Exception as e:
                 raise self.file_error(f"initializer {init.name!r} cannot be read "
                                       f"({str(e).splitlines()[0] if str(e) else e!r})") from e
+            check_values(self.file_error, f"initializer {init.name!r}", self.consts[init.name])
             if owned and init.HasField("raw_data") and int(np.prod(init.dims)) > _SMALL:
                 init.ClearField("raw_data")  # the array above is now the only copy
         self.shapes: dict[str, Shape] = {}  # activation tensor -> per-sample shape
@@ -328,6 +335,7 @@ class Importer:
         if name not in self.consts:
             raise self.error(node, f"{what} (input {i}, '{node.inputs[i]}') must be a constant "
                                    "(initializer or constant subgraph); it is computed at run time")
+        check_values(lambda msg: self.error(node, msg), f"{what} (input {i})", self.consts[name])
         return self.consts[name]
 
     def opt_const(self, node: Node, i: int, what: str) -> np.ndarray | None:
@@ -355,6 +363,7 @@ class Importer:
 
     # -- emitting -------------------------------------------------------------------------
     def emit(self, node: Node, layer: Layer, check_shape: bool = True) -> Layer:
+        bound_shape(lambda msg: self.error(node, msg), layer.output, layer.out_shape)
         """Add ``layer``; a weight layer records its node's index (``attrs["onnx_node"]``)."""
         if isinstance(layer, WeightLayer):
             layer.attrs["onnx_node"] = node.index
@@ -507,6 +516,14 @@ class Importer:
     def _fold_reference(self, node: Node) -> list[np.ndarray]:
         """Outputs of a constant node from ONNX's reference evaluator (any op, slow)."""
         feeds = {name: self.consts[self.resolve(name)] for name in node.inputs if name}
+        for out in node.outputs:  # bound what folding would allocate, where inference knows
+            full = self.inferred.get(out)
+            if full and all(isinstance(d, int) for d in full):
+                size = int(np.prod([max(d, 0) for d in full], dtype=object))
+                if size > MAX_ELEMENTS:
+                    raise self.error(node, f"constant {out!r} of shape {full} would hold "
+                                           f"{size:,} elements; at most {MAX_ELEMENTS:,} "
+                                           "are accepted")
         try:
             from onnx.reference import ReferenceEvaluator
 

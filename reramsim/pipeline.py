@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -167,30 +166,47 @@ def functional_model(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] 
     return network, hardware
 
 
-def read_inputs(path: str | os.PathLike[str], network: Network) -> dict[str, np.ndarray]:
-    """Graph input name -> batched array from a .npy or .npz file.
+def read_inputs(path: str | os.PathLike[str], network: Network, what: str = "--input"
+                ) -> dict[str, np.ndarray]:
+    """Graph input name -> batched float32 array from a .npy or .npz file.
 
-    A .npy array without the batch dimension is one sample. Raises FunctionalError for a
-    missing or unreadable file, or a .npy file for a model with several inputs.
+    A .npy array without the batch dimension is one sample. The file's headers are
+    checked before its data is read (:func:`reramsim.io_checks.load_arrays`).
+
+    Args:
+        what: the flag the file came from, for messages (``--input``, ``--calib``).
+
+    Raises:
+        InputError: a missing, unreadable or corrupt file, a bad dtype, an empty or
+            non-finite array; FunctionalError: arrays that do not match the graph inputs.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FunctionalError(f"{path}: no such input file")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise FunctionalError(f"{path}: not a .npy/.npz file ({err})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            arrays = {name: data[name] for name in data.files}
-    else:
+    from reramsim.io_checks import load_arrays, printable
+
+    loaded = load_arrays(path, what)
+    label = f"{what} {printable(path)}"
+    if None in loaded:
         if len(network.inputs) != 1:
-            raise FunctionalError(f"{path}: {network.name} has inputs {list(network.inputs)}; "
+            raise FunctionalError(f"{label}: {network.name} has inputs {list(network.inputs)}; "
                                   "give an .npz file with one array per input")
-        arrays = {next(iter(network.inputs)): data}
+        arrays = {next(iter(network.inputs)): loaded[None]}
+    else:
+        arrays = {str(k): v for k, v in loaded.items()}
+        extra = sorted(set(arrays) - set(network.inputs))
+        missing = sorted(set(network.inputs) - set(arrays))
+        if extra or missing:
+            raise FunctionalError(f"{label}: arrays {sorted(arrays)}, expected one per graph "
+                                  f"input {list(network.inputs)}")
+    n = None
     for name, shape in network.inputs.items():
-        if name in arrays and arrays[name].shape == tuple(shape):
+        if arrays[name].shape == tuple(shape):
             arrays[name] = arrays[name][None]  # one sample
+        got = arrays[name].shape
+        if got[1:] != tuple(shape):
+            raise FunctionalError(f"{label}: array {name!r} must be "
+                                  f"(N, {', '.join(map(str, shape))}), got {got}")
+        if n is not None and got[0] != n:
+            raise FunctionalError(f"{label}: arrays disagree on the number of samples")
+        n = got[0]
     return arrays
 
 
@@ -199,7 +215,8 @@ def run_batches(model, inputs: dict[str, np.ndarray], batch: int) -> dict[str, n
     samples per forward pass.
 
     Raises:
-        FunctionalError: ``batch`` < 1, or inputs the model does not accept.
+        FunctionalError: ``batch`` < 1, inputs the model does not accept, or inputs so large
+            that an output overflows to Inf/NaN.
     """
     if batch < 1:
         raise FunctionalError(f"--batch must be >= 1, got {batch}")
@@ -207,8 +224,15 @@ def run_batches(model, inputs: dict[str, np.ndarray], batch: int) -> dict[str, n
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in model.network.outputs}
     for i in range(0, n, batch):
         for name, value in model.run({k: v[i:i + batch] for k, v in inputs.items()}).items():
-            outputs[name].append(value.astype(np.float32))
-    return {name: np.concatenate(parts) for name, parts in outputs.items()}
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                outputs[name].append(value.astype(np.float32))
+    results = {name: np.concatenate(parts) for name, parts in outputs.items()}
+    for name, value in results.items():
+        if not np.isfinite(value).all():
+            largest = max(float(np.abs(v).max()) for v in inputs.values())
+            raise FunctionalError(f"output {name!r} is not finite (NaN/Inf) for inputs up to "
+                                  f"{largest:.3g} in magnitude; scale the inputs down")
+    return results
 
 
 def describe_hardware(model) -> str:

@@ -34,6 +34,7 @@ from reramsim.energy import (
     compute_energy,
     energy_breakdown,
 )
+from reramsim.io_checks import check_finite_figures
 from reramsim.ir import WeightLayer
 from reramsim.stats import EVENT_KINDS, LayerStats
 
@@ -60,6 +61,9 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
     engine's event counts, busy/stall cycles and utilisation per resource. Whole
     run: totals, energy and area per component with the counts and config entries
     that produced them.
+
+    Raises:
+        InternalError: a non-finite or negative figure (a bug: inputs are validated).
     """
     config, net, mapping, result = sim.config, sim.network, sim.mapping, sim.result
     energy, area = energy_breakdown(sim), area_breakdown(sim)
@@ -77,7 +81,7 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "events_processed": int(result.events_processed),
         **_speed_totals(sim, energy.total_pj, area.total_um2),
     }
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "model": net.name,
         "model_source": str(net.source),
@@ -94,6 +98,10 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
         "config_values": _plain(dataclasses.asdict(config)),
     }
+    # The last guard: validated inputs cannot give these; refuse to print one if they do.
+    check_finite_figures({k: report[k] for k in ("totals", "accelerator", "layers",
+                                                 "energy_breakdown", "area_breakdown")})
+    return report
 
 
 def _speed_totals(sim: SimulationLike, energy_pj: float, area_um2: float) -> dict[str, Any]:

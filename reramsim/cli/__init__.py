@@ -2,8 +2,10 @@
 
 Each subcommand lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
-Known errors (:class:`reramsim.ReramsimError`) become one line on stderr and
-exit status 2; ``--verbose`` shows the traceback instead. Ctrl-C exits with 130,
+Known errors (:class:`reramsim.ReramsimError`) become one line on stderr (control
+characters escaped) and exit status 2; a result that cannot be right
+(:class:`reramsim.io_checks.InternalError`) exits with 70; ``--verbose`` shows the
+traceback instead. Ctrl-C exits with 130,
 a closed pipe (``| head``) quietly with 141.
 """
 from __future__ import annotations
@@ -49,13 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    from reramsim.io_checks import InternalError, printable
+
     try:
         return int(args.func(args) or 0)
     except ReramsimError as err:
         if args.verbose:
             raise
-        print(f"reramsim {args.command}: error: {err}", file=sys.stderr)
+        print(f"reramsim {args.command}: error: {printable(err)}", file=sys.stderr)
         return 2
+    except InternalError as err:
+        if args.verbose:
+            raise
+        print(f"reramsim {args.command}: internal error: {printable(err)}", file=sys.stderr)
+        return 70
     except KeyboardInterrupt:
         print(f"reramsim {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -49,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
     """Load everything, then tally both accuracies batch by batch (Ctrl-C prints the partial)."""
     from reramsim.accuracy import accuracy_record, measure_accuracy
     from reramsim.datasets import load_dataset
+    from reramsim.io_checks import check_output_file
     from reramsim.pipeline import load_model
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     if args.limit is not None and args.limit < 1:
         raise FunctionalError(f"--limit must be >= 1, got {args.limit}")
     if args.calib < 0:

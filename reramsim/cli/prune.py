@@ -77,6 +77,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_args(args)
     import torch
 
     from reramsim.config import load_config
@@ -122,6 +123,28 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint and ckpt.exists():
         ckpt.unlink()
     return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse numeric flags out of range and outputs that cannot be written, before the long
+    fine-tuning starts."""
+    import math
+
+    from reramsim.io_checks import check_output_file
+
+    if not math.isfinite(args.target_ratio) or args.target_ratio < 1:
+        raise ReramsimError(f"--target-ratio {args.target_ratio:g}: expected a finite ratio "
+                            ">= 1 (dense weights / kept weights)")
+    for flag, value, low in (("--limit", args.limit, 1), ("--epochs", args.epochs, 0),
+                             ("--reram-limit", args.reram_limit, 0),
+                             ("--segment-height", args.segment_height, 1),
+                             ("--max-shapes", args.max_shapes, 1)):
+        if value is not None and value < low:
+            raise ReramsimError(f"{flag} {value}: expected an integer >= {low}")
+    out = check_output_file(args.output, "-o/--output")
+    check_output_file(args.checkpoint or out.with_name(out.name + ".ckpt"), "--checkpoint")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:

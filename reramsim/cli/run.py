@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
@@ -45,14 +44,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, calibrate, run in batches, write the outputs."""
+    from reramsim.io_checks import check_input_file, check_output_file
     from reramsim.pipeline import describe_adc, describe_hardware, read_inputs, run_batches
 
-    out = Path(args.output)
+    out = check_output_file(args.output, "--output")
     if out.suffix not in (".npy", ".npz"):
         raise FunctionalError(f"--output {out}: use a .npy or .npz file name")
+    check_input_file(args.input, "--input", "input file")
+    if args.calib is not None:
+        check_input_file(args.calib, "--calib", "input file")
     network, model = build_model(args)
-    inputs = read_inputs(args.input, network)
-    model.calibrate(read_inputs(args.calib, network) if args.calib else inputs)
+    inputs = read_inputs(args.input, network, "--input")
+    model.calibrate(read_inputs(args.calib, network, "--calib") if args.calib else inputs)
     n = len(next(iter(inputs.values())))
     results = run_batches(model, inputs, args.batch)
     if out.suffix == ".npz":

@@ -64,9 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, print the table, write the requested files."""
+    from reramsim.io_checks import check_output_file
     from reramsim.pipeline import load_model, simulate
     from reramsim.report import build_report, format_table, write_csv, write_json
 
+    for flag, path in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):
+        if path is not None:
+            check_output_file(path, flag)
     network = load_model(args.model, args.input_shape)
     sim = simulate(network, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
                    trace=args.trace, budget=args.budget, images=args.images,

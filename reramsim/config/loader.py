@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -72,9 +73,21 @@ def resolve_config_path(path: str | Path, relative_to: Path | None = None) -> Pa
     if relative_to is not None:
         candidates.insert(0, relative_to.parent / path)
     candidates += [SHIPPED_DIR / str(path), SHIPPED_DIR / f"{path}.yaml"]
+    if not str(path):
+        raise ConfigError("--hw: empty path; expected a YAML file or a shipped config's name")
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # e.g. a name too long for the file system
+            continue
+    from reramsim.io_checks import InputError, check_input_file
+
+    try:  # a folder, a FIFO, /dev/null, an over-long name...: say what it is
+        check_input_file(path)
+    except InputError as err:
+        if "no such file" not in str(err):
+            raise ConfigError(str(err)) from None
     shipped = ", ".join(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
     raise ConfigError(f"{path}: no such config file (shipped configs: {shipped})")
 
@@ -115,13 +128,69 @@ def _merge(into: _Located, other: _Located, prefix: KeyPath) -> None:
     walk(into.values, other.values, prefix)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses anchors and aliases (a recursive alias never ends,
+    nested aliases expand exponentially) and nesting deeper than :data:`MAX_DEPTH`, before
+    anything is expanded."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            kind = "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
+            raise yaml.composer.ComposerError(
+                None, None, f"{kind} are not supported; write the values out, or inherit "
+                "a whole config with base:", event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+#: Nesting a config may use (its sections go 3 deep).
+MAX_DEPTH = 16
+
+#: Standard YAML tags a value may carry (explicit ``!!python/...`` and other tags are refused).
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in
+               ("null", "bool", "int", "float", "str", "timestamp", "seq", "map")}
+
+#: Sanity bounds on numbers without a declared upper bound, by the unit in the key name
+#: (a latency over 1 ms per step or a clock over 100 GHz is a typo; these keep every cycle
+#: count within 64-bit integers), else by type.
+UNIT_LIMITS = {"_ns": 1e6, "_mhz": 1e5}
+MAX_FLOAT = 1e12
+MAX_INT = 2 ** 31 - 1
+
+
+def _parse_yaml(text: str) -> Any:
+    """The node tree of ``text`` (one document), composed by :class:`_StrictLoader`."""
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(path: Path) -> _Located:
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not a YAML text file (byte 0x{data[err.start]:02x} "
+                          f"at offset {err.start} is not UTF-8)") from None
+    try:
+        root = _parse_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -137,6 +206,9 @@ def _read_yaml(path: Path) -> _Located:
 
 
 def _node_to_value(node: yaml.Node, path: KeyPath, file: Path, where: dict[KeyPath, str]) -> Any:
+    if node.tag not in _PLAIN_TAGS:
+        raise ConfigError(f"{file}:{node.start_mark.line + 1}: {'.'.join(path) or '<top>'}: "
+                          f"tag {node.tag!r} is not allowed; expected a plain value or section")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -165,11 +237,20 @@ def _apply_override(located: _Located, text: str) -> None:
     if not keys:
         raise ConfigError(f"{where}: empty key path")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        scalar = _parse_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
-        value = raw
+        scalar = None
+    if isinstance(scalar, yaml.ScalarNode) and scalar.tag in _PLAIN_TAGS:
+        value = yaml.SafeLoader("").construct_object(scalar)
+    elif scalar is None and raw.strip():
+        value = raw  # not YAML: the text itself (the schema says what it expected)
+    elif scalar is None:
+        value = ""
+    else:
+        raise ConfigError(f"{where}: expected a single value (number, string, true/false)")
     node = located.values
-    for key in keys[:-1]:
+    for n, key in enumerate(keys[:-1]):
+        located.where.setdefault(keys[:n + 1], where)
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
             raise ConfigError(f"{where}: {key} is a value, not a section")
@@ -213,6 +294,8 @@ def _build(cls: type, values: Any, path: KeyPath, where: dict[KeyPath, str], sou
 def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPath,
                   where: dict[KeyPath, str], source: str) -> Any:
     lo, hi = fld.metadata.get("lo"), fld.metadata.get("hi")
+    if kind in (int, float):
+        hi = _upper_bound(kind, key_path[-1], hi)
     expected, ok = _describe(kind, lo, hi), True
     if typing.get_origin(kind) is Literal:
         ok = value in typing.get_args(kind)
@@ -222,26 +305,57 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and isinstance(value, int) and abs(value) > MAX_FLOAT:
+            ok = False  # (too large for a float; the message says what is expected)
         value = float(value) if ok else value
     elif kind is str:
         ok = isinstance(value, str)
     if ok and kind in (int, float):
-        ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+        ok = (kind is int or math.isfinite(value)) and (lo is None or value >= lo) and value <= hi
     if not ok:
+        hint = ""
+        if kind is float and isinstance(value, str):
+            try:
+                float(value)
+                mantissa, exponent = f"{float(value):e}".split("e")
+                mantissa = mantissa.rstrip("0") + ("0" if mantissa.rstrip("0")[-1] == "." else "")
+                hint = (f" (YAML reads it as text: write {mantissa}e{int(exponent):+d} with a dot "
+                        "and a signed exponent)")
+            except ValueError:
+                pass
         raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: "
-                          f"expected {expected}, got {value!r}")
+                          f"expected {expected}, got {value!r}{hint}")
     return value
+
+
+def _upper_bound(kind: Any, key: str, hi: float | None) -> float:
+    """The declared upper bound of a number, else its sanity bound (:data:`UNIT_LIMITS`)."""
+    if hi is not None:
+        return hi
+    for suffix, limit in UNIT_LIMITS.items():
+        if key.endswith(suffix):
+            return limit
+    return MAX_INT if kind is int else MAX_FLOAT
 
 
 def _describe(kind: Any, lo: float | None, hi: float | None) -> str:
     if typing.get_origin(kind) is Literal:
         return "one of " + ", ".join(repr(c) for c in typing.get_args(kind))
     name = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
+    lo, hi = (_bound_text(b) for b in (lo, hi))
     if lo is not None and hi is not None:
-        return f"{name} in [{lo:g}, {hi:g}]"
+        return f"{name} in [{lo}, {hi}]"
+    if hi is not None:
+        return f"{name} <= {hi}"
     if lo is not None:
-        return f"{name} >= {lo:g}"
+        return f"{name} >= {lo}"
     return name
+
+
+def _bound_text(bound: float | None) -> str | None:
+    if bound is None:
+        return None
+    return f"{bound:,}" if isinstance(bound, int) and bound > 9999 else f"{bound:g}"
 
 
 def _loc(where: dict[KeyPath, str], key_path: KeyPath, source: str) -> str:

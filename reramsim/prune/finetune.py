@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +254,10 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
     """
     settings = settings or FinetuneSettings()
     settings.check()
+    if not math.isfinite(target_ratio) or target_ratio < 1:
+        raise PruningError(f"target_ratio must be a finite number >= 1, got {target_ratio}")
+    if len(train_data[0]) == 0:
+        raise PruningError("no training images to fine-tune on")
     torch.manual_seed(settings.seed)
     x_train, y_train = train_data
     n_batches = -(-len(x_train) // settings.batch_size)

@@ -69,9 +69,13 @@ def decode_layout(data: dict[str, Any], rows: int, cols: int, segment_height: in
         shapes_in, assign_in = data["shapes"], data["assign"]
     except (KeyError, TypeError):
         raise PruningMetadataError("segprune layout needs 'shapes' and 'assign'") from None
+    if not isinstance(shapes_in, list) or not isinstance(assign_in, list):
+        raise PruningMetadataError("segprune layout: 'shapes' and 'assign' must be lists")
     if len(shapes_in) != len(bounds) or len(assign_in) != len(bounds):
         raise PruningMetadataError(f"segprune layout has {len(shapes_in)} shape tables and "
                                    f"{len(assign_in)} assignments for {len(bounds)} row-blocks")
+    if not all(isinstance(t, list) for t in shapes_in):
+        raise PruningMetadataError("segprune layout: 'shapes' must hold one list per row-block")
     shapes, assign = [], np.zeros((len(bounds), cols), np.int32)
     for b, ((start, stop), table, ids) in enumerate(zip(bounds, shapes_in, assign_in)):
         shapes.append(np.array([_hex_to_mask(x, stop - start) for x in table], bool)
@@ -81,10 +85,17 @@ def decode_layout(data: dict[str, Any], rows: int, cols: int, segment_height: in
                 values = [_DIGITS.index(ch) for ch in ids]
             except ValueError:
                 raise PruningMetadataError(f"row-block {b}: bad shape id in {ids!r}") from None
+        elif isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool)
+                                           for i in ids):
+            values = ids
         else:
-            values = [int(i) for i in ids]
+            raise PruningMetadataError(f"row-block {b}: assign: expected a string of base-36 "
+                                       "digits or a list of integers")
         if len(values) != cols:
             raise PruningMetadataError(f"row-block {b}: {len(values)} shape ids for {cols} columns")
+        if values and not 0 <= min(values) <= max(values) <= len(table):
+            raise PruningMetadataError(f"row-block {b}: shape ids {min(values)}..{max(values)}; "
+                                       f"expected 0 (empty) to {len(table)} (table size)")
         assign[b] = values
     return SegmentLayout(segment_height, shapes, assign)
 
@@ -131,16 +142,63 @@ def read_metadata(network: Network) -> dict[str, Any] | None:
     text = network.metadata.get(METADATA_KEY)
     if text is None:
         return None
-    where = network.source or network.name
+    where = f"{network.source or network.name}: metadata {METADATA_KEY!r}"
+    depth = _nesting(text)
+    if depth > MAX_DEPTH:
+        raise PruningMetadataError(f"{where}: JSON nested {depth} levels deep; expected at "
+                                   f"most {MAX_DEPTH}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise PruningMetadataError(
-            f"{where}: metadata {METADATA_KEY!r} is not JSON ({err})") from None
+        raise PruningMetadataError(f"{where}: not JSON ({err})") from None
     if not isinstance(data, dict) or "scheme" not in data or "layers" not in data:
-        raise PruningMetadataError(
-            f"{where}: metadata {METADATA_KEY!r} needs 'scheme' and 'layers'")
+        raise PruningMetadataError(f"{where}: expected an object with 'scheme' and 'layers'")
+    if not isinstance(data["scheme"], str):
+        raise PruningMetadataError(f"{where}: field 'scheme': expected a string, got "
+                                   f"{data['scheme']!r}")
+    if not isinstance(data["layers"], list):
+        raise PruningMetadataError(f"{where}: field 'layers': expected a list, got "
+                                   f"{type(data['layers']).__name__}")
+    for i, entry in enumerate(data["layers"]):
+        if not isinstance(entry, dict):
+            raise PruningMetadataError(f"{where}: layers[{i}]: expected an object, got "
+                                       f"{type(entry).__name__}")
+        for key, kinds in _ENTRY_TYPES.items():
+            if key in entry and (not isinstance(entry[key], kinds)
+                                 or isinstance(entry[key], bool)):
+                raise PruningMetadataError(f"{where}: layers[{i}].{key}: expected "
+                                           f"{_KIND_TEXT[kinds]}, got {entry[key]!r}")
     return data
+
+
+#: Nesting the pruning entry may use (it is 6 levels deep).
+MAX_DEPTH = 32
+_ENTRY_TYPES = {"index": int, "layer": str, "rows": int, "cols": int, "groups": int,
+                "kept": int, "tables": dict}
+_KIND_TEXT = {int: "an integer", str: "a string", dict: "an object"}
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of JSON arrays/objects in ``text`` (strings skipped), counted
+    without parsing, so a hostile file cannot exhaust the parser's recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def scheme_from_metadata(network: Network) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -199,5 +257,13 @@ def resolve_scheme(network: Network, requested: str | None = None
         PruningMetadataError: malformed metadata.
     """
     meta_scheme, meta_options = scheme_from_metadata(network)
+    if requested is None and meta_scheme != "dense":
+        from reramsim.mapping import registered_mappers
+
+        if meta_scheme not in registered_mappers():
+            raise PruningMetadataError(
+                f"{network.source or network.name}: metadata {METADATA_KEY!r} field 'scheme': "
+                f"unknown scheme {meta_scheme!r}; known: {', '.join(registered_mappers())} "
+                "(--scheme overrides it)")
     scheme = requested or meta_scheme
     return scheme, (meta_options if scheme == meta_scheme else None)

@@ -316,8 +316,12 @@ def decode_tables(tables: dict[str, Any], layer: Any) -> dict[str, Any]:
     Raises:
         PruningMetadataError: a layout per conv group is missing, or a layout is malformed.
     """
-    height = int(tables["segment_height"])
-    groups = tables["groups"]
+    height, groups = tables["segment_height"], tables["groups"]
+    if not isinstance(height, int) or isinstance(height, bool) or height < 1:
+        raise PruningMetadataError(f"tables.segment_height: expected an integer >= 1, got "
+                                   f"{height!r}")
+    if not isinstance(groups, list):
+        raise PruningMetadataError("tables.groups: expected a list of layouts")
     if len(groups) != layer.groups:
         raise PruningMetadataError(f"{len(groups)} layouts for {layer.groups} conv groups")
     layouts = [decode_layout(g, layer.rows, layer.cols, height) for g in groups]
