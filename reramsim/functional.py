@@ -66,6 +66,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reramsim.config import Config
+from reramsim.devices import CellSites, DeviceModel, adc_read
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import LayerMapping, NetworkMapping, map_network
 from reramsim.ops import col2im_output, digital_op, run_float
@@ -138,10 +139,20 @@ class _OuClass:
     offset_scatter: np.ndarray | sp.csr_array | None
     max_sum: float  # largest possible one-step bit-line sum: rows * dac_max * cell_max
     n_bitlines: int  # real bit-lines (ADC channels) over all units
+    slots: np.ndarray | None  # (entries,) row of weights.reshape(-1, rows) per bit-line (serial)
+    # With device models on (analog cells or readings; always bit-serial):
+    real: np.ndarray | None = None  # (units, outs, 1) bool: slots holding a real bit-line
+    levels: np.ndarray | None = None  # (entries, rows) uint8 programmed levels (static models)
+    sites: CellSites | None = None  # where the entries' cells are
 
     @property
     def n_units(self) -> int:
         return len(self.unit_inputs)
+
+    @property
+    def analog(self) -> bool:
+        """True when a device model makes its sums real-valued (ADC rounds, noise)."""
+        return self.real is not None
 
 
 class CrossbarLayer:
@@ -153,7 +164,7 @@ class CrossbarLayer:
     """
 
     def __init__(self, layer: WeightLayer, mapping: LayerMapping, config: Config,
-                 shortcut: bool = True) -> None:
+                 shortcut: bool = True, device: DeviceModel | None = None) -> None:
         _check_mapping(layer, mapping, config)
         self.layer = layer
         self.mapping = mapping
@@ -165,8 +176,41 @@ class CrossbarLayer:
         self.steps = config.input_steps
         self.dac_max = (1 << config.dac.bits) - 1
         self.shortcut = shortcut
-        self.classes, self.offset_const = _build_classes(layer, mapping, config, self.q, shortcut)
+        device = device if device is not None and device.active else None
+        self.classes, self.offset_const = _build_classes(layer, mapping, config, self.q, shortcut,
+                                                         device)
         self.stats = AdcStats()
+        #: stuck-at cells among the cells the mapping reads, on the current chip
+        self.faulty_cells = 0
+        self.device: DeviceModel | None = None
+        self._noise: np.random.Generator | None = None
+        if device is not None:
+            self.program(device)
+
+    @property
+    def cells_used(self) -> int:
+        """Cells read by some OU of the layer (those a fault can hit)."""
+        return self.mapping.cells_used
+
+    def program(self, device: DeviceModel) -> None:
+        """Program the cells as chip ``device`` holds them (variation, faults, IR drop).
+
+        ``device`` must have the device parameters the layer was built with (another seed
+        is another chip); the read-noise stream restarts.
+        """
+        if self.device is not None and device.params != self.device.params:
+            raise FunctionalError(f"layer {self.layer.name}: programmed with other device "
+                                  "parameters; build a new model for a new device section")
+        self.device = device
+        self._noise = device.noise_rng(self.layer.name) if device.read_noise_sigma > 0 else None
+        self.faulty_cells = 0
+        for cls in self.classes:
+            if cls.levels is None:
+                continue
+            cells, faulty = device.program(cls.levels, cls.sites, self.layer.name)
+            flat = cls.weights.reshape(-1, cls.n_rows)
+            flat[cls.slots] = cells
+            self.faulty_cells += faulty
 
     def __call__(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
         """The layer's output on the hardware: ``(N, Cout, Ho, Wo)`` or ``(N, Cout)`` float64.
@@ -240,7 +284,7 @@ class CrossbarLayer:
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
         mask = uint(self.dac_max)
-        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit"
+        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog
         limit = float((1 << self.config.adc.bits) - 1)
         cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
@@ -258,7 +302,10 @@ class CrossbarLayer:
             else:
                 sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px).astype(
                     cls.weights.dtype))
-                self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
+                if cls.analog:
+                    self._read_analog(cls, sums)
+                else:
+                    self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
                 sums = sums.reshape(units * outs, steps, px)
                 merged = sums[:, 0, :].astype(np.float64)
                 for s in range(1, steps):  # shift-and-add over input steps
@@ -267,6 +314,14 @@ class CrossbarLayer:
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+    def _read_analog(self, cls: _OuClass, sums: np.ndarray) -> None:
+        """ADC readings of real-valued sums, in place: read noise per conversion, then the ADC."""
+        if self._noise is not None:
+            noise = self._noise.standard_normal(sums.shape, dtype=sums.dtype)
+            noise *= self.device.read_noise_sigma
+            sums += noise
+        self.stats.clipped += adc_read(sums, cls.max_sum, self.config.adc, cls.real)
 
     def _clip_correction(self, cls: _OuClass, xg: np.ndarray, planes: np.ndarray,
                          risky: np.ndarray, limit: float) -> np.ndarray:
@@ -353,8 +408,12 @@ def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.ndarray,
-                   shortcut: bool) -> tuple[list[_OuClass], np.ndarray]:
+                   shortcut: bool, device: DeviceModel | None
+                   ) -> tuple[list[_OuClass], np.ndarray]:
     """Group the OUs into units and classes and program their cells; also the X0 constant.
+
+    With an active ``device`` every class runs bit-serially with real-valued readings, and
+    keeps its cells' levels and sites for :meth:`CrossbarLayer.program`.
 
     Returns ``(classes, const)`` with ``const`` ``(groups*cols,)``: the input-offset
     correction per output, multiplied by ``X0`` at run time.
@@ -387,9 +446,26 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
             sign=ou_sign[ous][local], col=m.ou_cols[entry].astype(np.int64),
             slice=m.ou_slices[entry].astype(np.int64),
         )
-        classes.append(_build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer,
-                                    config, shortcut))
+        cls = _build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer, config,
+                           shortcut and device is None)
+        if device is not None:
+            _keep_for_devices(cls, device, CellSites(
+                xbar=m.ou_xbar[ous][local], bl=m.ou_bl[entry], ou=local,
+                wl=m.ou_wl[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)]))
+        classes.append(cls)
     return classes, const
+
+
+def _keep_for_devices(cls: _OuClass, device: DeviceModel, sites: CellSites) -> None:
+    """Make a bit-serial class analog: real-slot mask, float32 cells, levels and sites kept."""
+    units, width = cls.weights.shape[:2]
+    cls.real = np.zeros(units * width, bool)
+    cls.real[cls.slots] = True
+    cls.real = cls.real.reshape(units, width, 1)
+    cls.weights = cls.weights.astype(np.float32)
+    cls.sites = sites
+    if device.static:
+        cls.levels = cls.weights.reshape(-1, cls.n_rows)[cls.slots].astype(np.uint8)
 
 
 @dataclass
@@ -469,7 +545,7 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
     contiguous = n_rows == 1 or bool(np.all(np.diff(unit_inputs, axis=1) == 1))
     return _OuClass(n_rows, unit_inputs, unit_inputs[:, 0].copy() if contiguous else None, linear,
                     weights.reshape(n_units, width, n_rows), scatter, offset_scatter, max_sum,
-                    len(e))
+                    len(e), None if linear else slot)
 
 
 def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
@@ -515,6 +591,8 @@ class FunctionalModel:
             multi-threaded BLAS slows down badly when the cores are busy with other work
             (another process, PyTorch training next to AUTO-PRUNE); ``None`` leaves the
             BLAS as it is.
+        seed: the chip the device models program (``config.device``: variation, stuck-at
+            faults, read noise); :meth:`program` programs another one.
 
     Example::
 
@@ -532,7 +610,7 @@ class FunctionalModel:
     def __init__(self, network: Network, config: Config, mapping: NetworkMapping | None = None,
                  *, scheme: str = "dense", options: dict[str, dict] | None = None,
                  ideal_adc: bool = False, calibration: Any = None, shortcut: bool = True,
-                 blas_threads: int | None = None) -> None:
+                 blas_threads: int | None = None, seed: int = 0) -> None:
         if ideal_adc:
             config = dataclasses.replace(config, adc=dataclasses.replace(config.adc, ideal=True))
         self.config = config
@@ -544,8 +622,11 @@ class FunctionalModel:
             mapping = map_network(network, config, scheme, options)
         _check_network_mapping(network, mapping, config)
         self.mapping = NetworkMapping(mapping.scheme, mapping.config, dict(mapping.layers))
+        #: the programmed chip: device variations, faults and read noise (config.device)
+        self.device = DeviceModel(config, seed)
         self._crossbars = {
-            layer.name: CrossbarLayer(layer, self.mapping.layers[layer.name], config, shortcut)
+            layer.name: CrossbarLayer(layer, self.mapping.layers[layer.name], config, shortcut,
+                                      self.device)
             for layer in network.weight_layers()}
         #: weight layer name -> its input format; filled by :meth:`calibrate`.
         self.input_quant: dict[str, InputQuant] = {}
@@ -600,9 +681,21 @@ class FunctionalModel:
             changes["bias"] = np.asarray(bias, np.float32).reshape(layer.cout)
         new = dataclasses.replace(layer, **changes) if changes else layer
         layer_mapping = mapping if mapping is not None else self.mapping.layers[name]
-        self._crossbars[name] = CrossbarLayer(new, layer_mapping, self.config, self.shortcut)
+        self._crossbars[name] = CrossbarLayer(new, layer_mapping, self.config, self.shortcut,
+                                              self.device)
         self._layers[index] = new
         self.mapping.layers[name] = layer_mapping
+
+    def program(self, seed: int) -> None:
+        """Program another chip: the device models' draws for ``seed`` (a Monte Carlo trial).
+
+        Weights, mappings and input scales are kept; with every device model off this
+        changes nothing. Same seed, same chip (and the same read-noise sequence).
+        """
+        self.device = DeviceModel(self.config, seed)
+        if self.device.active:
+            for xbar in self._crossbars.values():
+                xbar.program(self.device)
 
     # ----------------------------------------------------------------------- execution
 
@@ -668,6 +761,16 @@ class FunctionalModel:
     def adc_stats(self) -> dict[str, AdcStats]:
         """Weight layer name -> ADC conversions and clipped samples since the last reset."""
         return {name: xbar.stats for name, xbar in self._crossbars.items()}
+
+    @property
+    def faulty_cells(self) -> int:
+        """Stuck-at cells among the cells the mappings read, over every layer of this chip."""
+        return sum(xbar.faulty_cells for xbar in self._crossbars.values())
+
+    @property
+    def cells_used(self) -> int:
+        """Cells read by some OU, over every layer (where faults can land)."""
+        return sum(xbar.cells_used for xbar in self._crossbars.values())
 
     def reset_stats(self) -> None:
         """Zero every layer's ADC counters."""
