@@ -2,6 +2,9 @@
 crossbars for each effect, IR drop against a circuit solve, per-cell fault placement, seeds."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -384,3 +387,53 @@ def test_seeded_chips_reproduce():
     assert model.faulty_cells == faulty
     assert not np.array_equal(first, other)
     assert chip_seed(7, 1) != chip_seed(8, 0)
+
+
+# --------------------------------------------------------------------------- command line
+
+LENET = Path(__file__).resolve().parents[1] / "models" / "lenet.onnx"
+DEVICE_SET = ["--set", "device.sigma=0.1", "--set", "device.sa0_rate=0.01", "--set",
+              "device.sa1_rate=0.01", "--set", "device.read_noise_sigma=0.5"]
+
+
+def accuracy_json(tmp_path: Path, name: str, *args: str) -> dict:
+    from reramsim.cli import main
+
+    path = tmp_path / name
+    assert main(["accuracy", str(LENET), "--hw", "isaac", "--data", "digits", "--limit", "24",
+                 "--batch", "12", "--no-progress", "--json", str(path), *args]) == 0
+    return json.loads(path.read_text())
+
+
+def test_accuracy_trials_are_seeded(tmp_path, capsys):
+    """--trials N --seed S: N chips, mean/std/range and faulty cells; the same seed repeats."""
+    a = accuracy_json(tmp_path, "a.json", "--trials", "3", "--seed", "5", *DEVICE_SET)
+    b = accuracy_json(tmp_path, "b.json", "--trials", "3", "--seed", "5", *DEVICE_SET)
+    c = accuracy_json(tmp_path, "c.json", "--trials", "3", "--seed", "6", *DEVICE_SET)
+    assert a["trials"] == 3 and len(a["acc_reram_chips"]) == 3 and len(a["faulty_cells"]) == 3
+    chips = np.array(a["acc_reram_chips"])
+    assert a["acc_reram_mean"] == pytest.approx(chips.mean())
+    assert a["acc_reram_std"] == pytest.approx(chips.std())
+    assert (a["acc_reram_min"], a["acc_reram_max"]) == (chips.min(), chips.max())
+    assert 0.015 * a["cells_used"] < np.mean(a["faulty_cells"]) < 0.025 * a["cells_used"]
+    for key in ("acc_reram_chips", "faulty_cells"):
+        assert a[key] == b[key]
+    assert a["faulty_cells"] != c["faulty_cells"]
+    out = capsys.readouterr().out
+    assert "mean over 3 chips, seed 5" in out and "faulty cells" in out
+
+
+def test_accuracy_devices_off_is_one_ideal_chip(tmp_path):
+    """Without device models the trials agree and no cell is faulty."""
+    record = accuracy_json(tmp_path, "a.json", "--trials", "2")
+    assert record["faulty_cells"] == [0, 0] and record["acc_reram_std"] == 0.0
+    assert record["device"]["r_off_ohm"] == "inf"
+
+
+def test_accuracy_trials_error(capsys):
+    """--trials below 1 is a one-line error."""
+    from reramsim.cli import main
+
+    assert main(["accuracy", str(LENET), "--hw", "isaac", "--data", "digits", "--trials",
+                 "0"]) == 2
+    assert "--trials must be >= 1, got 0" in capsys.readouterr().err

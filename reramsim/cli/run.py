@@ -37,6 +37,9 @@ def add_hardware_args(parser: argparse.ArgumentParser) -> None:
                              "output through the same OU lists")
     parser.add_argument("--batch", type=int, default=64, metavar="N",
                         help="samples per forward pass (default 64)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the chips the device models program (variations, faults, "
+                             "read noise; default 0); no effect while they are off")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="BLAS threads while the model runs (default 1: its many mid-sized "
                              "matmuls gain little from more and slow down badly on shared "
@@ -49,6 +52,7 @@ def build_model(args: argparse.Namespace, calibration=None):
     Raises ReramsimError subclasses from the config loader, the importer or the mapper.
     """
     from reramsim.config import load_config
+    from reramsim.devices import chip_seed
     from reramsim.functional import FunctionalModel, full_precision
     from reramsim.onnx_import import load_onnx
     from reramsim.prune.metadata import resolve_scheme
@@ -64,7 +68,8 @@ def build_model(args: argparse.Namespace, calibration=None):
     scheme, options = resolve_scheme(network, args.scheme)
     model = FunctionalModel(network, config, scheme=scheme, options=options,
                             ideal_adc=args.ideal_adc, calibration=calibration,
-                            blas_threads=args.threads or None)
+                            blas_threads=args.threads or None,
+                            seed=chip_seed(args.seed, 0))
     return network, model
 
 
