@@ -287,11 +287,15 @@ class CrossbarLayer:
         clip_only = self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog
         limit = float((1 << self.config.adc.bits) - 1)
         cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
+        adc = self.config.adc
+        # readings are integers up to this bound (None: real-valued), for _shift_add
+        bound = None if cls.analog or (adc.lsb_mode == "full_range" and not adc.ideal) else \
+            cls.max_sum if adc.ideal else min(limit, cls.max_sum)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
             levels = xg.astype(uint)
             px = xg.shape[2]
-            planes = np.empty((units, rows, steps, px), np.uint8 if dac_bits <= 8 else np.uint16)
+            planes = np.empty((units, rows, steps, px), cls.weights.dtype)
             for s in range(steps):  # DAC level of step s: bits [s*dac_bits, (s+1)*dac_bits)
                 planes[:, :, s, :] = (levels >> uint(s * dac_bits)) & mask
             risky = None
@@ -300,20 +304,44 @@ class CrossbarLayer:
             if risky is not None and risky.mean() <= CLIP_CORRECTION_MAX_FRACTION:
                 merged = self._clip_correction(cls, xg, planes, risky, limit)
             else:
-                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px).astype(
-                    cls.weights.dtype))
+                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
                 if cls.analog:
                     self._read_analog(cls, sums)
                 else:
-                    self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
-                sums = sums.reshape(units * outs, steps, px)
-                merged = sums[:, 0, :].astype(np.float64)
-                for s in range(1, steps):  # shift-and-add over input steps
-                    merged += float(1 << (s * dac_bits)) * sums[:, s, :]
+                    self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
+                merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
             y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+    def _shift_add(self, sums: np.ndarray, bound: float | None) -> np.ndarray:
+        """``sum_s 2^(s*dac_bits) * sums[:, s, :]`` in float64, ``sums`` ``(bit-lines, steps, px)``.
+
+        Readings that are integers up to ``bound`` are summed in groups of steps whose
+        partial sums stay exact in the readings' dtype (below 2^24 in float32), one
+        matmul per group; real-valued readings (``bound`` None) step by step in float64.
+        Both give the float64 step-by-step sum exactly when the readings are integers.
+        """
+        n, steps, px = sums.shape
+        dac_bits = self.config.dac.bits
+        if bound is None:
+            merged = sums[:, 0, :].astype(np.float64)
+            for s in range(1, steps):
+                merged += float(1 << (s * dac_bits)) * sums[:, s, :]
+            return merged
+        exact = _EXACT_F32 if sums.dtype == np.float32 else float(1 << 53)
+        merged, s0 = np.zeros((n, px)), 0
+        while s0 < steps:
+            k = 1  # steps in this group: bound * (1 + 2^d + ... + 2^((k-1)d)) < exact
+            while s0 + k < steps and bound * (((1 << ((k + 1) * dac_bits)) - 1)
+                                              // ((1 << dac_bits) - 1)) < exact:
+                k += 1
+            weights = np.exp2(np.arange(k) * dac_bits).astype(sums.dtype)
+            part = np.matmul(weights, sums[:, s0:s0 + k, :])  # (n, px), exact
+            merged += float(1 << (s0 * dac_bits)) * part
+            s0 += k
+        return merged
 
     def _read_analog(self, cls: _OuClass, sums: np.ndarray) -> None:
         """ADC readings of real-valued sums, in place: read noise per conversion, then the ADC."""
