@@ -289,8 +289,11 @@ class CrossbarLayer:
         cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
         adc = self.config.adc
         # readings are integers up to this bound (None: real-valued), for _shift_add
-        bound = None if cls.analog or (adc.lsb_mode == "full_range" and not adc.ideal) else \
-            cls.max_sum if adc.ideal else min(limit, cls.max_sum)
+        if adc.ideal:
+            bound = None if cls.analog else cls.max_sum
+        else:
+            bound = None if adc.lsb_mode == "full_range" else \
+                limit if cls.analog else min(limit, cls.max_sum)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
             levels = xg.astype(uint)
