@@ -3,13 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
-from reramsim.cli.run import add_hardware_args, build_model, describe_adc, describe_hardware
-from reramsim.devices import chip_seed
+from reramsim.cli._args import add_hardware_args, build_model
 from reramsim.quantize import FunctionalError
 
 DESCRIPTION = """\
@@ -58,55 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-@dataclass
-class Tally:
-    """Running counts of one accuracy measurement (float once, the hardware per chip)."""
-
-    images: int = 0  # of the chip being measured
-    correct_reram: int = 0  # of the chip being measured
-    float_images: int = 0
-    correct_float: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"float": 0.0, "reram": 0.0})
-    chips: list[float] = field(default_factory=list)  # acc_reram of every chip measured
-    faulty: list[int] = field(default_factory=list)  # stuck-at cells of every chip measured
-
-    @property
-    def acc_float(self) -> float:
-        return self.correct_float / self.float_images if self.float_images else float("nan")
-
-    @property
-    def acc_reram(self) -> float:
-        """Mean over the chips measured (the chip in progress when none is finished)."""
-        if self.chips:
-            return float(np.mean(self.chips))
-        return self.correct_reram / self.images if self.images else float("nan")
-
-
-def _float_runner(path: str):
-    """``logits(x)`` by onnxruntime, in pieces when the file fixes the batch size."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    first = session.get_inputs()[0]
-    out_name = session.get_outputs()[0].name
-    fixed = first.shape[0] if first.shape and isinstance(first.shape[0], int) else None
-
-    def logits(x: np.ndarray) -> np.ndarray:
-        step = fixed or len(x)
-        return np.concatenate([session.run([out_name], {first.name: x[i:i + step]})[0]
-                               for i in range(0, len(x), step)])
-
-    return logits
-
-
 def run(args: argparse.Namespace) -> int:
     """Load everything, then tally both accuracies batch by batch (Ctrl-C prints the partial)."""
-    from tqdm import tqdm
-
+    from reramsim.accuracy import accuracy_record, measure_accuracy
     from reramsim.datasets import load_dataset
-    from reramsim.onnx_import import load_onnx
+    from reramsim.pipeline import load_model
 
     if args.limit is not None and args.limit < 1:
         raise FunctionalError(f"--limit must be >= 1, got {args.limit}")
@@ -114,56 +65,34 @@ def run(args: argparse.Namespace) -> int:
         raise FunctionalError(f"--calib must be >= 0, got {args.calib}")
     if args.trials < 1:
         raise FunctionalError(f"--trials must be >= 1, got {args.trials}")
-    network = load_onnx(args.model)
+    network = load_model(args.model)
     if len(network.inputs) != 1:
         raise FunctionalError(f"{args.model}: accuracy needs a single-input classifier, this "
                               f"model has inputs {list(network.inputs)}")
     shape = tuple(next(iter(network.inputs.values())))
     x, y = load_dataset(args.data, args.split, shape, args.limit)
     calib = load_dataset(args.data, "train", shape, args.calib)[0] if args.calib else None
-    _, model = build_model(args, calibration=calib)
-    float_logits = _float_runner(args.model)
-    tally = Tally()
-    bar = tqdm(total=len(x) * args.trials, unit="img", desc="accuracy",
-               disable=args.no_progress)
-    interrupted = False
-    try:
-        for trial in range(args.trials):
-            if trial:  # chip 0 was programmed when the model was built
-                model.program(chip_seed(args.seed, trial))
-            tally.images = tally.correct_reram = 0
-            for i in range(0, len(x), args.batch):
-                xb, yb = x[i:i + args.batch], y[i:i + args.batch]
-                start = time.perf_counter()
-                if trial == 0:
-                    logits = float_logits(xb)
-                    tally.correct_float += int((logits.argmax(axis=1) == yb).sum())
-                    tally.float_images += len(xb)
-                mid = time.perf_counter()
-                reram = model.forward(xb)
-                tally.seconds["float"] += mid - start
-                tally.seconds["reram"] += time.perf_counter() - mid
-                tally.correct_reram += int((reram.argmax(axis=1) == yb).sum())
-                tally.images += len(xb)
-                bar.update(len(xb))
-                bar.set_postfix(acc_float=f"{tally.acc_float:.2%}",
-                                acc_reram=f"{tally.correct_reram / tally.images:.2%}")
-            tally.chips.append(tally.correct_reram / tally.images)
-            tally.faulty.append(model.faulty_cells)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    _print_report(args, network, model, tally, len(x), calib, interrupted)
+    _, model = build_model(args, calibration=calib, network=network)
+    tally = measure_accuracy(args.model, model, x, y, args.batch, progress=not args.no_progress,
+                             trials=args.trials, seed=args.seed)
+    _print_report(args, network, model, tally, len(x), calib)
     if args.json:
-        _write_json(args, model, tally, len(x), interrupted)
-    return 130 if interrupted else 0
+        record = accuracy_record(args.model, model, tally, len(x), args.data, args.split)
+        record["seed"] = args.seed
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=2, default=float)
+        print(f"wrote      {args.json}")
+    return 130 if tally.interrupted else 0
 
 
-def _print_report(args, network, model, tally: Tally, total: int, calib, interrupted: bool) -> None:
+def _print_report(args, network, model, tally, total: int, calib) -> None:
+    import numpy as np
+
+    from reramsim.pipeline import describe_adc, describe_devices, describe_hardware
+
     calib_text = f"{len(calib)} {args.data} train images" if calib is not None else \
         "the first evaluation batch"
-    if interrupted:
+    if tally.interrupted:
         print(f"interrupted after {tally.images} of {total} images; figures so far:")
     print(f"model      {network.name} ({args.model})")
     print(f"hardware   {describe_hardware(model)}")
@@ -181,50 +110,4 @@ def _print_report(args, network, model, tally: Tally, total: int, calib, interru
     print(f"devices    {describe_devices(model, tally.faulty)}")
 
 
-def describe_devices(model, faulty: list[int]) -> str:
-    """One line: the device models on, and the stuck-at cells among the cells read."""
-    dev = model.config.device
-    if not model.device.active:
-        return "ideal cells (every device model off)"
-    parts = []
-    if model.device.leak:
-        parts.append(f"on/off {dev.r_off_ohm / dev.r_on_ohm:g}")
-    if dev.sigma:
-        parts.append(f"{dev.distribution} sigma {dev.sigma:g}")
-    if dev.sa0_rate or dev.sa1_rate:
-        parts.append(f"SA0 {dev.sa0_rate:g}, SA1 {dev.sa1_rate:g}")
-    if dev.read_noise_sigma:
-        parts.append(f"read noise {dev.read_noise_sigma:g}")
-    if dev.wire_resistance_ohm:
-        parts.append(f"wire {dev.wire_resistance_ohm:g} ohm/cell")
-    text = "; ".join(parts)
-    if faulty and (dev.sa0_rate or dev.sa1_rate):
-        mean = float(np.mean(faulty))
-        text += (f"; faulty cells {mean:,.0f} of {model.cells_used:,} read "
-                 f"({mean / model.cells_used:.3%}){' per chip (mean)' if len(faulty) > 1 else ''}")
-    return text
-
-
-def _write_json(args, model, tally: Tally, total: int, interrupted: bool) -> None:
-    chips = tally.chips or [tally.acc_reram]
-    record = {
-        "model": args.model, "config": model.config.name, "scheme": model.mapping.scheme,
-        "data": args.data, "split": args.split, "images": tally.images, "total": total,
-        "interrupted": interrupted, "acc_float": tally.acc_float, "acc_reram": tally.acc_reram,
-        "trials": len(tally.chips), "seed": args.seed,
-        "acc_reram_mean": float(np.mean(chips)), "acc_reram_std": float(np.std(chips)),
-        "acc_reram_min": float(min(chips)), "acc_reram_max": float(max(chips)),
-        "acc_reram_chips": tally.chips, "faulty_cells": tally.faulty,
-        "cells_used": model.cells_used,
-        "device": {k: "inf" if v == float("inf") else v
-                   for k, v in asdict(model.config.device).items()},
-        "seconds": tally.seconds,
-        "adc": {name: asdict(stats) for name, stats in model.adc_stats.items()},
-        "precision": asdict(model.config.precision), "adc_config": asdict(model.config.adc),
-    }
-    with open(args.json, "w") as f:
-        json.dump(record, f, indent=2, default=float)
-    print(f"wrote      {args.json}")
-
-
-__all__ = ["Tally", "register", "run"]
+__all__ = ["register", "run"]
