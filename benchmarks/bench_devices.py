@@ -58,7 +58,7 @@ def networks(name: str, hw: str) -> dict[str, Path]:
     """scheme -> ONNX path: the trained dense model and its SegPrune 8x version."""
     from bench_segprune import pruned_model
 
-    from models.train import ensure
+    from reramsim.training import ensure
 
     pruned, _ = pruned_model(name, load_config(hw), 8.0, 30, force=False)
     return {"dense": ensure(name), "segprune8x": pruned}
@@ -109,7 +109,7 @@ def sweeps(args) -> list[dict]:
 
 def ir_rows(args) -> list[dict]:
     """Part 2: LeNet dense on ISAAC, IR drop against crossbar size."""
-    from models.train import ensure
+    from reramsim.training import ensure
 
     rows = []
     for size in args.sizes:
