@@ -14,7 +14,7 @@ variation, 9% stuck at HRS, 1% stuck at LRS).
 
 Part 2, IR drop against crossbar size: LeNet dense on ISAAC with 64x64, 128x128 and
 256x256 crossbars (the OU is the whole array, as in ISAAC), ``device.wire_resistance_ohm``
-= ``--wire`` ohm per cell pitch (R_on 30 kOhm, R_off infinite), one chip; also the
+= each of ``--wires`` ohm per cell pitch (R_on 30 kOhm, R_off infinite), one chip; also the
 attenuation of the programmed conductances (sum of effective / sum of ideal).
 
 Prints the tables, writes a PNG plot (matplotlib, Agg) and JSON::
@@ -22,7 +22,7 @@ Prints the tables, writes a PNG plot (matplotlib, Agg) and JSON::
     python benchmarks/bench_devices.py [--models lenet plain20] [--limit 360]
         [--limit-plain20 40] [--trials 3] [--trials-plain20 1] [--seed 0]
         [--sigmas 0.02 0.05 0.1 0.2] [--rates 0.001 0.003 0.01 0.03] [--sizes 64 128 256]
-        [--wire 2.5]
+        [--wires 0.1 0.5 2.5]
         [--png out/bench_devices.png] [--json out/bench_devices.json]
 
 Timing depends on the machine; the accuracies depend only on the seeds.
@@ -115,7 +115,7 @@ def ir_rows(args) -> list[dict]:
     for size in args.sizes:
         geometry = [f"crossbar.rows={size}", f"crossbar.cols={size}", f"ou.rows={size}",
                     f"ou.cols={size}"]
-        for wire in (0.0, args.wire):
+        for wire in (0.0, *args.wires):
             wiring = f"device.wire_resistance_ohm={wire:g}"
             r = measure(ensure("lenet"), "isaac", [*geometry, wiring], args.limit, 1, args.seed)
             model = r.pop("model_obj")
@@ -165,11 +165,14 @@ def plot(sweep: list[dict], ir: list[dict], path: Path) -> None:
     axes[0].set(xlabel="device.sigma (lognormal)", ylabel="acc_reram", title="variation")
     axes[1].set(xlabel="device.sa0_rate = device.sa1_rate", ylabel="acc_reram",
                 title="stuck-at faults (star: MNSIM-2.0 default device)")
+    values = [r["value"] for r in sweep if r["value"]]
     for ax in axes[:2]:
-        ax.set_xscale("symlog", linthresh=min(v for v in [r["value"] for r in sweep] if v) / 2)
+        if values:
+            ax.set_xscale("symlog", linthresh=min(values) / 2)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if sweep:
+            ax.legend(fontsize=8)
     sizes = sorted({r["size"] for r in ir})
     for wire in sorted({r["wire_ohm"] for r in ir}):
         pts = [next(r for r in ir if r["size"] == s and r["wire_ohm"] == wire) for s in sizes]
@@ -190,7 +193,8 @@ def plot(sweep: list[dict], ir: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["lenet", "plain20"])
+    parser.add_argument("--models", nargs="*", default=["lenet", "plain20"],
+                        help="models of part 1 (none: part 2 only)")
     parser.add_argument("--hw", default="ou_16x16", help="config of part 1")
     parser.add_argument("--limit", type=int, default=360, help="digits test images (LeNet)")
     parser.add_argument("--limit-plain20", type=int, default=40,
@@ -201,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sigmas", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2])
     parser.add_argument("--rates", type=float, nargs="*", default=[0.001, 0.003, 0.01, 0.03])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128, 256])
-    parser.add_argument("--wire", type=float, default=2.5, help="ohm per cell pitch (part 2)")
+    parser.add_argument("--wires", type=float, nargs="*", default=[0.1, 0.5, 2.5],
+                        help="ohm per cell pitch (part 2)")
     parser.add_argument("--png", default="out/bench_devices.png")
     parser.add_argument("--json", default="out/bench_devices.json")
     args = parser.parse_args(argv)
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<8} {'scheme':<11} {'setting':<11} {'images':>6} {'acc_reram':>8} "
           f"{'std':>7} {'faulty':>8} {'seconds':>8}")
     sweep = sweeps(args)
-    print(f"\npart 2: LeNet dense on isaac, IR drop, wire {args.wire:g} ohm per cell pitch")
+    print("\npart 2: LeNet dense on isaac, IR drop (wire: ohm per cell pitch)")
     print(f"{'crossbar':<9} {'wire':>6} {'images':>6} {'G kept':>11} {'acc_reram':>9} "
           f"{'seconds':>8}")
     ir = ir_rows(args)
