@@ -50,6 +50,12 @@ exceed ``L = 2^bits - 1`` (bounded by the step's DAC levels summed over the OU's
 its largest cell), computed bit-serially (:meth:`CrossbarLayer._clip_correction`).
 ``shortcut=False`` turns both off: one ADC sample per step everywhere.
 
+Device models (``config.device``, :mod:`reramsim.devices`; all off by default): the
+layers keep their cells' levels and physical sites, :meth:`CrossbarLayer.program` writes
+the chip's real-valued conductances (leak, variation, stuck-at faults, IR drop) into the
+bit-serial cell tensors, and every sample takes read noise and the ADC on real values
+(:func:`reramsim.devices.adc_read`); the digital side still uses the intended weights.
+
 "Full precision" (:func:`full_precision`): 32-bit weights and inputs with an ideal ADC;
 the output then matches the float model to ~1e-9 relative, and onnxruntime to its own
 float32 rounding (< 1e-5 relative).
