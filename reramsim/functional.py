@@ -50,6 +50,12 @@ exceed ``L = 2^bits - 1`` (bounded by the step's DAC levels summed over the OU's
 its largest cell), computed bit-serially (:meth:`CrossbarLayer._clip_correction`).
 ``shortcut=False`` turns both off: one ADC sample per step everywhere.
 
+Device models (``config.device``, :mod:`reramsim.devices`; all off by default): the
+layers keep their cells' levels and physical sites, :meth:`CrossbarLayer.program` writes
+the chip's real-valued conductances (leak, variation, stuck-at faults, IR drop) into the
+bit-serial cell tensors, and every sample takes read noise and the ADC on real values
+(:func:`reramsim.devices.adc_read`); the digital side still uses the intended weights.
+
 "Full precision" (:func:`full_precision`): 32-bit weights and inputs with an ideal ADC;
 the output then matches the float model to ~1e-9 relative, and onnxruntime to its own
 float32 rounding (< 1e-5 relative).
@@ -66,6 +72,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reramsim.config import Config
+from reramsim.devices import CellSites, DeviceModel, adc_read
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import LayerMapping, NetworkMapping, map_network
 from reramsim.ops import col2im_output, digital_op, run_float
@@ -134,10 +141,20 @@ class _OuClass:
     offset_scatter: np.ndarray | sp.csr_array | None
     max_sum: float  # largest possible one-step bit-line sum: rows * dac_max * cell_max
     n_bitlines: int  # real bit-lines (ADC channels) over all units
+    slots: np.ndarray | None  # (entries,) row of weights.reshape(-1, rows) per bit-line (serial)
+    # With device models on (analog cells or readings; always bit-serial):
+    real: np.ndarray | None = None  # (units, outs, 1) bool: slots holding a real bit-line
+    levels: np.ndarray | None = None  # (entries, rows) uint8 programmed levels (static models)
+    sites: CellSites | None = None  # where the entries' cells are
 
     @property
     def n_units(self) -> int:
         return len(self.unit_inputs)
+
+    @property
+    def analog(self) -> bool:
+        """True when a device model makes its sums real-valued (ADC rounds, noise)."""
+        return self.real is not None
 
 
 class CrossbarLayer:
@@ -149,7 +166,7 @@ class CrossbarLayer:
     """
 
     def __init__(self, layer: WeightLayer, mapping: LayerMapping, config: Config,
-                 shortcut: bool = True) -> None:
+                 shortcut: bool = True, device: DeviceModel | None = None) -> None:
         _check_mapping(layer, mapping, config)
         self.layer = layer
         self.mapping = mapping
@@ -161,8 +178,41 @@ class CrossbarLayer:
         self.steps = config.input_steps
         self.dac_max = (1 << config.dac.bits) - 1
         self.shortcut = shortcut
-        self.classes, self.offset_const = _build_classes(layer, mapping, config, self.q, shortcut)
+        device = device if device is not None and device.active else None
+        self.classes, self.offset_const = _build_classes(layer, mapping, config, self.q, shortcut,
+                                                         device)
         self.stats = AdcStats()
+        #: stuck-at cells among the cells the mapping reads, on the current chip
+        self.faulty_cells = 0
+        self.device: DeviceModel | None = None
+        self._noise: np.random.Generator | None = None
+        if device is not None:
+            self.program(device)
+
+    @property
+    def cells_used(self) -> int:
+        """Cells read by some OU of the layer (those a fault can hit)."""
+        return self.mapping.cells_used
+
+    def program(self, device: DeviceModel) -> None:
+        """Program the cells as chip ``device`` holds them (variation, faults, IR drop).
+
+        ``device`` must have the device parameters the layer was built with (another seed
+        is another chip); the read-noise stream restarts.
+        """
+        if self.device is not None and device.params != self.device.params:
+            raise FunctionalError(f"layer {self.layer.name}: programmed with other device "
+                                  "parameters; build a new model for a new device section")
+        self.device = device
+        self._noise = device.noise_rng(self.layer.name) if device.read_noise_sigma > 0 else None
+        self.faulty_cells = 0
+        for cls in self.classes:
+            if cls.levels is None:
+                continue
+            cells, faulty = device.program(cls.levels, cls.sites, self.layer.name)
+            flat = cls.weights.reshape(-1, cls.n_rows)
+            flat[cls.slots] = cells
+            self.faulty_cells += faulty
 
     def __call__(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
         """The layer's output on the hardware: ``(N, Cout, Ho, Wo)`` or ``(N, Cout)`` float64.
@@ -236,14 +286,21 @@ class CrossbarLayer:
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
         mask = uint(self.dac_max)
-        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit"
+        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog
         limit = float((1 << self.config.adc.bits) - 1)
         cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
+        adc = self.config.adc
+        # readings are integers up to this bound (None: real-valued), for _shift_add
+        if adc.ideal:
+            bound = None if cls.analog else cls.max_sum
+        else:
+            bound = None if adc.lsb_mode == "full_range" else \
+                limit if cls.analog else min(limit, cls.max_sum)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
             levels = xg.astype(uint)
             px = xg.shape[2]
-            planes = np.empty((units, rows, steps, px), np.uint8 if dac_bits <= 8 else np.uint16)
+            planes = np.empty((units, rows, steps, px), cls.weights.dtype)
             for s in range(steps):  # DAC level of step s: bits [s*dac_bits, (s+1)*dac_bits)
                 planes[:, :, s, :] = (levels >> uint(s * dac_bits)) & mask
             risky = None
@@ -252,17 +309,52 @@ class CrossbarLayer:
             if risky is not None and risky.mean() <= CLIP_CORRECTION_MAX_FRACTION:
                 merged = self._clip_correction(cls, xg, planes, risky, limit)
             else:
-                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px).astype(
-                    cls.weights.dtype))
-                self.stats.clipped += adc_convert(sums, cls.max_sum, self.config.adc)
-                sums = sums.reshape(units * outs, steps, px)
-                merged = sums[:, 0, :].astype(np.float64)
-                for s in range(1, steps):  # shift-and-add over input steps
-                    merged += float(1 << (s * dac_bits)) * sums[:, s, :]
+                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
+                if cls.analog:
+                    self._read_analog(cls, sums)
+                else:
+                    self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
+                merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
             y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+    def _shift_add(self, sums: np.ndarray, bound: float | None) -> np.ndarray:
+        """``sum_s 2^(s*dac_bits) * sums[:, s, :]`` in float64, ``sums`` ``(bit-lines, steps, px)``.
+
+        Readings that are integers up to ``bound`` are summed in groups of steps whose
+        partial sums stay exact in the readings' dtype (below 2^24 in float32), one
+        matmul per group; real-valued readings (``bound`` None) step by step in float64.
+        Both give the float64 step-by-step sum exactly when the readings are integers.
+        """
+        n, steps, px = sums.shape
+        dac_bits = self.config.dac.bits
+        if bound is None:
+            merged = sums[:, 0, :].astype(np.float64)
+            for s in range(1, steps):
+                merged += float(1 << (s * dac_bits)) * sums[:, s, :]
+            return merged
+        exact = _EXACT_F32 if sums.dtype == np.float32 else float(1 << 53)
+        merged, s0 = np.zeros((n, px)), 0
+        while s0 < steps:
+            k = 1  # steps in this group: bound * (1 + 2^d + ... + 2^((k-1)d)) < exact
+            while s0 + k < steps and bound * (((1 << ((k + 1) * dac_bits)) - 1)
+                                              // ((1 << dac_bits) - 1)) < exact:
+                k += 1
+            weights = np.exp2(np.arange(k) * dac_bits).astype(sums.dtype)
+            part = np.matmul(weights, sums[:, s0:s0 + k, :])  # (n, px), exact
+            merged += float(1 << (s0 * dac_bits)) * part
+            s0 += k
+        return merged
+
+    def _read_analog(self, cls: _OuClass, sums: np.ndarray) -> None:
+        """ADC readings of real-valued sums, in place: read noise per conversion, then the ADC."""
+        if self._noise is not None:
+            noise = self._noise.standard_normal(sums.shape, dtype=sums.dtype)
+            noise *= self.device.read_noise_sigma
+            sums += noise
+        self.stats.clipped += adc_read(sums, cls.max_sum, self.config.adc, cls.real)
 
     def _clip_correction(self, cls: _OuClass, xg: np.ndarray, planes: np.ndarray,
                          risky: np.ndarray, limit: float) -> np.ndarray:
@@ -349,8 +441,12 @@ def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.ndarray,
-                   shortcut: bool) -> tuple[list[_OuClass], np.ndarray]:
+                   shortcut: bool, device: DeviceModel | None
+                   ) -> tuple[list[_OuClass], np.ndarray]:
     """Group the OUs into units and classes and program their cells; also the X0 constant.
+
+    With an active ``device`` every class runs bit-serially with real-valued readings, and
+    keeps its cells' levels and sites for :meth:`CrossbarLayer.program`.
 
     Returns ``(classes, const)`` with ``const`` ``(groups*cols,)``: the input-offset
     correction per output, multiplied by ``X0`` at run time.
@@ -383,9 +479,26 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
             sign=ou_sign[ous][local], col=m.ou_cols[entry].astype(np.int64),
             slice=m.ou_slices[entry].astype(np.int64),
         )
-        classes.append(_build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer,
-                                    config, shortcut))
+        cls = _build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer, config,
+                           shortcut and device is None)
+        if device is not None:
+            _keep_for_devices(cls, device, CellSites(
+                xbar=m.ou_xbar[ous][local], bl=m.ou_bl[entry], ou=local,
+                wl=m.ou_wl[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)]))
+        classes.append(cls)
     return classes, const
+
+
+def _keep_for_devices(cls: _OuClass, device: DeviceModel, sites: CellSites) -> None:
+    """Make a bit-serial class analog: real-slot mask, float32 cells, levels and sites kept."""
+    units, width = cls.weights.shape[:2]
+    cls.real = np.zeros(units * width, bool)
+    cls.real[cls.slots] = True
+    cls.real = cls.real.reshape(units, width, 1)
+    cls.weights = cls.weights.astype(np.float32)
+    cls.sites = sites
+    if device.static:
+        cls.levels = cls.weights.reshape(-1, cls.n_rows)[cls.slots].astype(np.uint8)
 
 
 @dataclass
@@ -465,7 +578,7 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
     contiguous = n_rows == 1 or bool(np.all(np.diff(unit_inputs, axis=1) == 1))
     return _OuClass(n_rows, unit_inputs, unit_inputs[:, 0].copy() if contiguous else None, linear,
                     weights.reshape(n_units, width, n_rows), scatter, offset_scatter, max_sum,
-                    len(e))
+                    len(e), None if linear else slot)
 
 
 def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
@@ -511,6 +624,8 @@ class FunctionalModel:
             multi-threaded BLAS slows down badly when the cores are busy with other work
             (another process, PyTorch training next to AUTO-PRUNE); ``None`` leaves the
             BLAS as it is.
+        seed: the chip the device models program (``config.device``: variation, stuck-at
+            faults, read noise); :meth:`program` programs another one.
 
     Example::
 
@@ -528,7 +643,7 @@ class FunctionalModel:
     def __init__(self, network: Network, config: Config, mapping: NetworkMapping | None = None,
                  *, scheme: str = "dense", options: dict[str, dict] | None = None,
                  ideal_adc: bool = False, calibration: Any = None, shortcut: bool = True,
-                 blas_threads: int | None = None) -> None:
+                 blas_threads: int | None = None, seed: int = 0) -> None:
         if ideal_adc:
             config = dataclasses.replace(config, adc=dataclasses.replace(config.adc, ideal=True))
         self.config = config
@@ -540,8 +655,11 @@ class FunctionalModel:
             mapping = map_network(network, config, scheme, options)
         _check_network_mapping(network, mapping, config)
         self.mapping = NetworkMapping(mapping.scheme, mapping.config, dict(mapping.layers))
+        #: the programmed chip: device variations, faults and read noise (config.device)
+        self.device = DeviceModel(config, seed)
         self._crossbars = {
-            layer.name: CrossbarLayer(layer, self.mapping.layers[layer.name], config, shortcut)
+            layer.name: CrossbarLayer(layer, self.mapping.layers[layer.name], config, shortcut,
+                                      self.device)
             for layer in network.weight_layers()}
         #: weight layer name -> its input format; filled by :meth:`calibrate`.
         self.input_quant: dict[str, InputQuant] = {}
@@ -596,9 +714,21 @@ class FunctionalModel:
             changes["bias"] = np.asarray(bias, np.float32).reshape(layer.cout)
         new = dataclasses.replace(layer, **changes) if changes else layer
         layer_mapping = mapping if mapping is not None else self.mapping.layers[name]
-        self._crossbars[name] = CrossbarLayer(new, layer_mapping, self.config, self.shortcut)
+        self._crossbars[name] = CrossbarLayer(new, layer_mapping, self.config, self.shortcut,
+                                              self.device)
         self._layers[index] = new
         self.mapping.layers[name] = layer_mapping
+
+    def program(self, seed: int) -> None:
+        """Program another chip: the device models' draws for ``seed`` (a Monte Carlo trial).
+
+        Weights, mappings and input scales are kept; with every device model off this
+        changes nothing. Same seed, same chip (and the same read-noise sequence).
+        """
+        self.device = DeviceModel(self.config, seed)
+        if self.device.active:
+            for xbar in self._crossbars.values():
+                xbar.program(self.device)
 
     # ----------------------------------------------------------------------- execution
 
@@ -670,6 +800,16 @@ class FunctionalModel:
     def adc_stats(self) -> dict[str, AdcStats]:
         """Weight layer name -> ADC conversions and clipped samples since the model was built."""
         return {name: xbar.stats for name, xbar in self._crossbars.items()}
+
+    @property
+    def faulty_cells(self) -> int:
+        """Stuck-at cells among the cells the mappings read, over every layer of this chip."""
+        return sum(xbar.faulty_cells for xbar in self._crossbars.values())
+
+    @property
+    def cells_used(self) -> int:
+        """Cells read by some OU, over every layer (where faults can land)."""
+        return sum(xbar.cells_used for xbar in self._crossbars.values())
 
     def crossbar_layer(self, name: str) -> CrossbarLayer:
         """The programmed crossbars of one weight layer (quantised weights, OU classes)."""

@@ -136,7 +136,7 @@ def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
 def functional_model(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
                      scheme: str | None = None, *, ideal_adc: bool = False,
                      full_precision: bool = False, calibration: np.ndarray | None = None,
-                     threads: int = 1):
+                     threads: int = 1, seed: int = 0):
     """Program the functional (bit-level) model of the hardware; return ``(network, model)``.
 
     Args:
@@ -146,11 +146,13 @@ def functional_model(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] 
         calibration: a batch that calibrates the input scales now (else call
             ``model.calibrate`` before running).
         threads: BLAS threads while the model runs (0: the BLAS default).
+        seed: the device models program chip ``chip_seed(seed, 0)`` (docs/devices.md).
 
     Raises:
         FunctionalError: ``threads`` < 0; ReramsimError subclasses from the loaders
         and the mapper.
     """
+    from reramsim.devices import chip_seed
     from reramsim.functional import FunctionalModel
     from reramsim.functional import full_precision as to_full_precision
 
@@ -163,7 +165,7 @@ def functional_model(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] 
     scheme, options = resolve_scheme(network, scheme)
     hardware = FunctionalModel(network, config, scheme=scheme, options=options,
                                ideal_adc=ideal_adc, calibration=calibration,
-                               blas_threads=threads or None)
+                               blas_threads=threads or None, seed=chip_seed(seed, 0))
     return network, hardware
 
 
@@ -246,6 +248,30 @@ def describe_hardware(model) -> str:
             f"{prec.weight_scale}), {prec.input_bits}-bit inputs, {cfg.crossbar.cell_bits}-bit "
             f"cells, {cfg.dac.bits}-bit DAC, {adc}, {cfg.crossbar.rows}x{cfg.crossbar.cols} "
             f"crossbars, {cfg.ou.rows}x{cfg.ou.cols} OU; mapping {model.mapping.scheme}")
+
+
+def describe_devices(model, faulty: Sequence[int] = ()) -> str:
+    """One line: the device models on, and the mean stuck-at cells of chips ``faulty``."""
+    dev = model.config.device
+    if not model.device.active:
+        return "ideal cells (every device model off)"
+    parts = []
+    if model.device.leak:
+        parts.append(f"on/off {dev.r_off_ohm / dev.r_on_ohm:g}")
+    if dev.sigma:
+        parts.append(f"{dev.distribution} sigma {dev.sigma:g}")
+    if dev.sa0_rate or dev.sa1_rate:
+        parts.append(f"SA0 {dev.sa0_rate:g}, SA1 {dev.sa1_rate:g}")
+    if dev.read_noise_sigma:
+        parts.append(f"read noise {dev.read_noise_sigma:g}")
+    if dev.wire_resistance_ohm:
+        parts.append(f"wire {dev.wire_resistance_ohm:g} ohm/cell")
+    text = "; ".join(parts)
+    if len(faulty) and (dev.sa0_rate or dev.sa1_rate):
+        mean = float(np.mean(faulty))
+        text += (f"; faulty cells {mean:,.0f} of {model.cells_used:,} read "
+                 f"({mean / model.cells_used:.3%}){' per chip (mean)' if len(faulty) > 1 else ''}")
+    return text
 
 
 def describe_adc(model) -> str:

@@ -542,3 +542,19 @@ def test_zoo_models_match_onnxruntime(zoo_onnx, name):
     ref = run_onnxruntime(path, {"input": x})["logits"]
     model = FunctionalModel(net, full_precision(load_config("isaac", ["crossbar.cell_bits=8"])))
     assert rel_err(model.forward(x), ref) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])
+def test_zoo_fast_path_equals_step_by_step_with_clipping(zoo_onnx, name):
+    """With a clipping 4-bit ADC the fast path gives every zoo model's step-by-step outputs
+    and clip counts exactly (4-bit weights and inputs keep the step-by-step run short)."""
+    net = load_onnx(zoo_onnx[name])
+    x = RNG.standard_normal((1, *net.inputs["input"]))
+    cfg = load_config("isaac", ["adc.bits=4", "precision.weight_bits=4",
+                                "precision.input_bits=4"])
+    fast = FunctionalModel(net, cfg, calibration=x)
+    slow = FunctionalModel(net, cfg, calibration=x, shortcut=False)
+    np.testing.assert_array_equal(fast.forward(x), slow.forward(x))
+    clipped = {k: v.clipped for k, v in slow.adc_stats.items()}
+    assert {k: v.clipped for k, v in fast.adc_stats.items()} == clipped
+    assert sum(clipped.values()) > 0

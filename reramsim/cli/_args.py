@@ -42,6 +42,9 @@ def add_hardware_args(parser: argparse.ArgumentParser) -> None:
                              "output through the same OU lists")
     parser.add_argument("--batch", type=int, default=64, metavar="N",
                         help="samples per forward pass (default 64)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the chips the device models program (variations, faults, "
+                             "read noise; default 0); no effect while they are off")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="BLAS threads while the model runs (default 1: its many mid-sized "
                              "matmuls gain little from more and slow down badly on shared "
@@ -64,4 +67,4 @@ def build_model(args: argparse.Namespace, calibration=None, network=None):
     network = network or load_model(args.model, args.input_shape)
     return functional_model(network, args.hw, args.overrides, args.scheme,
                             ideal_adc=args.ideal_adc, full_precision=args.full_precision,
-                            calibration=calibration, threads=args.threads)
+                            calibration=calibration, threads=args.threads, seed=args.seed)

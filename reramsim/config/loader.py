@@ -13,6 +13,7 @@ overrides ``--set a.b.c=value`` are applied last and parsed as YAML scalars.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -304,6 +305,9 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
     elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif kind is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e5 (no '.', no sign) as a string
+            with contextlib.suppress(ValueError):
+                value = float(value)
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok and isinstance(value, int) and abs(value) > MAX_FLOAT:
             ok = False  # (too large for a float; the message says what is expected)
@@ -377,6 +381,11 @@ def _check_consistency(cfg: Config, where: dict[KeyPath, str], source: str) -> N
          f"must be <= precision.weight_bits ({cfg.precision.weight_bits})"),
         (("dac", "bits"), cfg.dac.bits <= cfg.precision.input_bits,
          f"must be <= precision.input_bits ({cfg.precision.input_bits})"),
+        (("device", "r_off_ohm"), cfg.device.r_off_ohm > cfg.device.r_on_ohm,
+         f"must be > device.r_on_ohm ({cfg.device.r_on_ohm:g}), got {cfg.device.r_off_ohm:g}"),
+        (("device", "sa1_rate"), cfg.device.sa0_rate + cfg.device.sa1_rate <= 1.0,
+         f"must be <= 1 - device.sa0_rate ({1 - cfg.device.sa0_rate:g}), "
+         f"got {cfg.device.sa1_rate:g}"),
     ]
     for key_path, ok, message in rules:
         if not ok:

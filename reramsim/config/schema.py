@@ -113,6 +113,45 @@ class Adc:
 
 
 @dataclass(frozen=True)
+class Device:
+    """Non-ideal ReRAM cells, read by the functional model only (docs/devices.md).
+
+    The defaults are an ideal device: every model off, the functional model's integer
+    arithmetic unchanged. Literature values to switch them on are in docs/devices.md
+    (MNSIM-2.0's SimConfig.ini defaults: R = 1.5e5 / 3e4 ohm, 5% variation, 9% / 1%
+    stuck-at faults).
+    """
+
+    r_on_ohm: float = spec(
+        3.0e4, "resistance of a cell at its highest level (LRS) (MNSIM-2.0 SimConfig.ini: "
+        "3e4 ohm); sets the conductance scale of IR drop", lo=1.0)
+    r_off_ohm: float = spec(
+        math.inf, "resistance of a cell at level 0 (HRS); inf = an off cell conducts nothing "
+        "(ideal); finite = it leaks (MNSIM-2.0: 1.5e5 ohm)", lo=1.0)
+    sigma: float = spec(
+        0.0, "programming variation of each cell's conductance, drawn once per chip: std of "
+        "ln(G) (lognormal) or of G/G_target (normal) (MNSIM-2.0: 0.05, normal); 0 = off",
+        lo=0.0, hi=10.0)
+    distribution: Literal["lognormal", "normal"] = spec(
+        "lognormal", "distribution of the programming variation: 'lognormal' "
+        "(G = G_target * exp(sigma * z)) or 'normal' (G = G_target * max(0, 1 + sigma * z))")
+    sa0_rate: float = spec(
+        0.0, "share of cells stuck at the off state (HRS, level 0) whatever was programmed "
+        "(MNSIM-2.0: 0.09); 0 = off", lo=0.0, hi=1.0)
+    sa1_rate: float = spec(
+        0.0, "share of cells stuck at the on state (LRS, top level) (MNSIM-2.0: 0.01); 0 = off",
+        lo=0.0, hi=1.0)
+    read_noise_sigma: float = spec(
+        0.0, "Gaussian noise added to every ADC conversion's bit-line sum, drawn per "
+        "conversion, std in units of one cell level x one DAC level (reconstruction); 0 = off",
+        lo=0.0)
+    wire_resistance_ohm: float = spec(
+        0.0, "word-line and bit-line wire resistance per cell pitch, for the first-order IR "
+        "drop model (reconstruction: ~2-4 ohm for copper at a 1.2 um pitch); 0 = off",
+        lo=0.0, hi=1.0e6)
+
+
+@dataclass(frozen=True)
 class ShiftAdd:
     """Shift-and-add units that merge bit-slices and input bit-steps."""
 
@@ -257,6 +296,7 @@ class Config:
     dac: Dac = field(default_factory=Dac)
     sample_hold: SampleHold = field(default_factory=SampleHold)
     adc: Adc = field(default_factory=Adc)
+    device: Device = field(default_factory=Device)
     shift_add: ShiftAdd = field(default_factory=ShiftAdd)
     buffers: Buffers = field(default_factory=Buffers)
     index_buffer: IndexBuffer = field(default_factory=IndexBuffer)
