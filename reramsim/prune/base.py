@@ -37,6 +37,7 @@ class LayerTarget:
         name: the layer's name on the PyTorch side (module path, e.g. ``"3.0"``).
         groups, rows, cols: the matrix view: ``groups`` matrices of ``rows x cols``.
         keep: weights to keep in the layer (all groups together).
+        kernel: ``(kh, kw)`` of a conv, ``(1, 1)`` for fc (Pattern-Prune's patterns need it).
     """
 
     name: str
@@ -44,6 +45,7 @@ class LayerTarget:
     rows: int
     cols: int
     keep: int
+    kernel: tuple[int, int] = (1, 1)
 
     @property
     def size(self) -> int:
@@ -107,6 +109,23 @@ class Pruner(ABC):
         Returns:
             a :class:`Projection` with ``mask.sum() <= target.keep``.
         """
+
+    # -- optional hooks (used by the baselines: Pattern-Prune) ---------------------------------
+
+    def prunable(self, target: LayerTarget) -> bool:
+        """Whether the scheme prunes this layer at all; False: it stays dense and the
+        other layers share the network's budget (see :func:`allocate_prunable`)."""
+        return True
+
+    def prepare(self, scores: dict[str, np.ndarray], targets: dict[str, LayerTarget]) -> None:
+        """Called before the layers of one network are projected, with every layer's
+        scores and target: model-wide choices (Pattern-Prune's pattern library) go here."""
+
+    def summary_notes(self, projections: dict[str, Projection]) -> list[str]:
+        """Lines for the ``reramsim prune`` summary on how layers were treated (default none)."""
+        return []
+
+    # ------------------------------------------------------------------------------------------
 
     def encode_tables(self, projection: Projection) -> Any:
         """The JSON form of ``projection.tables`` for the ONNX metadata."""
@@ -210,6 +229,36 @@ def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
     if excess > 0:  # min_keep pushed the total over the budget: trim the largest layer
         i = int(np.argmax(keep))
         keep[i] = max(min(min_keep, sizes[i]), keep[i] - excess)
+    return keep
+
+
+def allocate_prunable(pruner: Pruner, scores: list[np.ndarray], targets: list[LayerTarget],
+                      target_ratio: float, method: str = "lamp") -> list[int]:
+    """:func:`allocate` over the layers ``pruner`` prunes; the others keep every weight.
+
+    The network ratio counts all layers, so the prunable ones are pruned harder.
+
+    Raises:
+        PruningError: the layers left dense alone exceed the network budget.
+    """
+    sizes = [t.size for t in targets]
+    fixed = [i for i, t in enumerate(targets) if not pruner.prunable(t)]
+    if not fixed:
+        return allocate(scores, sizes, target_ratio, method)
+    free = [i for i in range(len(targets)) if i not in fixed]
+    dense = sum(sizes[i] for i in fixed)
+    budget = sum(sizes) / target_ratio - dense
+    if budget < len(free):  # every prunable layer keeps at least one weight
+        names = ", ".join(targets[i].name for i in fixed)
+        raise PruningError(f"{pruner.scheme}: ratio {target_ratio:g} is unreachable: layers "
+                           f"{names} stay dense ({dense:,} of {sum(sizes):,} weights; "
+                           f"{pruner.describe()}), at most {sum(sizes) / (dense + len(free)):.2f}x")
+    free_size = sum(sizes[i] for i in free)
+    kept = allocate([scores[i] for i in free], [sizes[i] for i in free],
+                    max(1.0, free_size / budget), method) if free else []
+    keep = list(sizes)
+    for i, k in zip(free, kept):
+        keep[i] = k
     return keep
 
 

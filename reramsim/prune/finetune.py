@@ -41,7 +41,7 @@ from reramsim.prune.base import (
     Projection,
     Pruner,
     PruningError,
-    allocate,
+    allocate_prunable,
     from_matrix_view,
     matrix_view,
 )
@@ -130,7 +130,8 @@ def layer_target(name: str, module: nn.Module, keep: int) -> LayerTarget:
     """The matrix view of a Conv2d/Linear as a :class:`LayerTarget`."""
     g = _groups(module)
     w = module.weight
-    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep)
+    kernel = tuple(int(k) for k in w.shape[2:]) if w.dim() == 4 else (1, 1)
+    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep, kernel)
 
 
 def bn_scales(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -171,10 +172,11 @@ def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
     """Project every layer at network pruning ratio ``ratio`` (budgets by ``allocation``)."""
     scores = importance(model, weights)
     layers = prunable_layers(model)
-    keep = allocate([scores[n] for n, _ in layers], [scores[n].size for n, _ in layers],
-                    ratio, allocation)
-    return {name: pruner.project(scores[name], layer_target(name, module, k))
-            for (name, module), k in zip(layers, keep)}
+    targets = [layer_target(name, module, 0) for name, module in layers]
+    keep = allocate_prunable(pruner, [scores[n] for n, _ in layers], targets, ratio, allocation)
+    targets = [dataclasses.replace(t, keep=k) for t, k in zip(targets, keep)]
+    pruner.prepare(scores, {t.name: t for t in targets})
+    return {t.name: pruner.project(scores[t.name], t) for t in targets}
 
 
 def mask_tensor(projection: Projection, module: nn.Module) -> torch.Tensor:
