@@ -53,23 +53,22 @@ def group_filters(mask: np.ndarray, block_cols: int) -> list[np.ndarray]:
     """
     counts = mask.sum(axis=0)
     remaining = np.flatnonzero(counts > 0)
-    weights = mask.astype(np.float32)
     blocks = []
     while len(remaining):
         seed = int(remaining[np.argmax(counts[remaining])])
         remaining = remaining[remaining != seed]
         union = mask[:, seed].copy()
         members = [seed]
-        overlap = weights[union][:, remaining].sum(axis=0)
+        overlap = np.count_nonzero(mask[np.ix_(np.flatnonzero(union), remaining)], axis=0)
         while len(members) < block_cols and len(remaining):
             pick = int(np.argmin(counts[remaining] - overlap))
             j = int(remaining[pick])
             remaining, overlap = np.delete(remaining, pick), np.delete(overlap, pick)
-            added = mask[:, j] & ~union
-            union |= added
+            added = np.flatnonzero(mask[:, j] & ~union)
+            union[added] = True
             members.append(j)
-            if added.any() and len(remaining):
-                overlap += weights[added][:, remaining].sum(axis=0)
+            if len(added) and len(remaining):
+                overlap += np.count_nonzero(mask[np.ix_(added, remaining)], axis=0)
         blocks.append(np.array(sorted(members), np.int32))
     return blocks
 
@@ -78,8 +77,8 @@ def kernel_patterns(mask: np.ndarray, kernel: tuple[int, int]) -> int:
     """Distinct non-empty kernel patterns of a ``(cin*kh*kw, cols)`` keep mask."""
     size = kernel[0] * kernel[1]
     kernels = mask.T.reshape(-1, size)
-    kernels = kernels[kernels.any(axis=1)]
-    return len(np.unique(kernels, axis=0)) if len(kernels) else 0
+    packed = np.ascontiguousarray(np.packbits(kernels[kernels.any(axis=1)], axis=1))
+    return len(np.unique(packed.view(f"V{packed.shape[1]}")))
 
 
 @register_mapper("pattern")

@@ -14,8 +14,7 @@
 
 Importing this package does not import torch.
 """
-from reramsim.prune import segprune  # noqa: F401  (registers "segprune")
-from reramsim.prune import hybridp, pattern, pimprune  # noqa: F401  (the baselines)
+from reramsim.prune import hybridp, pattern, pimprune, segprune  # noqa: F401  (register)
 from reramsim.prune.base import (
     LayerTarget,
     Projection,

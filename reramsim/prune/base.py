@@ -232,6 +232,22 @@ def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
     return keep
 
 
+def check_reachable(pruner: Pruner, targets: list[LayerTarget], target_ratio: float) -> None:
+    """Raise PruningError when the layers ``pruner`` leaves dense exceed the network budget.
+
+    Every prunable layer keeps at least one weight.
+    """
+    sizes = [t.size for t in targets]
+    fixed = [t for t in targets if not pruner.prunable(t)]
+    dense = sum(t.size for t in fixed)
+    if fixed and sum(sizes) / target_ratio < dense + len(targets) - len(fixed):
+        names = ", ".join(t.name for t in fixed)
+        best = sum(sizes) / (dense + len(targets) - len(fixed))
+        raise PruningError(f"{pruner.scheme}: ratio {target_ratio:g} is unreachable: layers "
+                           f"{names} stay dense ({dense:,} of {sum(sizes):,} weights; "
+                           f"{pruner.describe()}), at most {best:.2f}x")
+
+
 def allocate_prunable(pruner: Pruner, scores: list[np.ndarray], targets: list[LayerTarget],
                       target_ratio: float, method: str = "lamp") -> list[int]:
     """:func:`allocate` over the layers ``pruner`` prunes; the others keep every weight.
@@ -239,20 +255,16 @@ def allocate_prunable(pruner: Pruner, scores: list[np.ndarray], targets: list[La
     The network ratio counts all layers, so the prunable ones are pruned harder.
 
     Raises:
-        PruningError: the layers left dense alone exceed the network budget.
+        PruningError: the layers left dense alone exceed the network budget
+            (:func:`check_reachable`).
     """
     sizes = [t.size for t in targets]
     fixed = [i for i, t in enumerate(targets) if not pruner.prunable(t)]
     if not fixed:
         return allocate(scores, sizes, target_ratio, method)
+    check_reachable(pruner, targets, target_ratio)
     free = [i for i in range(len(targets)) if i not in fixed]
-    dense = sum(sizes[i] for i in fixed)
-    budget = sum(sizes) / target_ratio - dense
-    if budget < len(free):  # every prunable layer keeps at least one weight
-        names = ", ".join(targets[i].name for i in fixed)
-        raise PruningError(f"{pruner.scheme}: ratio {target_ratio:g} is unreachable: layers "
-                           f"{names} stay dense ({dense:,} of {sum(sizes):,} weights; "
-                           f"{pruner.describe()}), at most {sum(sizes) / (dense + len(free)):.2f}x")
+    budget = sum(sizes) / target_ratio - sum(sizes[i] for i in fixed)
     free_size = sum(sizes[i] for i in free)
     kept = allocate([scores[i] for i in free], [sizes[i] for i in free],
                     max(1.0, free_size / budget), method) if free else []

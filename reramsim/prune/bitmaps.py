@@ -38,7 +38,8 @@ def hex_to_mask(text: str, n: int) -> np.ndarray:
 
 def ids_to_text(ids: np.ndarray) -> str:
     """One base-36 digit per id (ids in ``[0, 36)``)."""
-    return "".join(DIGITS[int(i)] for i in np.asarray(ids).ravel())
+    table = np.frombuffer(DIGITS.encode(), np.uint8)
+    return table[np.asarray(ids, np.int64).ravel()].tobytes().decode()
 
 
 def text_to_ids(text: str, n: int, high: int) -> np.ndarray:
@@ -47,11 +48,14 @@ def text_to_ids(text: str, n: int, high: int) -> np.ndarray:
     Raises:
         PruningMetadataError: a bad digit, the wrong count, or an id above ``high``.
     """
-    lookup = {ch: i for i, ch in enumerate(DIGITS)}
+    lookup = np.full(256, -1, np.int32)
+    lookup[np.frombuffer(DIGITS.encode(), np.uint8)] = np.arange(len(DIGITS))
     try:
-        ids = np.array([lookup[ch] for ch in str(text)], np.int32)
-    except KeyError:
-        raise PruningMetadataError(f"bad id digit in {str(text)[:20]!r}") from None
+        ids = lookup[np.frombuffer(str(text).encode("ascii"), np.uint8)]
+    except UnicodeEncodeError:
+        ids = np.array([-1], np.int32)
+    if np.any(ids < 0):
+        raise PruningMetadataError(f"bad id digit in {str(text)[:20]!r}")
     if len(ids) != n:
         raise PruningMetadataError(f"{len(ids)} ids for {n} entries")
     if len(ids) and ids.max() > high:

@@ -42,6 +42,7 @@ from reramsim.prune.base import (
     Pruner,
     PruningError,
     allocate_prunable,
+    check_reachable,
     from_matrix_view,
     matrix_view,
 )
@@ -228,10 +229,13 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
         progress: show tqdm bars.
 
     Raises:
-        PruningError: bad settings, or a checkpoint made with other settings.
+        PruningError: bad settings, a ratio the scheme cannot reach, or a checkpoint made
+            with other settings.
     """
     settings = settings or FinetuneSettings()
     settings.check()
+    check_reachable(pruner, [layer_target(n, m, 0) for n, m in prunable_layers(model)],
+                    target_ratio)
     torch.manual_seed(settings.seed)
     x_train, y_train = train_data
     n_batches = -(-len(x_train) // settings.batch_size)

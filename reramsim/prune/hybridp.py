@@ -11,7 +11,8 @@ Selection: maximise the kept importance ``sum_{i in rows, j in cols} S_ij`` with
 to ``search_points`` values, else ``search_points`` values spread geometrically over
 ``1..C``) with ``n_r = min(R, keep // n_c)``: start from the ``n_c`` columns of largest
 score, then alternate ``refine_iters`` times: the ``n_r`` best rows on those columns,
-the ``n_c`` best columns on those rows; keep the candidate of largest kept importance.
+the ``n_c`` best columns on those rows; take the ``n_r`` best rows on the final columns
+and keep the candidate of largest kept importance (sums in float32).
 The kept count is ``n_r * n_c <= keep``; it is not exact (a product of two counts).
 
 Example: scores ``[[5, 5, 0], [5, 5, 0], [1, 1, 9]]`` with ``keep = 4``: ``n_c = 2``
@@ -35,7 +36,7 @@ from reramsim.prune.segprune import _split_budget
 class HybridPPruner(Pruner):
     """Hybrid-P (reconstruction): whole rows and columns of each matrix (module doc)."""
 
-    defaults: dict[str, Any] = {"search_points": 48, "refine_iters": 2}
+    defaults: dict[str, Any] = {"search_points": 24, "refine_iters": 1}
 
     def resolve_params(self) -> None:
         for key, lo in (("search_points", 1), ("refine_iters", 0)):
@@ -59,14 +60,17 @@ class HybridPPruner(Pruner):
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
-    """Bool mask of the ``n`` largest entries (ties: lowest index)."""
+    """Bool mask of the ``n`` largest entries (ties broken by the selection algorithm)."""
     out = np.zeros(len(values), bool)
-    out[np.argsort(-values, kind="stable")[:n]] = True
+    if n >= len(values):
+        out[:] = True
+    elif n > 0:
+        out[np.argpartition(-values, n - 1)[:n]] = True
     return out
 
 
-def hybrid_project(scores: np.ndarray, keep: int, search_points: int = 48,
-                   refine_iters: int = 2) -> HybridLayout:
+def hybrid_project(scores: np.ndarray, keep: int, search_points: int = 24,
+                   refine_iters: int = 1) -> HybridLayout:
     """Hybrid-P's projection of one ``(rows, cols)`` score matrix (module doc)."""
     rows, cols = scores.shape
     if keep >= rows * cols:
@@ -80,15 +84,17 @@ def hybrid_project(scores: np.ndarray, keep: int, search_points: int = 48,
     else:
         candidates = np.unique(np.round(np.geomspace(1, limit, search_points)).astype(int))
     best_value = -1.0
+    scores = np.ascontiguousarray(scores, np.float32)  # one contiguous copy: fast matvecs
     column_score = scores.sum(axis=0)
     for n_c in candidates:
         n_r = min(rows, keep // int(n_c))
         col_mask = _top(column_score, int(n_c))
-        for _ in range(refine_iters):
-            row_mask = _top(scores @ col_mask, n_r)
-            col_mask = _top(row_mask @ scores, int(n_c))
-        row_mask = _top(scores @ col_mask, n_r)
-        value = float(row_mask @ scores @ col_mask)
+        for _ in range(refine_iters):  # float masks: matmul on BLAS
+            row_mask = _top(scores @ col_mask.astype(scores.dtype), n_r)
+            col_mask = _top(row_mask.astype(scores.dtype) @ scores, int(n_c))
+        row_score = scores @ col_mask.astype(scores.dtype)
+        row_mask = _top(row_score, n_r)
+        value = float(row_score[row_mask].sum())
         if value > best_value:
             best, best_value = HybridLayout(row_mask, col_mask), value
     return best

@@ -74,14 +74,25 @@ def mask_from_kernels(kernel_masks: np.ndarray, shape: tuple[int, int, int]) -> 
 
 
 def pattern_library(kernels: np.ndarray, candidates: np.ndarray, n_patterns: int) -> np.ndarray:
-    """The ``n_patterns`` candidates most voted for by ``kernels`` (module doc), ``(n, 9)``."""
+    """The ``n_patterns`` candidates most voted for by ``kernels`` (module doc), ``(n, 9)``.
+
+    A kernel's vote is the centre plus its ``k - 1`` largest other positions (ties: lowest
+    position), ``k`` the candidates' size: the candidate that keeps most of its importance.
+    """
     kernels = kernels[kernels.sum(axis=1) > 0]
     if not len(kernels):
         return candidates[:n_patterns]
-    value = kernels @ candidates.T.astype(np.float64)
-    best = value.argmax(axis=1)
-    votes = np.bincount(best, minlength=len(candidates))
-    energy = np.bincount(best, value[np.arange(len(best)), best], len(candidates))
+    others = np.array([i for i in range(9) if i != CENTRE])
+    k = int(candidates[0].sum())
+    top = others[np.argsort(-kernels[:, others], axis=1, kind="stable")[:, :k - 1]]
+    bits = np.int64(1) << np.arange(9, dtype=np.int64)
+    codes = (1 << CENTRE) + bits[top].sum(axis=1)
+    index = np.full(512, -1, np.int64)
+    index[candidates.astype(np.int64) @ bits] = np.arange(len(candidates))
+    vote = index[codes]
+    energy_of = np.take_along_axis(kernels, top, axis=1).sum(axis=1) + kernels[:, CENTRE]
+    votes = np.bincount(vote, minlength=len(candidates))
+    energy = np.bincount(vote, energy_of, len(candidates))
     order = np.lexsort((np.arange(len(candidates)), -energy, -votes))
     return candidates[order[:n_patterns]]
 
