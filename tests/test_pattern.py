@@ -21,6 +21,7 @@ from reramsim.prune.pattern import (
     decode_pattern,
     kernels_of,
     pattern_library,
+    round_budgets,
 )
 
 
@@ -97,6 +98,17 @@ def test_dense_layers_move_the_budget_or_make_the_ratio_unreachable():
     assert keep[1] == 640 and keep[0] == (72 * 16 + 640) // 2 - 640
     with pytest.raises(PruningError, match="ratio 4 is unreachable: layers fc stay dense"):
         allocate_prunable(pruner, scores, targets, 4.0, "uniform")
+
+
+def test_budgets_round_to_whole_kernels_within_the_network_budget():
+    """Nearest whole kernels per layer; the surplus comes from the finest layers (doc example)."""
+    targets = [LayerTarget("c", 1, 25, 6, 140, (5, 5)), LayerTarget("fc", 1, 100, 20, 1000)]
+    assert round_budgets(targets, [25, 1]) == [150, 990]
+    pruner = get_pruner("pattern", CFG)
+    scores = {"c": np.random.default_rng(5).random((1, 25, 6)), "fc": np.ones((1, 100, 20))}
+    pruner.prepare(scores, {t.name: t for t in targets})
+    assert pruner.project(scores["c"], targets[0]).n_kept == 150
+    assert pruner.project(scores["fc"], targets[1]).n_kept == 990
 
 
 def test_parameters_are_checked():

@@ -16,11 +16,13 @@ whole kernels (*connectivity pruning*) to reach the target. Our reconstruction
 * Each kernel is projected onto the library pattern that keeps most of its importance;
   then the ``keep // pattern_weights`` kernels with the largest kept importance (the
   squared L2 norm of the projected kernel) stay, the rest are removed whole. Kept:
-  exactly ``pattern_weights * min(n_kernels, keep // pattern_weights)``.
+  exactly ``pattern_weights * min(n_kernels, keep // pattern_weights)``, where ``keep``
+  is the layer's budget rounded to whole kernels across the network when the driver
+  projects a whole model (:func:`round_budgets`), the budget itself otherwise.
 * ``other_kernels`` (``"connectivity"``): what happens to layers whose kernels are not
   3x3 (LeNet's 5x5 convs, 1x1 convs, fc layers, where a "kernel" is one weight):
   ``"connectivity"`` removes whole kernels by squared L2 norm, keeping exactly
-  ``kh*kw * min(n_kernels, keep // (kh*kw))`` weights (for fc and 1x1: unstructured
+  ``kh*kw * min(n_kernels, keep // (kh*kw))`` weights (same ``keep``; for fc and 1x1: unstructured
   magnitude pruning); ``"dense"`` leaves them unpruned, and the 3x3 layers take the
   whole network budget (an unreachable ratio is an error naming the dense layers).
 
@@ -97,6 +99,29 @@ def pattern_library(kernels: np.ndarray, candidates: np.ndarray, n_patterns: int
     return candidates[order[:n_patterns]]
 
 
+def round_budgets(targets: list[LayerTarget], units: list[int]) -> list[int]:
+    """Per-layer budgets rounded to whole kernels, the network total still within budget.
+
+    Flooring every layer's budget to whole kernels would lose up to a kernel per layer at
+    every gradual step, and a layer of few large kernels (LeNet's first conv: six 5x5
+    kernels) would lose one at each step for good (pruned kernels score zero). So each
+    layer keeps the *nearest* whole number of kernels (at most all of them), and the
+    rounding surplus is taken back from the layers with the smallest kernels first (fc
+    layers: single weights), so ``sum(rounded) <= sum(target.keep)``.
+
+    Example: budgets 140 (25-weight kernels) and 1000 (1-weight kernels) become 150 and 990.
+    """
+    rounded = [min(t.size, int(round(t.keep / u)) * u) for t, u in zip(targets, units)]
+    surplus = sum(rounded) - sum(t.keep for t in targets)
+    for i in sorted(range(len(targets)), key=lambda i: (units[i], -targets[i].size)):
+        if surplus <= 0:
+            break
+        take = min(rounded[i] // units[i], -(-surplus // units[i])) * units[i]
+        rounded[i] -= take
+        surplus -= take
+    return rounded
+
+
 def _keep_top(values: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(len(values), bool)
     out[np.argsort(-values, kind="stable")[:max(n, 0)]] = True
@@ -126,6 +151,7 @@ class PatternPruner(Pruner):
                                f"{', '.join(OTHER_KERNELS)}, got {p['other_kernels']!r}")
         p["pattern_weights"], p["n_patterns"] = int(p["pattern_weights"]), int(p["n_patterns"])
         self.library: np.ndarray | None = None
+        self.budgets: dict[str, tuple[int, int]] = {}  # layer -> (budget given, rounded)
 
     def mode(self, target: LayerTarget) -> str:
         """``"pattern"`` for 3x3 kernels, else the ``other_kernels`` parameter."""
@@ -136,12 +162,22 @@ class PatternPruner(Pruner):
     def prunable(self, target: LayerTarget) -> bool:
         return self.mode(target) != "dense"
 
+    def unit(self, target: LayerTarget) -> int:
+        """Weights one kept kernel costs: ``pattern_weights`` for 3x3, else ``kh*kw``."""
+        if self.mode(target) == "pattern":
+            return self.params["pattern_weights"]
+        return int(target.kernel[0] * target.kernel[1])
+
     def prepare(self, scores: dict[str, np.ndarray], targets: dict[str, LayerTarget]) -> None:
-        """Build the model-wide library from every 3x3 layer's kernels."""
+        """Build the model-wide library from every 3x3 layer's kernels, and round the
+        layers' budgets to whole kernels across the network (:func:`round_budgets`)."""
         kernels = [kernels_of(scores[n], PATTERN_KERNEL) for n, t in targets.items()
                    if self.mode(t) == "pattern"]
         self.library = (pattern_library(np.concatenate(kernels), self.candidates,
                                         self.params["n_patterns"]) if kernels else None)
+        pruned = [t for t in targets.values() if self.prunable(t)]
+        self.budgets = dict(zip([t.name for t in pruned], zip(
+            [t.keep for t in pruned], round_budgets(pruned, [self.unit(t) for t in pruned]))))
 
     def project(self, scores: np.ndarray, target: LayerTarget) -> Projection:
         scores = np.asarray(scores, np.float64)
@@ -159,6 +195,8 @@ class PatternPruner(Pruner):
             return Projection(np.ones(scores.shape, bool), {"kernel": list(kernel),
                                                            "mode": "dense"})
         kernels = kernels_of(scores, kernel)
+        keep, rounded = self.budgets.get(target.name, (None, None))
+        keep = rounded if keep == target.keep else target.keep
         if mode == "pattern":
             library = self.library
             if library is None:
@@ -166,12 +204,12 @@ class PatternPruner(Pruner):
             value = kernels @ library.T.astype(np.float64)
             ids = value.argmax(axis=1)
             kept = _keep_top(value[np.arange(len(ids)), ids],
-                             target.keep // self.params["pattern_weights"])
+                             keep // self.params["pattern_weights"])
             kernel_masks = np.where(kept[:, None], library[ids], False)
             tables = {"kernel": list(kernel), "mode": "pattern", "library": library,
                       "ids": np.where(kept, ids + 1, 0).astype(np.int32)}
         else:
-            kept = _keep_top(kernels.sum(axis=1), target.keep // size)
+            kept = _keep_top(kernels.sum(axis=1), keep // size)
             kernel_masks = np.repeat(kept[:, None], size, axis=1)
             tables = {"kernel": list(kernel), "mode": "connectivity", "kept": kept}
         mask = mask_from_kernels(kernel_masks, scores.shape)
