@@ -26,7 +26,7 @@ def lenet_pth(tmp_path_factory):
 
 @pytest.mark.parametrize("scheme, says", [
     ("pimprune", "[reconstruction, see docs/pimprune.md]"),
-    ("pattern", "5x5 kernels in 2 layer(s): whole kernels removed"),
+    ("pattern", "5x5 kernels (2 layers): whole kernels removed by L2 norm"),
     ("hybridp", "[reconstruction, see docs/hybridp.md]")])
 def test_prune_summary_and_simulate_from_metadata(lenet_pth, tmp_path, capsys, scheme, says):
     """Ratio, crossbars, accuracies and data-path overhead are printed and in the JSON; the

@@ -227,18 +227,31 @@ class PatternPruner(Pruner):
         return out
 
     def summary_notes(self, projections: dict[str, Projection]) -> list[str]:
-        """What happened to each kind of kernel, for the ``reramsim prune`` summary."""
-        kinds: dict[str, list[str]] = {}
-        for name, p in projections.items():
-            kh, kw = p.tables["kernel"]
-            kind = "fc/1x1 (kernel = 1 weight)" if kh * kw == 1 else f"{kh}x{kw}"
-            kinds.setdefault(f"{kind}: {p.tables['mode']}", []).append(name)
-        lib = f"{self.params['pattern_weights']} of 9 weights in one of " \
-              f"{self.params['n_patterns']} library patterns, plus whole-kernel pruning"
-        text = {"pattern": lib, "connectivity": "whole kernels removed by L2 norm (other_kernels"
-                "=connectivity)", "dense": "left dense (other_kernels=dense)"}
-        return [f"{key.split(': ')[0]} kernels in {len(names)} layer(s): "
-                f"{text[key.split(': ')[1]]}" for key, names in kinds.items()]
+        """What happened to each kind of kernel, for the ``reramsim prune`` summary.
+
+        Example: ``"5x5 kernels (2 layers): whole kernels removed by L2 norm
+        (other_kernels=connectivity)"``.
+        """
+        p = self.params
+        what = {
+            "pattern": f"{p['pattern_weights']} of 9 weights kept in one of "
+                       f"{p['n_patterns']} library patterns, plus whole kernels removed",
+            "connectivity": "whole kernels removed by L2 norm (other_kernels=connectivity)",
+            "dense": "left dense (other_kernels=dense)",
+        }
+        kinds: dict[tuple[str, str], int] = {}
+        for projection in projections.values():
+            kh, kw = projection.tables["kernel"]
+            kind = "fc and 1x1" if kh * kw == 1 else f"{kh}x{kw}"
+            key = (kind, projection.tables["mode"])
+            kinds[key] = kinds.get(key, 0) + 1
+        notes = []
+        for (kind, mode), n in kinds.items():
+            text = what[mode]
+            if kind == "fc and 1x1" and mode == "connectivity":
+                text = "single weights removed by magnitude (other_kernels=connectivity)"
+            notes.append(f"{kind} kernels ({n} layer{'s' if n > 1 else ''}): {text}")
+        return notes
 
 
 @register_table_decoder("pattern")
