@@ -31,7 +31,7 @@ def projected(name: str, scheme: str, ratio: float = 4.0, seed: int = 0, **param
     import torch
     from test_segprune import _randomize_bn
 
-    from models import zoo
+    from reramsim import zoo
     from reramsim.prune import get_pruner
     from reramsim.prune.finetune import PruneResult, apply_masks, mask_tensor, project_all
 
@@ -58,11 +58,11 @@ def check_lossless(name: str, scheme: str, tmp_path, full: bool = True, ratio: f
     """
     from test_segprune import _functional_vs_ort
 
-    from models.zoo import INPUT_SHAPES
     from reramsim.functional import full_precision
     from reramsim.mapping import map_network
     from reramsim.prune.export import export_pruned
     from reramsim.prune.metadata import read_metadata, scheme_from_metadata
+    from reramsim.zoo import INPUT_SHAPES
 
     result = projected(name, scheme, ratio)
     path, network = export_pruned(result, tmp_path / f"{name}_{scheme}.onnx", INPUT_SHAPES[name])

@@ -16,7 +16,7 @@ FAST = ["--epochs", "1", "--limit", "64", "--reram-limit", "8", "--quiet"]
 @pytest.fixture(scope="module")
 def lenet_pth(tmp_path_factory):
     """A LeNet state dict (random init, seeded): no dependence on trained artefacts."""
-    from models import zoo
+    from reramsim import zoo
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("m") / "lenet.pth"
