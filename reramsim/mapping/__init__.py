@@ -1,6 +1,5 @@
 """Mappers: one per pruning scheme, in a registry (see :mod:`.base` for the data layout)."""
-from reramsim.mapping import dense  # noqa: F401  (registers "dense")
-from reramsim.mapping import segprune  # noqa: F401
+from reramsim.mapping import dense, hybridp, pattern, pimprune, segprune  # noqa: F401  (register)
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,

@@ -4,6 +4,8 @@
   budget -> keep mask obeying the scheme's structure), the registry and layer-budget
   allocation. numpy only.
 * :mod:`.segprune`: SegPrune's projection-based shape voting (registered ``"segprune"``).
+* :mod:`.pimprune`, :mod:`.pattern`, :mod:`.hybridp`: the baselines PIM-Prune,
+  Pattern-Prune and Hybrid-P (a reconstruction), registered under those module names.
 * :mod:`.metadata`: the JSON entry a pruned ONNX file carries, and
   :func:`scheme_from_metadata` for the simulator. numpy only.
 * :mod:`.finetune`: gradual pruning with fixed masks between projections, or ADMM
@@ -12,7 +14,7 @@
 
 Importing this package does not import torch.
 """
-from reramsim.prune import segprune  # noqa: F401  (registers "segprune")
+from reramsim.prune import hybridp, pattern, pimprune, segprune  # noqa: F401  (register)
 from reramsim.prune.base import (
     LayerTarget,
     Projection,

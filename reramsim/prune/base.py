@@ -37,6 +37,7 @@ class LayerTarget:
         name: the layer's name on the PyTorch side (module path, e.g. ``"3.0"``).
         groups, rows, cols: the matrix view: ``groups`` matrices of ``rows x cols``.
         keep: weights to keep in the layer (all groups together).
+        kernel: ``(kh, kw)`` of a conv, ``(1, 1)`` for fc (Pattern-Prune's patterns need it).
     """
 
     name: str
@@ -44,6 +45,7 @@ class LayerTarget:
     rows: int
     cols: int
     keep: int
+    kernel: tuple[int, int] = (1, 1)
 
     @property
     def size(self) -> int:
@@ -107,6 +109,23 @@ class Pruner(ABC):
         Returns:
             a :class:`Projection` with ``mask.sum() <= target.keep``.
         """
+
+    # -- optional hooks (used by the baselines: Pattern-Prune) ---------------------------------
+
+    def prunable(self, target: LayerTarget) -> bool:
+        """Whether the scheme prunes this layer at all; False: it stays dense and the
+        other layers share the network's budget (see :func:`allocate_prunable`)."""
+        return True
+
+    def prepare(self, scores: dict[str, np.ndarray], targets: dict[str, LayerTarget]) -> None:
+        """Called before the layers of one network are projected, with every layer's
+        scores and target: model-wide choices (Pattern-Prune's pattern library) go here."""
+
+    def summary_notes(self, projections: dict[str, Projection]) -> list[str]:
+        """Lines for the ``reramsim prune`` summary on how layers were treated (default none)."""
+        return []
+
+    # ------------------------------------------------------------------------------------------
 
     def encode_tables(self, projection: Projection) -> Any:
         """The JSON form of ``projection.tables`` for the ONNX metadata."""
@@ -223,6 +242,50 @@ def allocate(scores: list[np.ndarray], sizes: list[int], target_ratio: float,
     if excess > 0:  # min_keep pushed the total over the budget: trim the largest layer
         i = int(np.argmax(keep))
         keep[i] = max(min(min_keep, sizes[i]), keep[i] - excess)
+    return keep
+
+
+def check_reachable(pruner: Pruner, targets: list[LayerTarget], target_ratio: float) -> None:
+    """Raise PruningError when the layers ``pruner`` leaves dense exceed the network budget.
+
+    Every prunable layer keeps at least one weight.
+    """
+    sizes = [t.size for t in targets]
+    fixed = [t for t in targets if not pruner.prunable(t)]
+    dense = sum(t.size for t in fixed)
+    if fixed and sum(sizes) / target_ratio < dense + len(targets) - len(fixed):
+        names = ", ".join(t.name for t in fixed)
+        best = sum(sizes) / (dense + len(targets) - len(fixed))
+        raise PruningError(f"{pruner.scheme}: ratio {target_ratio:g} is unreachable: layers "
+                           f"{names} stay dense ({dense:,} of {sum(sizes):,} weights; "
+                           f"{pruner.describe()}), at most {best:.2f}x")
+
+
+def allocate_prunable(pruner: Pruner, scores: list[np.ndarray], targets: list[LayerTarget],
+                      target_ratio: float, method: str = "lamp",
+                      pixels: list[int] | None = None) -> list[int]:
+    """:func:`allocate` over the layers ``pruner`` prunes; the others keep every weight.
+
+    The network ratio counts all layers, so the prunable ones are pruned harder.
+
+    Raises:
+        PruningError: the layers left dense alone exceed the network budget
+            (:func:`check_reachable`).
+    """
+    sizes = [t.size for t in targets]
+    fixed = [i for i, t in enumerate(targets) if not pruner.prunable(t)]
+    if not fixed:
+        return allocate(scores, sizes, target_ratio, method, pixels=pixels)
+    check_reachable(pruner, targets, target_ratio)
+    free = [i for i in range(len(targets)) if i not in fixed]
+    budget = sum(sizes) / target_ratio - sum(sizes[i] for i in fixed)
+    free_size = sum(sizes[i] for i in free)
+    free_pixels = [pixels[i] for i in free] if pixels is not None else None
+    kept = allocate([scores[i] for i in free], [sizes[i] for i in free],
+                    max(1.0, free_size / budget), method, pixels=free_pixels) if free else []
+    keep = list(sizes)
+    for i, k in zip(free, kept):
+        keep[i] = k
     return keep
 
 

@@ -42,7 +42,8 @@ from reramsim.prune.base import (
     Projection,
     Pruner,
     PruningError,
-    allocate,
+    allocate_prunable,
+    check_reachable,
     from_matrix_view,
     matrix_view,
 )
@@ -131,7 +132,8 @@ def layer_target(name: str, module: nn.Module, keep: int) -> LayerTarget:
     """The matrix view of a Conv2d/Linear as a :class:`LayerTarget`."""
     g = _groups(module)
     w = module.weight
-    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep)
+    kernel = tuple(int(k) for k in w.shape[2:]) if w.dim() == 4 else (1, 1)
+    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep, kernel)
 
 
 def bn_scales(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -174,11 +176,12 @@ def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
     ``"latency"`` needs ``pixels``, each layer's output pixels, see :func:`output_pixels`)."""
     scores = importance(model, weights)
     layers = prunable_layers(model)
-    keep = allocate([scores[n] for n, _ in layers], [scores[n].size for n, _ in layers],
-                    ratio, allocation,
-                    pixels=[pixels[n] for n, _ in layers] if pixels is not None else None)
-    return {name: pruner.project(scores[name], layer_target(name, module, k))
-            for (name, module), k in zip(layers, keep)}
+    targets = [layer_target(name, module, 0) for name, module in layers]
+    keep = allocate_prunable(pruner, [scores[n] for n, _ in layers], targets, ratio, allocation,
+                              pixels=[pixels[n] for n, _ in layers] if pixels is not None else None)
+    targets = [dataclasses.replace(t, keep=k) for t, k in zip(targets, keep)]
+    pruner.prepare(scores, {t.name: t for t in targets})
+    return {t.name: pruner.project(scores[t.name], t) for t in targets}
 
 
 @torch.no_grad()
@@ -250,7 +253,8 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
         progress: show tqdm bars.
 
     Raises:
-        PruningError: bad settings, or a checkpoint made with other settings.
+        PruningError: bad settings, a ratio the scheme cannot reach, or a checkpoint made
+            with other settings.
     """
     settings = settings or FinetuneSettings()
     settings.check()
@@ -258,6 +262,8 @@ def prune_model(model: nn.Module, pruner: Pruner, target_ratio: float,
         raise PruningError(f"target_ratio must be a finite number >= 1, got {target_ratio}")
     if len(train_data[0]) == 0:
         raise PruningError("no training images to fine-tune on")
+    check_reachable(pruner, [layer_target(n, m, 0) for n, m in prunable_layers(model)],
+                    target_ratio)
     torch.manual_seed(settings.seed)
     x_train, y_train = train_data
     n_batches = -(-len(x_train) // settings.batch_size)

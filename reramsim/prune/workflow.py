@@ -219,7 +219,26 @@ def summarize(result: Any, arch: str, out: Path, config: Any, data: dict[str, An
         "reram_accuracy_pruned": reram, "layers": layers,
         "data": data_spec, "data_shape": list(data.get("native", ())),
         "input_shape": list(data.get("shape", ())),
+        "datapath": datapath_overhead(network, config, pruned_map),
+        "notes": result.pruner.summary_notes(result.projections),
     }
+
+
+def datapath_overhead(network: Any, config: Any, mapping: Any) -> dict[str, float]:
+    """The pruned data path of ``mapping``: index KiB, gather mux inputs, % of the area.
+
+    The area is that of the accelerator the pruned model occupies on ``config``
+    (:func:`reramsim.area.compute_area`).
+    """
+    from reramsim.area import compute_area
+    from reramsim.placement import place
+
+    area = compute_area(config, place(network, mapping), mapping,
+                        {layer.name: layer.op for layer in network.layers})
+    gather = sum(int(m.xbar_gather_fanin.sum()) for m in mapping.layers.values())
+    return {"index_kib": sum(m.index_storage_bits for m in mapping.layers.values()) / 8192,
+            "gather_mux_inputs": config.ou.rows * gather,
+            "area_pct": area.pruned_datapath_pct}
 
 
 def reram_accuracy(network: Any, config: Any, mapping: Any, test: tuple[Any, Any],
@@ -268,8 +287,15 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"data               {s['data']} images resized from "
                      f"{'x'.join(map(str, native))} to {'x'.join(map(str, shape))} "
                      "(the model's input)")
+    if "datapath" in s:
+        d = s["datapath"]
+        lines.append(f"data path          {d['index_kib']:.2f} KiB index data, "
+                     f"{d['gather_mux_inputs']:,} gather mux inputs: {d['area_pct']:.2f}% of "
+                     "the accelerator's area")
+    lines += [f"note               {text}" for text in s.get("notes", [])]
     return "\n".join(lines)
 
 
-__all__ = ["check_classes", "float_accuracy", "format_summary", "input_shape_of", "load_data",
-           "load_onnx_weights", "load_torch_model", "onnx_module", "reram_accuracy", "summarize"]
+__all__ = ["check_classes", "datapath_overhead", "float_accuracy", "format_summary",
+           "input_shape_of", "load_data", "load_onnx_weights", "load_torch_model", "onnx_module",
+           "reram_accuracy", "summarize"]
