@@ -1,5 +1,6 @@
 """Mappers: one per pruning scheme, in a registry (see :mod:`.base` for the data layout)."""
 from reramsim.mapping import dense  # noqa: F401  (registers "dense")
+from reramsim.mapping import forms  # noqa: F401  (registers "forms")
 from reramsim.mapping import segprune  # noqa: F401
 from reramsim.mapping.base import (
     LayerMapping,

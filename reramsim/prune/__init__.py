@@ -4,6 +4,7 @@
   budget -> keep mask obeying the scheme's structure), the registry and layer-budget
   allocation. numpy only.
 * :mod:`.segprune`: SegPrune's projection-based shape voting (registered ``"segprune"``).
+* :mod:`.forms`: FORMS's polarised fragments (registered ``"forms"``).
 * :mod:`.metadata`: the JSON entry a pruned ONNX file carries, and
   :func:`scheme_from_metadata` for the simulator. numpy only.
 * :mod:`.finetune`: gradual pruning with fixed masks between projections, or ADMM
@@ -12,6 +13,7 @@
 
 Importing this package does not import torch.
 """
+from reramsim.prune import forms  # noqa: F401  (registers "forms")
 from reramsim.prune import segprune  # noqa: F401  (registers "segprune")
 from reramsim.prune.base import (
     LayerTarget,

@@ -37,6 +37,8 @@ class LayerTarget:
         name: the layer's name on the PyTorch side (module path, e.g. ``"3.0"``).
         groups, rows, cols: the matrix view: ``groups`` matrices of ``rows x cols``.
         keep: weights to keep in the layer (all groups together).
+        signs: ``(groups, rows, cols)`` sign (-1, 0, +1) of every weight, for schemes whose
+            structure depends on signs (FORMS); None when the caller has none.
     """
 
     name: str
@@ -44,6 +46,7 @@ class LayerTarget:
     rows: int
     cols: int
     keep: int
+    signs: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -59,11 +62,14 @@ class Projection:
         tables: scheme-specific, JSON-serialisable index data for the metadata
             (see :meth:`Pruner.encode_tables`); ``{}`` for schemes without any.
         stats: facts for progress output and reports (numbers only).
+        signs: ``(groups, rows, cols)`` int8 sign every kept weight must keep (+1, -1; 0 =
+            free), enforced by the fine-tuning driver like the mask; None: no constraint.
     """
 
     mask: np.ndarray
     tables: Any = None
     stats: dict[str, float] = field(default_factory=dict)
+    signs: np.ndarray | None = None
 
     @property
     def n_kept(self) -> int:
