@@ -106,7 +106,7 @@ def test_polarised_fragments_never_keeps_exact_zeros():
 
 @pytest.mark.parametrize("config", [FORMS, OU16], ids=["sign_bit", "offset"])
 def test_mapper_stores_every_kept_weight_once(config):
-    """The mapping validates (each non-zero weight slice in exactly one cell) and OUs are fragments."""
+    """The mapping validates (every non-zero weight slice in one cell); OUs are fragments."""
     rng = np.random.default_rng(3)
     layer = fc_layer(polarised(rng, 300, 70).T)
     mapping = get_mapper("forms")(layer, config, {})
