@@ -241,9 +241,9 @@ def plot(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['scheme']}\n{r['config']}\n{Path(r['file']).stem}" for r in rows]
+    labels = [f"{r['scheme']} on {r['config']} ({Path(r['file']).name})" for r in rows]
     has_acc = "acc_reram" in rows[0]
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(13 if has_acc else 9, 5),
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(13 if has_acc else 9, 6),
                              gridspec_kw={"width_ratios": [3, 2]} if has_acc else None,
                              squeeze=False)
     width = 0.8 / len(rows)
@@ -252,12 +252,14 @@ def plot(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
     for i, (row, label) in enumerate(zip(rows, labels)):
         values = [row[k] if math.isfinite(row[k]) else 0.0 for k, _ in PLOT_METRICS]
         bars = ax.bar(np.arange(len(PLOT_METRICS)) + (i - (len(rows) - 1) / 2) * width, values,
-                      width, label=label.replace("\n", " / "), color=colors[i % 10])
+                      width, label=label, color=colors[i % 10])
         ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
     ax.set_xticks(np.arange(len(PLOT_METRICS)), [t for _, t in PLOT_METRICS])
     ax.set_ylabel("x baseline (higher is better)")
+    ax.set_ylim(0, 1.15 * max([1.0] + [r[k] for r in rows for k, _ in PLOT_METRICS
+                                       if math.isfinite(r[k])]))
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
     ax.set_title("against " + Path(rows[0]["file"]).name if not title else title)
     if has_acc:
         acc = axes[0][1]

@@ -261,3 +261,26 @@ def test_fragment_signs_hold_after_fine_tuning(method, tmp_path):
         assert not (fragment_signs(w, 8) == 2).any()
     _, network = export_pruned(result, tmp_path / "f.onnx", INPUT_SHAPES["lenet"])
     map_network(network, FORMS, *scheme_from_metadata(network))
+
+
+def test_cli_prunes_with_forms_and_prints_the_data_path(tmp_path, capsys):
+    """``reramsim prune lenet --scheme forms`` writes a polarised file and a summary with the
+    ratio, crossbars, accuracies and the data-path share; a too-small OU is one line."""
+    from reramsim.cli import main
+    from reramsim.onnx_import import load_onnx
+
+    out = tmp_path / "lf.onnx"
+    assert main(["prune", "lenet", "--scheme", "forms", "--target-ratio", "4", "--data", "digits",
+                 "-o", str(out), "--hw", "forms", "--epochs", "1", "--limit", "64",
+                 "--reram-limit", "10", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    for what in ("forms [reconstruction", "pruning ratio", "crossbars", "float accuracy",
+                 "ReRAM accuracy", "data path", "% of the accelerator's area"):
+        assert what in text
+    network = load_onnx(out)
+    assert scheme_from_metadata(network)[0] == "forms"
+    assert all(not (fragment_signs(m.matrix(0), 8) == 2).any() for m in network.weight_layers())
+    assert main(["prune", "lenet", "--scheme", "forms", "-o", str(out), "--hw", "ou_16x16",
+                 "--set", "ou.rows=4", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "fragment_rows 8 exceeds the 4 OU rows" in err

@@ -258,7 +258,17 @@ def summarize(result: Any, arch: str, out: Path, config: Any, data: dict[str, An
         "crossbars_dense": dense_map.n_crossbars, "crossbars_pruned": pruned_map.n_crossbars,
         "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
         "reram_accuracy_pruned": reram, "layers": layers,
+        "index_kib": sum(m.index_storage_bits for m in pruned_map.layers.values()) / 8192,
+        "datapath_area_pct": datapath_area_pct(network, config, pruned_map),
     }
+
+
+def datapath_area_pct(network: Any, config: Any, mapping: Any) -> float:
+    """Index buffers and input gathers in % of the accelerator the pruned model occupies."""
+    from reramsim.area import compute_area
+    from reramsim.placement import place
+
+    return compute_area(config, place(network, mapping), mapping).pruned_datapath_pct
 
 
 def reram_accuracy(network: Any, config: Any, mapping: Any, test: tuple[Any, Any],
@@ -301,5 +311,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"float accuracy     {s['float_accuracy_dense']:.2%} dense -> "
         f"{s['float_accuracy_pruned']:.2%} pruned",
         f"ReRAM accuracy     {reram_text} pruned (functional model)",
+        f"data path          {s['index_kib']:.2f} KiB of index data; index buffers and input "
+        f"gathers {s['datapath_area_pct']:.2f}% of the accelerator's area",
     ]
     return "\n".join(lines)

@@ -1,7 +1,5 @@
 """Mappers: one per pruning scheme, in a registry (see :mod:`.base` for the data layout)."""
-from reramsim.mapping import dense  # noqa: F401  (registers "dense")
-from reramsim.mapping import forms  # noqa: F401  (registers "forms")
-from reramsim.mapping import segprune  # noqa: F401
+from reramsim.mapping import dense, forms, segprune  # noqa: F401  (register the mappers)
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,

@@ -13,8 +13,7 @@
 
 Importing this package does not import torch.
 """
-from reramsim.prune import forms  # noqa: F401  (registers "forms")
-from reramsim.prune import segprune  # noqa: F401  (registers "segprune")
+from reramsim.prune import forms, segprune  # noqa: F401  (register the pruners)
 from reramsim.prune.base import (
     LayerTarget,
     Projection,
