@@ -102,6 +102,8 @@ def table_a(models: list[str], schemes: list[str], args) -> list[dict]:
     rows = []
     for name in models:
         dense = str(train.ensure(name))
+        rows.append({"model": name, "scheme": "dense", "pruning_ratio": 1.0, "cr": 1.0,
+                     "drop": 0.0, "paper_cr": PAPER_A.get(name, {}).get("dense")})
         for scheme in schemes:
             row = {"model": name, "scheme": scheme, "paper_cr": PAPER_A.get(name, {}).get(scheme)}
             try:
