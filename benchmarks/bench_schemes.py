@@ -36,14 +36,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import train  # noqa: E402
-from models.zoo import INPUT_SHAPES  # noqa: E402
 from reramsim import ReramsimError  # noqa: E402
+from reramsim import training as train  # noqa: E402
 from reramsim.compare import compare_files  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.prune import get_pruner, registered_pruners  # noqa: E402
 from reramsim.prune.export import export_pruned  # noqa: E402
 from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 
 BUILD = ROOT / "models" / "build" / "schemes"
 

@@ -92,7 +92,7 @@ def architecture(network: Any) -> tuple:
 
 
 def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None, *,
-                  data: str | None = None, baseline: str | None = None, engine: str = "cycle",
+                  data: str | None = None, baseline: str | None = None, engine: str | None = None,
                   limit: int | None = None, calib: int = 64
                   ) -> tuple[list[dict[str, Any]], int]:
     """One row per file (keys: :data:`COLUMNS`), ratios against the baseline file.
@@ -104,8 +104,8 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
         hw: the config for files without ``@CONFIG``; overrides: ``--set`` values for all.
         data: a dataset spec (``digits``...): adds ``acc_float`` (onnxruntime) and
             ``acc_reram`` (functional model on the file's mapping and hardware).
-        engine: the timing engine; limit: test images (None: all); calib: training
-            images that calibrate the functional model's input scales.
+        engine: the timing engine (None: cycle when built); limit: test images (None:
+            all); calib: training images that calibrate the functional model's input scales.
 
     Returns:
         ``(rows, baseline index)``.
@@ -114,11 +114,8 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
         CompareError: missing files, different architectures (names both files), or no files.
         ReramsimError: from the config loader, importer, mapper or engine, naming the file.
     """
-    from reramsim.config import load_config
-    from reramsim.onnx_import import load_onnx
-    from reramsim.prune.metadata import resolve_scheme
+    from reramsim.pipeline import load_config, load_model, simulate
     from reramsim.report import build_report, compare_rows
-    from reramsim.simulator import simulate
 
     if not specs:
         raise CompareError("no model files to compare")
@@ -136,15 +133,14 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
     for path, cfg_name in entries:
         config = configs.get(cfg_name) or load_config(cfg_name, overrides or [])
         configs[cfg_name] = config
-        network = load_onnx(path)
+        network = load_model(path)
         arch = architecture(network)
         if reference is None:
             reference = (path, arch)
         elif arch != reference[1]:
             raise CompareError(f"{path} and {reference[0]} are different architectures "
                                "(weight layers or inputs differ); compare variants of one model")
-        scheme, options = resolve_scheme(network)
-        sim = simulate(network, config, scheme=scheme, engine=engine, options=options)
+        sim = simulate(network, config, engine=engine)
         runs.append((path, sim, build_report(sim)))
     rows = compare_rows([r for _, _, r in runs], base_index, same_hardware=False)
     out = []
@@ -169,23 +165,19 @@ def _same_entry(a: tuple[Path, str], b: tuple[Path, str]) -> bool:
 def accuracies(path: Path, sim: Any, data: str, limit: int | None, calib: int
                ) -> dict[str, float]:
     """``acc_float`` (onnxruntime on the file) and ``acc_reram`` (functional model), in [0, 1]."""
-    import onnxruntime as ort
-
+    from reramsim.accuracy import measure_accuracy
     from reramsim.datasets import load_dataset
     from reramsim.functional import FunctionalModel
 
     network = sim.network
-    name, shape = next(iter(network.inputs.items()))
-    x, y = load_dataset(data, "test", tuple(shape), limit)
-    calibration = load_dataset(data, "train", tuple(shape), calib)[0]
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    logits = np.concatenate([session.run(None, {session.get_inputs()[0].name: x[i:i + 256]})[0]
-                             for i in range(0, len(x), 256)])
+    shape = tuple(next(iter(network.inputs.values())))
+    x, y = load_dataset(data, "test", shape, limit)
+    calibration = load_dataset(data, "train", shape, calib)[0]
     model = FunctionalModel(network, sim.config, mapping=sim.mapping, calibration=calibration)
-    return {"acc_float": float(np.mean(logits.argmax(axis=1) == y)),
-            "acc_reram": float(model.accuracy(x, y))}
+    tally = measure_accuracy(path, model, x, y, progress=False)
+    if tally.interrupted:
+        raise KeyboardInterrupt
+    return {"acc_float": tally.acc_float, "acc_reram": tally.acc_reram}
 
 
 # --------------------------------------------------------------------------- output

@@ -24,11 +24,11 @@ KEYS = ["file", "scheme", "config", "weights", "nonzero_weights", "pruning_ratio
 @pytest.fixture(scope="module")
 def lenet_files(repo_root, tmp_path_factory):
     """LeNet dense, SegPrune (shipped) and FORMS (one projection of the trained weights)."""
-    from models.train import load_trained
-    from models.zoo import INPUT_SHAPES
     from reramsim.prune import get_pruner
     from reramsim.prune.export import export_pruned
     from reramsim.prune.finetune import PruneResult, project_all
+    from reramsim.training import load_trained
+    from reramsim.zoo import INPUT_SHAPES
 
     model = load_trained("lenet")
     pruner = get_pruner("forms", load_config("forms"))

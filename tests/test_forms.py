@@ -179,7 +179,7 @@ def _randomize_bn(model, rng: np.random.Generator) -> None:
 
 def forms_pruned(name: str, ratio: float, seed: int = 0):
     """Zoo model ``name``, random init, one FORMS projection: a PruneResult ready to export."""
-    from models import zoo
+    from reramsim import zoo
     from reramsim.prune.finetune import PruneResult, project_all
 
     torch.manual_seed(seed)
@@ -203,9 +203,9 @@ def functional_vs_ort(path, network, mapping, config, input_shape) -> float:
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])
 def test_functional_model_on_forms_mapping_equals_onnxruntime(name, tmp_path):
     """Ideal ADC, sign bits computed: the FORMS mapping reproduces onnxruntime (< 1e-5)."""
-    from models.zoo import INPUT_SHAPES
     from reramsim.functional import full_precision
     from reramsim.prune.export import export_pruned
+    from reramsim.zoo import INPUT_SHAPES
 
     ratio = 40.0 if name in ("alexnet", "vgg16") else 4.0  # keep the big mappings quick
     path, network = export_pruned(forms_pruned(name, ratio), tmp_path / f"{name}.onnx",
@@ -224,9 +224,9 @@ def test_functional_model_on_forms_mapping_equals_onnxruntime(name, tmp_path):
 
 def test_wrong_sign_bits_are_not_lossless(tmp_path):
     """The check can fail: flipping the sign bits of one filter changes the output."""
-    from models.zoo import INPUT_SHAPES
     from reramsim.functional import full_precision
     from reramsim.prune.export import export_pruned
+    from reramsim.zoo import INPUT_SHAPES
 
     path, network = export_pruned(forms_pruned("lenet", 4.0), tmp_path / "l.onnx",
                                   INPUT_SHAPES["lenet"])
@@ -241,12 +241,12 @@ def test_wrong_sign_bits_are_not_lossless(tmp_path):
 def test_fragment_signs_hold_after_fine_tuning(method, tmp_path):
     """After a short fine-tuning every fragment of the exported file is polarised, with the
     signs the projection chose (up to BN folding's per-filter sign), and the file maps."""
-    from models import zoo
-    from models.train import digits
-    from models.zoo import INPUT_SHAPES
+    from reramsim import zoo
     from reramsim.prune.base import matrix_view
     from reramsim.prune.export import export_pruned
     from reramsim.prune.finetune import FinetuneSettings, prunable_layers, prune_model
+    from reramsim.training import digits
+    from reramsim.zoo import INPUT_SHAPES
 
     torch.manual_seed(0)
     x, y = digits("lenet", "train")

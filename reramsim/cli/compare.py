@@ -47,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare, print the table, write the requested files."""
-    from reramsim.cli.simulate import default_engine
     from reramsim.compare import CompareError, compare_files, format_table, plot, to_csv, to_json
 
     if args.limit is not None and args.limit < 1:
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise CompareError(f"--plot {args.plot}: use a .png file name")
     rows, base = compare_files(args.models, args.hw, args.overrides, data=args.data,
-                               baseline=args.baseline, engine=args.engine or default_engine(),
+                               baseline=args.baseline, engine=args.engine,
                                limit=args.limit)
     print(format_table(rows, rows[base]))
     for path, text in ((args.json, lambda: to_json(rows, rows[base])),

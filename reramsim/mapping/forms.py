@@ -55,7 +55,7 @@ from reramsim.mapping.segprune import (
     block_bounds,
 )
 
-#: Reconstruction default (ALGORITHMS.md [choice]): rows per fragment.
+#: Reconstruction default (docs/sources.md [choice]): rows per fragment.
 DEFAULT_FRAGMENT_ROWS = 8
 #: Index-buffer reads per OU step: the word of filter indices and sign bits of its columns.
 INDEX_READS_PER_OU = 1

@@ -3,7 +3,7 @@
 What the paper states: the weights of one crossbar column *fragment* (a bit-line over
 a few rows) share one sign (*polarisation*), enforced during training with ADMM, so a
 crossbar stores magnitudes and a sign bit per fragment column. The pruning and the
-training schedule are not fully public; this is our reconstruction (ALGORITHMS.md
+training schedule are not fully public; this is our reconstruction (docs/sources.md
 [choice], ``docs/forms.md``), every choice a parameter:
 
 * ``fragment_rows`` ``f`` (default 8): rows are cut into row-blocks of ``f``; fragment
