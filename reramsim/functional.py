@@ -13,8 +13,10 @@ or wrong), with
    matrix rows ``ou_rows`` drives, and sampled by the ADC once per (pixel, input step,
    OU, bit-line) with its resolution, range and LSB mode (clipping, rounding; ideal);
 4. shift-and-add over input steps and weight slices, the offset corrections, the sum over
-   OUs and crossbars, the polarity of differential pairs, de-quantisation and bias, all
-   digital and exact;
+   OUs and crossbars, the polarity of differential pairs or the sign bit of a FORMS
+   fragment column (``sign_bit``: cells hold ``|q|``, each bit-line's partial sum is
+   added or subtracted by its ``ou_bl_sign``), de-quantisation and bias, all digital
+   and exact;
 5. digital layers (ReLU, pooling, add...) in float64 with :func:`reramsim.ops.digital_op`.
 
 How the arithmetic is organised (one layer)
@@ -428,9 +430,16 @@ def _check_mapping(layer: WeightLayer, m: LayerMapping, config: Config) -> None:
         if len(values) and (values.min() < 0 or values.max() >= bound):
             raise FunctionalError(f"{where}: {what} outside [0, {bound}); was it made with "
                                   "another config or layer?")
-    if config.precision.signed_weights == "offset" and np.any(m.xbar_polarity < 0):
+    if config.precision.signed_weights != "differential" and np.any(m.xbar_polarity < 0):
         raise FunctionalError(f"{where}: negative-polarity crossbars, but precision."
-                              "signed_weights is 'offset' (map with the same config)")
+                              f"signed_weights is '{config.precision.signed_weights}' "
+                              "(map with the same config)")
+    if config.precision.signed_weights == "sign_bit":
+        signs = m.ou_bl_sign
+        if signs is None or len(signs) != len(m.ou_cols) or not np.all(np.abs(signs) == 1):
+            raise FunctionalError(f"{where}: precision.signed_weights is 'sign_bit' but the "
+                                  "mapping gives no +1/-1 sign per bit-line (map with scheme "
+                                  "forms)")
 
 
 def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -458,12 +467,17 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
     if prec.signed_weights == "offset":
         w0 = 1 << (prec.weight_bits - 1)
         stored = (q + w0)[:, None]  # (G, 1, R, C)
+    elif prec.signed_weights == "sign_bit":  # magnitudes; the sign comes from ou_bl_sign
+        w0 = 0
+        stored = np.abs(q)[:, None]
     else:
         w0 = 0
         stored = np.stack([np.maximum(q, 0), np.maximum(-q, 0)], axis=1)  # (G, 2, R, C)
     top = (prec.weight_bits - 1) // cb
     ou_group = m.xbar_group[m.ou_xbar].astype(np.int64)
     ou_sign = m.xbar_polarity[m.ou_xbar].astype(np.int64)
+    bl_sign = (np.ones(len(m.ou_cols), np.int64) if m.ou_bl_sign is None
+               or prec.signed_weights != "sign_bit" else m.ou_bl_sign.astype(np.int64))
     classes = []
     for n_rows in np.unique(n_rows_all[n_rows_all > 0]):
         ous = np.flatnonzero(n_rows_all == n_rows)
@@ -476,7 +490,8 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
         local = np.repeat(np.arange(len(ous)), count)  # OU (position in ous) of each bit-line
         e = _Entries(
             unit=ou_unit[local], rows=rows, local=local, group=ou_group[ous][local],
-            sign=ou_sign[ous][local], col=m.ou_cols[entry].astype(np.int64),
+            pol=(ou_sign[ous][local] < 0).astype(np.int64),
+            sign=ou_sign[ous][local] * bl_sign[entry], col=m.ou_cols[entry].astype(np.int64),
             slice=m.ou_slices[entry].astype(np.int64),
         )
         cls = _build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer, config,
@@ -509,7 +524,8 @@ class _Entries:
     rows: np.ndarray  # (OUs of the class, rows): indexed by ``local``
     local: np.ndarray
     group: np.ndarray
-    sign: np.ndarray
+    pol: np.ndarray  # 1 for the negative array of a differential pair: which cells to read
+    sign: np.ndarray  # digital sign of the bit-line's partial sum (polarity x sign bit)
     col: np.ndarray
     slice: np.ndarray
 
@@ -518,7 +534,7 @@ class _Entries:
 
     def cells(self, stored: np.ndarray, cell_bits: int, part: slice) -> np.ndarray:
         """Cell levels ``(entries in part, rows)`` read from the programmed weights."""
-        g, pol = self.group[part, None], (self.sign[part, None] < 0).astype(np.int64)
+        g, pol = self.group[part, None], self.pol[part, None]
         values = stored[g, pol, self.rows[self.local[part]], self.col[part, None]]
         return cell_slice(values, self.slice[part, None], cell_bits)
 

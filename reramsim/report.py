@@ -515,17 +515,20 @@ def _area_how(terms: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- comparisons
 
 
-def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
-                 ) -> list[dict[str, Any]]:
+def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None,
+                 same_hardware: bool = True) -> list[dict[str, Any]]:
     """Schemes side by side against a dense baseline (metrics of ``docs/metrics.md``).
 
     Args:
         reports: reports of one network under several schemes (pruned ONNX files of
             the same model count as the same network), same config and engine.
         baseline: index of the reference report; default: the first with scheme "dense".
+        same_hardware: refuse reports from different configs (``False``: each scheme on
+            its own hardware, as ``reramsim compare FILE@CONFIG`` does).
 
     Returns:
-        per report: ``label``, ``scheme``, ``model``, ``crossbars``, ``cr_xbs`` (dense
+        per report: ``label``, ``scheme``, ``model``, ``config``, ``weights``, ``crossbars``,
+        ``cr_xbs`` (dense
         crossbars / scheme crossbars), ``latency_ns``, ``speedup`` (dense latency /
         scheme latency), ``energy_pj``, ``energy_reduction`` (dense / scheme),
         ``area_um2``, ``datapath_overhead_pct``, ``nonzero_weights`` and
@@ -543,7 +546,7 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
                               + ", ".join(r["scheme"] for r in reports))
     ref = reports[baseline]
     for r in reports:
-        if r["engine"] != ref["engine"] or _hardware(r) != _hardware(ref):
+        if r["engine"] != ref["engine"] or (same_hardware and _hardware(r) != _hardware(ref)):
             raise ReportError(f"cannot compare {_what(r)} with {_what(ref)}: "
                               "the metrics need the same config and engine")
     same_model = len({r["model"] for r in reports}) == 1
@@ -554,6 +557,8 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
             "label": r["scheme"] if same_model else f"{r['scheme']} ({r['model']})",
             "scheme": r["scheme"],
             "model": r["model"],
+            "config": r["config"],
+            "weights": t["weights"],
             "crossbars": t["crossbars"],
             "cr_xbs": _ratio(rt["crossbars"], t["crossbars"]),
             "latency_ns": t["latency_ns"],

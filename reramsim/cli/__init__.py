@@ -18,7 +18,7 @@ import sys
 from reramsim import ReramsimError, __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("simulate", "run", "accuracy", "prune")
+SUBCOMMANDS = ("simulate", "run", "accuracy", "prune", "compare")
 
 EPILOG = """examples:
   reramsim simulate models/lenet.onnx --hw hw_configs/isaac.yaml

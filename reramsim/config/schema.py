@@ -29,10 +29,12 @@ class Precision:
 
     weight_bits: int = spec(16, "bits of a quantised weight (ISAAC: 16)", lo=1, hi=32)
     input_bits: int = spec(16, "bits of an input/activation value (ISAAC: 16)", lo=1, hi=32)
-    signed_weights: Literal["offset", "differential"] = spec(
+    signed_weights: Literal["offset", "differential", "sign_bit"] = spec(
         "offset",
         "signed weights: 'offset' stores w + 2^(b-1) and subtracts digitally (ISAAC); "
-        "'differential' uses a positive and a negative crossbar (doubles crossbars)",
+        "'differential' uses a positive and a negative crossbar (doubles crossbars); "
+        "'sign_bit' stores |w| and applies a per-fragment-column sign digitally (FORMS; "
+        "needs a mapping that gives every bit-line's sign, scheme forms)",
     )
     weight_scale: Literal["per_layer", "per_channel"] = spec(
         "per_layer", "symmetric quantisation scale of weights: one per layer or per output channel"

@@ -1,5 +1,12 @@
 """Mappers: one per pruning scheme, in a registry (see :mod:`.base` for the data layout)."""
-from reramsim.mapping import dense, hybridp, pattern, pimprune, segprune  # noqa: F401  (register)
+from reramsim.mapping import (  # noqa: F401  (register the mappers)
+    dense,
+    forms,
+    hybridp,
+    pattern,
+    pimprune,
+    segprune,
+)
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,

@@ -16,6 +16,9 @@ sets of one OU are what the mapper chose; nothing assumes they are contiguous,
 which is how pruned mappings with input gathers (different inputs on one
 physical row for different OUs) fit the same structure.
 
+A ``sign_bit`` config (FORMS) stores weight magnitudes and takes each bit-line's
+sign from ``ou_bl_sign``, applied after the ADC in the digital accumulation.
+
 Pruned data paths add, per OU, index-buffer reads (shape ids, row indices,
 filter indices) and gathered inputs (inputs routed through the gather muxes in
 front of the DACs); a dense mapping has none.
@@ -57,6 +60,9 @@ class LayerMapping:
     ou_gather_inputs: np.ndarray | None = None  # (n_ou,) int32 inputs routed by the gather
     index_storage_bits: int = 0  # index data held in the layer's index buffer
     xbar_gather_fanin: np.ndarray | None = None  # (n_xbar,) int32 input-gather fan-in, 0 = none
+    #: (col_ptr[-1],) int8 sign the digital accumulation gives each OU bit-line's partial sum
+    #: (FORMS's sign bit per fragment column, ``signed_weights: sign_bit``); None = all +1.
+    ou_bl_sign: np.ndarray | None = None
     info: dict = field(default_factory=dict)  # scheme-specific facts for reports
 
     def __post_init__(self) -> None:

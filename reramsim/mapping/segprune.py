@@ -64,14 +64,20 @@ import numpy as np
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
 from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.segprune_columns import INDEX_READS_PER_OU as SHARED_INDEX_READS_PER_OU
+from reramsim.mapping.segprune_columns import shared_column_ous
 
 #: Reconstruction defaults (docs/sources.md [choice]); ``None`` height = the config's OU rows.
 DEFAULT_MAX_SHAPES = 8
 #: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
 INDEX_READS_PER_OU = 2
 #: Per-layer options the mapper accepts (``layouts`` etc. come from the ONNX metadata).
-MAPPER_OPTIONS = ("layouts", "max_ous_per_crossbar", "max_shapes", "min_crossbars",
+MAPPER_OPTIONS = ("columns", "layouts", "max_ous_per_crossbar", "max_shapes", "min_crossbars",
                   "segment_height", "source")
+#: Data-path organisations (option ``columns``): a filter index per kept segment, or one
+#: column order per crossbar (:mod:`reramsim.mapping.segprune_columns`).
+COLUMN_ORGANISATIONS = ("per_piece", "shared")
+DEFAULT_COLUMNS = "per_piece"
 
 
 @dataclass
@@ -356,6 +362,10 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     max_ous = ous_cap(options.get("max_ous_per_crossbar"), layer, config)
     per_group = max(1, len(layouts) * config.polarities)
     spread = -(-int(options.get("min_crossbars") or 0) // per_group)
+    columns = options.get("columns", DEFAULT_COLUMNS)
+    if columns not in COLUMN_ORGANISATIONS:
+        raise MappingError(f"layer {layer.name} (segprune): columns must be one of "
+                           f"{', '.join(COLUMN_ORGANISATIONS)}, got {columns!r}")
     our, ouc = config.ou.rows, config.ou.cols
     n_pol = config.polarities
     parts: dict[str, list] = {k: [] for k in ("xbar", "rows", "wl", "nr", "cols", "slices", "bl",
@@ -364,11 +374,20 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     n_shapes = n_groups = n_pieces = 0
     piece_cols: list[int] = []
     base = 0
+    shared = {"entries": 0, "filter_index_bits": 0}
     for g, layout in enumerate(layouts):
-        pieces = _pieces(layout, layer.rows, config)
-        n_xbar = _pack(pieces, config, max_ous, config.mapping.packing, spread)
         n_shapes += sum(len(t) for t in layout.shapes)
         n_groups += sum(len(np.unique(a[a > 0])) for a in layout.assign)
+        if columns == "shared":
+            n_xbar, facts = shared_column_ous(layout, layer.rows, layer.cols, config, parts, base,
+                                              n_pol, max_ous)
+            shared["entries"] += facts["entries"]
+            shared["filter_index_bits"] += facts["filter_index_bits"]
+            xbar_group += [g] * (n_xbar * n_pol)
+            base += n_xbar
+            continue
+        pieces = _pieces(layout, layer.rows, config)
+        n_xbar = _pack(pieces, config, max_ous, config.mapping.packing, spread)
         n_pieces += len(pieces)
         piece_cols += [len(np.unique(p.bl_cols)) for p in pieces]
         pieces.sort(key=lambda p: (p.xbar, p.wl0, p.bl0))
@@ -385,8 +404,13 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     ou_n_rows = np.diff(row_ptr).astype(np.int32)
     n_xbar_total = len(xbar_group)
     max_shapes = max([len(t) for lay in layouts for t in lay.shapes] + [1])
-    storage = index_storage_bits(layouts, layer.rows, layer.cols, np.array(piece_cols, np.int64),
-                                 max_shapes)
+    if columns == "shared":
+        storage = shared_storage_bits(layouts, layer.rows, shared["entries"],
+                                      shared["filter_index_bits"], max_shapes,
+                                      config.crossbar.cols // config.slices)
+    else:
+        storage = index_storage_bits(layouts, layer.rows, layer.cols,
+                                     np.array(piece_cols, np.int64), max_shapes)
     mapping = LayerMapping(
         layer=layer.name,
         scheme="segprune",
@@ -400,7 +424,8 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
         ou_cols=ou_cols,
         ou_slices=ou_slices,
         ou_bl=ou_bl,
-        ou_index_reads=np.full(n_ou, INDEX_READS_PER_OU, np.int32),
+        ou_index_reads=np.full(n_ou, INDEX_READS_PER_OU if columns == "per_piece"
+                               else SHARED_INDEX_READS_PER_OU, np.int32),
         ou_gather_inputs=ou_n_rows,
         index_storage_bits=storage["total"],
         xbar_gather_fanin=np.full(n_xbar_total, height, np.int32),
@@ -414,6 +439,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
             "pieces": n_pieces,
             "kept_weights": sum(lay.n_kept() for lay in layouts),
             "max_ous_per_crossbar": max_ous,
+            "columns": columns,
             "index_bits": storage,
             "reconstruction": True,
         },
@@ -505,3 +531,21 @@ def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int,
     filters = int(np.minimum(np.asarray(piece_cols, np.int64) * _bits(cols), cols).sum())
     return {"shape_tables": tables, "group_entries": entries, "filter_indices": filters,
             "total": tables + entries + filters}
+
+
+def shared_storage_bits(layouts: list[SegmentLayout], rows: int, entries: int,
+                        filter_index_bits: int, max_shapes: int, width: int) -> dict[str, int]:
+    """Index bits of the ``columns: "shared"`` organisation (see :mod:`.segprune_columns`).
+
+    * ``shape_tables``: as :func:`index_storage_bits`;
+    * ``group_entries``: per (band, shape) entry its row-block id, shape id and a
+      ``width``-bit mask of the crossbar columns that hold the shape;
+    * ``filter_indices``: ``width`` filter indices per crossbar (``filter_index_bits``).
+    """
+    tables = sum(int(t.size) for lay in layouts for t in lay.shapes)
+    n_blocks = len(block_bounds(rows, layouts[0].segment_height)) if layouts else 1
+    block_bits = 0 if n_blocks <= 1 else _bits(n_blocks)
+    per_entry = block_bits + _bits(max_shapes + 1) + width
+    return {"shape_tables": tables, "group_entries": entries * per_entry,
+            "filter_indices": filter_index_bits,
+            "total": tables + entries * per_entry + filter_index_bits}

@@ -6,6 +6,7 @@
 * :mod:`.segprune`: SegPrune's projection-based shape voting (registered ``"segprune"``).
 * :mod:`.pimprune`, :mod:`.pattern`, :mod:`.hybridp`: the baselines PIM-Prune,
   Pattern-Prune and Hybrid-P (a reconstruction), registered under those module names.
+* :mod:`.forms`: FORMS's polarised fragments (registered ``"forms"``).
 * :mod:`.metadata`: the JSON entry a pruned ONNX file carries, and
   :func:`scheme_from_metadata` for the simulator. numpy only.
 * :mod:`.finetune`: gradual pruning with fixed masks between projections, or ADMM
@@ -14,7 +15,13 @@
 
 Importing this package does not import torch.
 """
-from reramsim.prune import hybridp, pattern, pimprune, segprune  # noqa: F401  (register)
+from reramsim.prune import (  # noqa: F401  (register the pruners)
+    forms,
+    hybridp,
+    pattern,
+    pimprune,
+    segprune,
+)
 from reramsim.prune.base import (
     LayerTarget,
     Projection,

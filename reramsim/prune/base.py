@@ -38,6 +38,8 @@ class LayerTarget:
         groups, rows, cols: the matrix view: ``groups`` matrices of ``rows x cols``.
         keep: weights to keep in the layer (all groups together).
         kernel: ``(kh, kw)`` of a conv, ``(1, 1)`` for fc (Pattern-Prune's patterns need it).
+        signs: ``(groups, rows, cols)`` sign (-1, 0, +1) of every weight, for schemes whose
+            structure depends on signs (FORMS); None when the caller has none.
     """
 
     name: str
@@ -46,6 +48,7 @@ class LayerTarget:
     cols: int
     keep: int
     kernel: tuple[int, int] = (1, 1)
+    signs: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -61,11 +64,14 @@ class Projection:
         tables: scheme-specific, JSON-serialisable index data for the metadata
             (see :meth:`Pruner.encode_tables`); ``{}`` for schemes without any.
         stats: facts for progress output and reports (numbers only).
+        signs: ``(groups, rows, cols)`` int8 sign every kept weight must keep (+1, -1; 0 =
+            free), enforced by the fine-tuning driver like the mask; None: no constraint.
     """
 
     mask: np.ndarray
     tables: Any = None
     stats: dict[str, float] = field(default_factory=dict)
+    signs: np.ndarray | None = None
 
     @property
     def n_kept(self) -> int:

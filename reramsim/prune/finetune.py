@@ -128,12 +128,18 @@ def _groups(module: nn.Module) -> int:
     return int(module.groups) if isinstance(module, nn.Conv2d) else 1
 
 
-def layer_target(name: str, module: nn.Module, keep: int) -> LayerTarget:
-    """The matrix view of a Conv2d/Linear as a :class:`LayerTarget`."""
+def layer_target(name: str, module: nn.Module, keep: int,
+                 weight: torch.Tensor | None = None) -> LayerTarget:
+    """The matrix view of a Conv2d/Linear as a :class:`LayerTarget` (signs of ``weight``).
+
+    ``weight`` replaces the module's own (ADMM projects ``W + U``).
+    """
     g = _groups(module)
-    w = module.weight
+    w = module.weight if weight is None else weight
     kernel = tuple(int(k) for k in w.shape[2:]) if w.dim() == 4 else (1, 1)
-    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep, kernel)
+    signs = matrix_view(np.sign(w.detach().cpu().numpy()).astype(np.int8), g)
+    return LayerTarget(name, g, int(np.prod(w.shape[1:])), int(w.shape[0]) // g, keep, kernel,
+                       signs)
 
 
 def bn_scales(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -176,7 +182,8 @@ def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
     ``"latency"`` needs ``pixels``, each layer's output pixels, see :func:`output_pixels`)."""
     scores = importance(model, weights)
     layers = prunable_layers(model)
-    targets = [layer_target(name, module, 0) for name, module in layers]
+    targets = [layer_target(name, module, 0, (weights or {}).get(name))
+               for name, module in layers]
     keep = allocate_prunable(pruner, [scores[n] for n, _ in layers], targets, ratio, allocation,
                               pixels=[pixels[n] for n, _ in layers] if pixels is not None else None)
     targets = [dataclasses.replace(t, keep=k) for t, k in zip(targets, keep)]
@@ -205,19 +212,30 @@ def output_pixels(model: nn.Module, sample: torch.Tensor) -> dict[str, int]:
 
 
 def mask_tensor(projection: Projection, module: nn.Module) -> torch.Tensor:
-    """The projection's mask in the module weight's own shape, float 0/1."""
-    mask = from_matrix_view(projection.mask, tuple(module.weight.shape))
+    """The projection's constraint in the module weight's shape: 0 pruned, 1 kept (any sign),
+    +2 kept and non-negative, -2 kept and non-positive (a sign-constrained scheme, FORMS)."""
+    keep = projection.mask.astype(np.int8)
+    if projection.signs is not None:
+        keep = np.where(projection.mask & (projection.signs != 0), 2 * projection.signs, keep)
+    mask = from_matrix_view(keep, tuple(module.weight.shape))
     return torch.from_numpy(np.ascontiguousarray(mask)).to(module.weight.dtype)
+
+
+def constrain(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``weight`` projected onto a :func:`mask_tensor` constraint: zeros and signs."""
+    return torch.where(mask == 2, weight.clamp(min=0),
+                       torch.where(mask == -2, weight.clamp(max=0), weight * (mask != 0)))
 
 
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor],
                 optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Zero the pruned weights (and their momentum buffers) in place."""
+    """Zero the pruned weights (and their momentum buffers) and clamp constrained signs."""
     modules = dict(prunable_layers(model))
     for name, mask in masks.items():
         weight = modules[name].weight
-        weight.mul_(mask)
+        weight.copy_(constrain(weight, mask))
+        mask = mask != 0
         if optimizer is not None:
             buf = optimizer.state.get(weight, {}).get("momentum_buffer")
             if buf is not None:
@@ -375,7 +393,7 @@ def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, sched
         loss.backward()
         for name, mask in state.masks.items():
             if modules[name].weight.grad is not None:
-                modules[name].weight.grad.mul_(mask)
+                modules[name].weight.grad.mul_(mask != 0)
         optimizer.step()
         schedule.step()
         apply_masks(model, state.masks)
@@ -388,7 +406,7 @@ def _admm_init(model, pruner, settings, target_ratio, state, pixels=None) -> Non
     z = {n: m.weight.detach().clone() for n, m in modules.items()}
     projections = project_all(model, pruner, target_ratio, settings.allocation, pixels=pixels)
     for n, p in projections.items():
-        z[n].mul_(mask_tensor(p, modules[n]))
+        z[n] = constrain(z[n], mask_tensor(p, modules[n]))
     state.admm = {"Z": z, "U": {n: torch.zeros_like(m.weight) for n, m in modules.items()}}
 
 
@@ -408,14 +426,14 @@ def _admm_update(model, pruner, settings, target_ratio, state, pixels=None) -> N
     projections = project_all(model, pruner, target_ratio, settings.allocation, w_plus_u,
                               pixels)
     for n, p in projections.items():
-        z[n] = w_plus_u[n] * mask_tensor(p, modules[n])
+        z[n] = constrain(w_plus_u[n], mask_tensor(p, modules[n]))
         u[n] += modules[n].weight - z[n]
 
 
 def _density(state: _State, modules: dict[str, nn.Module]) -> float:
     if not state.masks:
         return 1.0
-    kept = sum(float(m.sum()) for m in state.masks.values())
+    kept = sum(float((m != 0).sum()) for m in state.masks.values())
     return kept / sum(modules[n].weight.numel() for n in state.masks)
 
 

@@ -1,0 +1,265 @@
+"""The papers' comparison tables on the digits zoo, for every registered pruning scheme.
+
+Table A (AUTO-PRUNE's, ICS 2021): CR on crossbars and float accuracy drop of every
+scheme at one target ratio (``--ratio-a``, default 8) on ``autoprune_128x128_ou32``,
+for AlexNet, VGG16 and Plain20, beside the paper's numbers for naive (dense),
+PIM-Prune, Pattern-Prune and AUTO-PRUNE.
+
+Table B (SegPrune's, TCAD 2022): for every scheme, the highest pruning ratio in
+``--targets`` (2, 4, 8, 16, 32, 64) whose float top-1 on the digits test split stays
+within 1 point of the dense model's (searched upwards; the search stops at the first
+target that fails), and at that point its CR on crossbars, speedup, energy reduction,
+area, data-path area share and float/ReRAM accuracy against dense on ``ou_16x16``
+(FORMS also on ``forms.yaml``), through :func:`reramsim.compare.compare_files`. Then
+SegPrune against each other scheme (ratio of pruning ratios, speedups, energy
+reductions) beside the abstract's "up to" claims.
+
+Pruned models are cached in ``models/build/schemes/`` (ONNX + a JSON sidecar with the
+accuracies; ``--force`` redoes them). Schemes are whatever :func:`registered_pruners`
+lists (``--schemes`` narrows it); a scheme that cannot prune a model gets its error in
+the table. ``--quick``: LeNet only, 3 epochs, targets 2-16, the CI-sized run.
+
+    python benchmarks/bench_schemes.py [--quick] [--table a b] [--models ...]
+                                       [--schemes ...] [--epochs 30] [--json F]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reramsim import ReramsimError  # noqa: E402
+from reramsim import training as train  # noqa: E402
+from reramsim.compare import compare_files  # noqa: E402
+from reramsim.config import load_config  # noqa: E402
+from reramsim.prune import get_pruner, registered_pruners  # noqa: E402
+from reramsim.prune.export import export_pruned  # noqa: E402
+from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
+
+BUILD = ROOT / "models" / "build" / "schemes"
+
+#: AUTO-PRUNE's table (ICS 2021 slides): CR on crossbars per scheme, and AUTO-PRUNE's drop.
+PAPER_A = {
+    "alexnet": {"dense": 1.0, "pimprune": 4.3, "pattern": 1.1, "autoprune": 14.3,
+                "drop_autoprune": 0.26},
+    "vgg16": {"dense": 1.0, "pimprune": 6.1, "pattern": 2.6, "autoprune": 11.9,
+              "drop_autoprune": 0.67},
+    "plain20": {"dense": 1.0, "pimprune": 7.3, "pattern": 1.2, "autoprune": 10.3,
+                "drop_autoprune": -0.15},
+}
+#: SegPrune's abstract (TCAD 2022), "up to": SegPrune / Hybrid-P and SegPrune / FORMAS (FORMS).
+PAPER_B = {"hybridp": {"pruning_ratio": 14.6, "speedup": 13.9, "energy_reduction": 12.5},
+           "forms": {"pruning_ratio": 3.6, "speedup": 3.4, "energy_reduction": 3.1}}
+#: Schemes whose own hardware is worth a second row in table B.
+OWN_HARDWARE = {"forms": "forms"}
+
+
+def pruned_model(name: str, scheme: str, hw: str, ratio: float, epochs: int, force: bool
+                 ) -> tuple[Path, dict]:
+    """The cached pruned ONNX of ``name`` by ``scheme`` at ``ratio`` and its facts."""
+    config = load_config(hw)
+    stem = f"{name}_{scheme}_{config.name}_r{ratio:g}_e{epochs}"
+    path, sidecar = BUILD / f"{stem}.onnx", BUILD / f"{stem}.json"
+    pruner = get_pruner(scheme, config)
+    key = {"ratio": ratio, "params": pruner.params, "epochs": epochs, "config": config.name}
+    if not force and path.is_file() and sidecar.is_file():
+        facts = json.loads(sidecar.read_text())
+        if facts.get("key") == key:
+            return path, facts
+    model = train.load_trained(name)
+    test, train_data = train.digits(name, "test"), train.digits(name, "train")
+    dense_acc = train.evaluate(model, *test)
+    start = time.perf_counter()
+    result = prune_model(model, pruner, ratio, train_data, FinetuneSettings(epochs=epochs),
+                         checkpoint=BUILD / f"{stem}.ckpt", progress=False,
+                         signature={"arch": name, "data": "digits"})
+    pruned_acc = train.evaluate(result.model, *test)
+    facts = {"key": key, "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
+             "seconds": time.perf_counter() - start}
+    export_pruned(result, path, INPUT_SHAPES[name],
+                  extra={"model": name, "data": "digits", "float_accuracy_dense": dense_acc,
+                         "float_accuracy_pruned": pruned_acc})
+    sidecar.write_text(json.dumps(facts, indent=1) + "\n")
+    (BUILD / f"{stem}.ckpt").unlink(missing_ok=True)
+    return path, facts
+
+
+# --------------------------------------------------------------------------- table A
+
+
+def table_a(models: list[str], schemes: list[str], args) -> list[dict]:
+    """One row per (model, scheme): CR on crossbars and accuracy drop at ``--ratio-a``."""
+    hw = "autoprune_128x128_ou32"
+    rows = []
+    for name in models:
+        dense = str(train.ensure(name))
+        rows.append({"model": name, "scheme": "dense", "pruning_ratio": 1.0, "cr": 1.0,
+                     "drop": 0.0, "paper_cr": PAPER_A.get(name, {}).get("dense")})
+        for scheme in schemes:
+            row = {"model": name, "scheme": scheme, "paper_cr": PAPER_A.get(name, {}).get(scheme)}
+            try:
+                path, facts = pruned_model(name, scheme, hw, args.ratio_a, args.epochs,
+                                           args.force)
+                base, other = compare_files([dense, str(path)], hw, engine=args.engine)[0]
+                row.update(pruning_ratio=other["pruning_ratio"], cr=other["cr_crossbars"],
+                           drop=100 * (facts["float_accuracy_dense"]
+                                       - facts["float_accuracy_pruned"]))
+            except ReramsimError as err:
+                row["error"] = str(err)
+            rows.append(row)
+            print(format_a([row]).splitlines()[-1], flush=True)
+    return rows
+
+
+def format_a(rows: list[dict]) -> str:
+    lines = ["| model | scheme | pruning ratio | CR on XBs | float acc drop [points] | "
+             "paper CR on XBs |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        paper = "" if r["paper_cr"] is None else f"{r['paper_cr']:g}x"
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['scheme']} | n/a: {r['error']} | | | {paper} |")
+        else:
+            lines.append(f"| {r['model']} | {r['scheme']} | {r['pruning_ratio']:.2f}x | "
+                         f"{r['cr']:.2f}x | {r['drop']:.2f} | {paper} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- table B
+
+
+def best_ratio(name: str, scheme: str, args) -> tuple[float, Path, dict] | None:
+    """The highest target whose float accuracy is within 1 point of dense (searched upwards)."""
+    best = None
+    for target in args.targets:
+        path, facts = pruned_model(name, scheme, "ou_16x16", target, args.epochs, args.force)
+        if facts["float_accuracy_pruned"] < facts["float_accuracy_dense"] - 0.01:
+            break
+        best = (target, path, facts)
+    return best
+
+
+def table_b(models: list[str], schemes: list[str], args) -> list[dict]:
+    """Per model: dense plus every scheme at its best ratio, compared on ou_16x16."""
+    rows = []
+    for name in models:
+        dense = str(train.ensure(name))
+        specs, targets, errors = [dense], {}, []
+        for scheme in schemes:
+            try:
+                found = best_ratio(name, scheme, args)
+            except ReramsimError as err:
+                errors.append({"model": name, "scheme": scheme, "error": str(err)})
+                continue
+            if found is None:
+                errors.append({"model": name, "scheme": scheme,
+                               "error": f"no target within 1 point (lowest {args.targets[0]:g}x)"})
+                continue
+            targets[str(found[1])] = found[0]
+            specs.append(str(found[1]))
+            if scheme in OWN_HARDWARE:
+                specs.append(f"{found[1]}@{OWN_HARDWARE[scheme]}")
+        compared, _ = compare_files(specs, "ou_16x16", data="digits", engine=args.engine,
+                                    limit=args.reram_limit)
+        for row in compared:
+            rows.append({"model": name, "target": targets.get(row["file"]), **row})
+        rows += errors
+        print(format_b([r for r in rows if r["model"] == name]), flush=True)
+    return rows
+
+
+def format_b(rows: list[dict]) -> str:
+    lines = ["| model | scheme | config | best target | pruning ratio | CR on XBs | speedup | "
+             "energy reduction | area [mm^2] | data-path area % | float acc | ReRAM acc |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['scheme']} | | n/a: {r['error']} |"
+                         " | | | | | | | |")
+            continue
+        target = "-" if r["target"] is None else f"{r['target']:g}x"
+        lines.append(f"| {r['model']} | {r['scheme']} | {r['config']} | {target} | "
+                     f"{r['pruning_ratio']:.2f}x | {r['cr_crossbars']:.2f}x | "
+                     f"{r['speedup']:.2f}x | "
+                     f"{r['energy_reduction']:.2f}x | {r['area_um2'] / 1e6:.3f} | "
+                     f"{r['datapath_area_pct']:.3f} | {r['acc_float']:.2%} | "
+                     f"{r['acc_reram']:.2%} |")
+    return "\n".join(lines)
+
+
+def segprune_vs_others(rows: list[dict]) -> str:
+    """SegPrune's pruning ratio, speedup and energy reduction over each scheme's, per model."""
+    lines = ["| model | SegPrune over | config | pruning ratio | speedup | energy reduction | "
+             "abstract (up to): ratio / speedup / energy |", "|---|---|---|---:|---:|---:|---|"]
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name and "error" not in r]
+        seg = next((r for r in mine if r["scheme"] == "segprune"), None)
+        if seg is None:
+            continue
+        for other in mine:
+            if other["scheme"] in ("segprune", "dense"):
+                continue
+            paper = PAPER_B.get(other["scheme"])
+            claim = ("" if paper is None else f"{paper['pruning_ratio']}x / {paper['speedup']}x"
+                     f" / {paper['energy_reduction']}x")
+            lines.append(
+                f"| {name} | {other['scheme']} | {other['config']} | "
+                f"{seg['pruning_ratio'] / other['pruning_ratio']:.2f}x | "
+                f"{seg['speedup'] / other['speedup']:.2f}x | "
+                f"{seg['energy_reduction'] / other['energy_reduction']:.2f}x | {claim} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="CI-sized: LeNet, 3 epochs, targets 2-16, 100 ReRAM test images")
+    parser.add_argument("--table", nargs="+", choices=("a", "b"), default=["a", "b"])
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="default: alexnet vgg16 plain20 (A), lenet alexnet plain20 (B)")
+    parser.add_argument("--schemes", nargs="+", default=None,
+                        help="default: every registered scheme")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--ratio-a", type=float, default=8.0, help="table A's target ratio")
+    parser.add_argument("--targets", type=float, nargs="+", default=[2, 4, 8, 16, 32, 64])
+    parser.add_argument("--reram-limit", type=int, default=None,
+                        help="test images for the ReRAM accuracy (default: all 360)")
+    parser.add_argument("--engine", default="cycle", help="cycle, analytical or pyref")
+    parser.add_argument("--force", action="store_true", help="prune again even if cached")
+    parser.add_argument("--json", default=str(BUILD / "bench_schemes.json"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 3)
+        args.targets = [t for t in args.targets if t <= 16]
+        args.reram_limit = args.reram_limit or 100
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    schemes = args.schemes or registered_pruners()
+    out: dict = {"args": vars(args), "schemes": schemes}
+    if "a" in args.table:
+        models = args.models or (["lenet"] if args.quick else ["alexnet", "vgg16", "plain20"])
+        out["table_a"] = table_a(models, schemes, args)
+        print(f"\nTable A: target {args.ratio_a:g}x, autoprune_128x128_ou32, {args.epochs} "
+              f"epochs\n{format_a(out['table_a'])}\n")
+    if "b" in args.table:
+        models = args.models or (["lenet"] if args.quick else ["lenet", "alexnet", "plain20"])
+        out["table_b"] = table_b(models, schemes, args)
+        print(f"\nTable B: best target within 1 point, ou_16x16, {args.epochs} epochs\n"
+              f"{format_b(out['table_b'])}\n\n{segprune_vs_others(out['table_b'])}")
+    Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
