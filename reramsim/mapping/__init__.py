@@ -1,6 +1,9 @@
 """Mappers: one per pruning scheme, in a registry (see :mod:`.base` for the data layout)."""
-from reramsim.mapping import dense  # noqa: F401  (registers "dense")
-from reramsim.mapping import segprune  # noqa: F401
+from reramsim.mapping import (
+    autoprune,  # noqa: F401  (registers "autoprune")
+    dense,  # noqa: F401  (registers "dense")
+    segprune,  # noqa: F401
+)
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,

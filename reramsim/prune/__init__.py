@@ -4,6 +4,8 @@
   budget -> keep mask obeying the scheme's structure), the registry and layer-budget
   allocation. numpy only.
 * :mod:`.segprune`: SegPrune's projection-based shape voting (registered ``"segprune"``).
+* :mod:`.autoprune`: AUTO-PRUNE's column-vector projection (registered ``"autoprune"``), its
+  DDPG agent, environment and search (the search modules need torch).
 * :mod:`.metadata`: the JSON entry a pruned ONNX file carries, and
   :func:`scheme_from_metadata` for the simulator. numpy only.
 * :mod:`.finetune`: gradual pruning with fixed masks between projections, or ADMM
@@ -12,7 +14,10 @@
 
 Importing this package does not import torch.
 """
-from reramsim.prune import segprune  # noqa: F401  (registers "segprune")
+from reramsim.prune import (
+    autoprune,  # noqa: F401  (registers "autoprune")
+    segprune,  # noqa: F401  (registers "segprune")
+)
 from reramsim.prune.base import (
     LayerTarget,
     Projection,

@@ -108,6 +108,15 @@ class Pruner(ABC):
             a :class:`Projection` with ``mask.sum() <= target.keep``.
         """
 
+    def layer_budgets(self, names: list[str], scores: list[np.ndarray], ratio: float
+                      ) -> list[int] | None:
+        """Weights to keep per layer when the scheme sets them itself (AUTO-PRUNE's policy).
+
+        ``None`` (the default): the driver allocates budgets for network ratio ``ratio``
+        with :func:`allocate`.
+        """
+        return None
+
     def encode_tables(self, projection: Projection) -> Any:
         """The JSON form of ``projection.tables`` for the ONNX metadata."""
         return projection.tables if projection.tables is not None else {}

@@ -171,8 +171,10 @@ def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
     """Project every layer at network pruning ratio ``ratio`` (budgets by ``allocation``)."""
     scores = importance(model, weights)
     layers = prunable_layers(model)
-    keep = allocate([scores[n] for n, _ in layers], [scores[n].size for n, _ in layers],
-                    ratio, allocation)
+    keep = pruner.layer_budgets([n for n, _ in layers], [scores[n] for n, _ in layers], ratio)
+    if keep is None:
+        keep = allocate([scores[n] for n, _ in layers], [scores[n].size for n, _ in layers],
+                        ratio, allocation)
     return {name: pruner.project(scores[name], layer_target(name, module, k))
             for (name, module), k in zip(layers, keep)}
 
