@@ -159,7 +159,19 @@ class DDPG:
                 self.update()
 
     def update(self) -> None:
-        """One DDPG step on a sampled batch (module doc)."""
+        """One DDPG step on a sampled batch (module doc), on one thread.
+
+        The networks are small (300 wide, batch 64): extra threads only add
+        synchronisation, which costs a lot when the cores are busy.
+        """
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            self._update()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _update(self) -> None:
         st = self.settings
         s, a, r, s2, done = self.buffer.sample(st.batch_size, self.rng)
         mean = float(r.mean())
