@@ -74,7 +74,7 @@ def settings(base: list[str], adc_sweep: list[int]) -> list[tuple[str, object, b
 def bench_model(name: str, limit: int, threads: int | None, base: list[str],
                 adc_sweep: list[int]) -> list[dict]:
     """Measure one zoo model under every setting; one dict per setting (printed as it ends)."""
-    from models.train import ensure
+    from reramsim.training import ensure
 
     path = ensure(name)
     network = load_onnx(path)

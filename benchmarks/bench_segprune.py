@@ -1,7 +1,7 @@
 """SegPrune on the digits zoo: pruning ratio, accuracy, crossbars, latency, energy, area vs dense.
 
 For each model (default LeNet, AlexNet, Plain20) the trained weights
-(:func:`models.train.load_trained`) are pruned with SegPrune to the target ratio and
+(:func:`reramsim.training.load_trained`) are pruned with SegPrune to the target ratio and
 fine-tuned (cached as ``models/build/<model>_segprune_r<ratio>.onnx`` plus a ``.json``
 sidecar with the accuracies; ``--force`` redoes it). The dense ONNX and the pruned ONNX
 are then simulated on the same hardware config and engine, and the table compares:
@@ -34,15 +34,19 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import train  # noqa: E402
-from models.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim import training as train  # noqa: E402
 from reramsim.area import compute_area  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
-from reramsim.onnx_import import load_onnx  # noqa: E402
-from reramsim.prune import get_pruner, scheme_from_metadata  # noqa: E402
+from reramsim.pipeline import load_model  # noqa: E402
+from reramsim.prune import (  # noqa: E402
+    get_pruner,
+    scheme_from_metadata,
+    workflow,  # noqa: E402
+)
 from reramsim.prune.export import export_pruned  # noqa: E402
 from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 
 BUILD = ROOT / "models" / "build"
 FULL_CHIP_TILES = 168  # ISAAC's chip, for the overhead relative to a whole accelerator
@@ -61,12 +65,12 @@ def pruned_model(name: str, config, ratio: float, epochs: int, force: bool) -> t
             return path, facts
     model = train.load_trained(name)
     test, train_data = train.digits(name, "test"), train.digits(name, "train")
-    dense_acc = train.evaluate(model, *test)
+    dense_acc = workflow.float_accuracy(model, test)
     start = time.perf_counter()
     result = prune_model(model, pruner, ratio, train_data, settings, test_data=test,
                          checkpoint=BUILD / f"{name}_segprune_r{ratio:g}.ckpt",
                          signature={"arch": name, "data": "digits"})
-    pruned_acc = train.evaluate(result.model, *test)
+    pruned_acc = workflow.float_accuracy(result.model, test)
     facts = {"key": key, "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
              "prune_seconds": time.perf_counter() - start, "history": result.history}
     export_pruned(result, path, INPUT_SHAPES[name],
@@ -81,11 +85,9 @@ def reram_accuracy(network, config, mapping, name: str, limit: int) -> float | N
     """Functional-model top-1 on the first ``limit`` test images (calibrated on train images)."""
     if limit <= 0:
         return None
-    from reramsim.functional import FunctionalModel
-
     x, y = load_dataset("digits", "test", INPUT_SHAPES[name], limit)
     calib = load_dataset("digits", "train", INPUT_SHAPES[name], 64)[0]
-    return FunctionalModel(network, config, mapping=mapping, calibration=calib).accuracy(x, y)
+    return workflow.reram_accuracy(network, config, mapping, (x, y), calib, limit)
 
 
 def bench_model(name: str, args, config) -> list[dict]:
@@ -94,8 +96,8 @@ def bench_model(name: str, args, config) -> list[dict]:
     from reramsim.simulator import simulate
 
     pruned_path, facts = pruned_model(name, config, args.ratio, args.epochs, args.force)
-    dense_net = load_onnx(train.ensure(name))
-    pruned_net = load_onnx(pruned_path)
+    dense_net = load_model(train.ensure(name))
+    pruned_net = load_model(pruned_path)
     scheme, options = scheme_from_metadata(pruned_net)
     dense_sim = simulate(dense_net, config, "dense", args.engine)
     dense_report = build_report(dense_sim)

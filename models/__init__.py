@@ -1,6 +1,4 @@
-"""Model zoo and training scripts for the networks the simulator evaluates.
-
-:mod:`models.zoo` defines the networks in plain PyTorch; :mod:`models.train`
-trains them on scikit-learn's digits and exports ONNX for the simulator.
-Importing this package requires torch (the ``prune`` extra).
+"""The shipped models: trained weights (.pth), their ONNX exports, and the script that
+trains them (``python -m models.train``). The networks themselves are defined in
+:mod:`reramsim.zoo` and trained by :mod:`reramsim.training`.
 """

@@ -2,8 +2,10 @@
 
 The data flow runs one way: ONNX file -> :mod:`reramsim.onnx_import` -> IR
 (:mod:`reramsim.ir`) -> mapping (:mod:`reramsim.mapping`) -> placement ->
-engine -> statistics -> report. Hardware descriptions come from YAML through
-:mod:`reramsim.config`.
+plan (:mod:`reramsim.plan`) -> engine -> statistics -> report. Hardware
+descriptions come from YAML through :mod:`reramsim.config`. The steps every
+front end shares are in :mod:`reramsim.pipeline`; the command line
+(:mod:`reramsim.cli`) sits on top and nothing in the library imports it.
 """
 
 __version__ = "0.1.0"

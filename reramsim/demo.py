@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 from reramsim import ReramsimError
-from reramsim.config import load_config
+from reramsim.accuracy import measure_accuracy
+from reramsim.datasets import load_dataset
 from reramsim.mapping import registered_mappers
-from reramsim.onnx_import import load_onnx
+from reramsim.pipeline import functional_model, load_model, simulate
 from reramsim.report import build_report, compare, format_table, grid_lines
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -39,15 +40,7 @@ def simulate_report(model: Path, config: str, scheme: str | None = None,
 
     ``scheme=None``: the scheme of the file's pruning metadata, else dense.
     """
-    from reramsim.cli.simulate import default_engine
-    from reramsim.prune.metadata import resolve_scheme
-    from reramsim.simulator import simulate
-
-    network = load_onnx(model)
-    scheme, options = resolve_scheme(network, scheme)
-    sim = simulate(network, load_config(config), scheme=scheme, options=options,
-                   engine=engine or default_engine())
-    return build_report(sim)
+    return build_report(simulate(model, config, scheme=scheme, engine=engine))
 
 
 def accuracy_row(model: Path, config: str, scheme: str | None = None) -> list[str]:
@@ -55,20 +48,14 @@ def accuracy_row(model: Path, config: str, scheme: str | None = None) -> list[st
 
     The functional model's input scales are calibrated on 64 training images.
     """
-    from reramsim.datasets import load_dataset
-    from reramsim.functional import FunctionalModel
-    from reramsim.ops import run_float
-    from reramsim.prune.metadata import resolve_scheme
-
-    network = load_onnx(model)
-    scheme, options = resolve_scheme(network, scheme)
-    (input_name, shape), = network.inputs.items()
+    network = load_model(model)
+    (shape,) = network.inputs.values()
     x, y = load_dataset("digits", "test", shape)
-    float_logits = run_float(network, {input_name: x})[network.outputs[0]]
-    hardware = FunctionalModel(network, load_config(config), scheme=scheme, options=options,
-                               calibration=load_dataset("digits", "train", shape, 64)[0])
-    return [model.stem, scheme, f"{(float_logits.argmax(axis=1) == y).mean():.2%}",
-            f"{hardware.accuracy(x, y):.2%}"]
+    calibration = load_dataset("digits", "train", shape, 64)[0]
+    _, hardware = functional_model(network, config, scheme=scheme, calibration=calibration)
+    tally = measure_accuracy(model, hardware, x, y, batch=256, progress=False)
+    return [model.stem, hardware.mapping.scheme, f"{tally.acc_float:.2%}",
+            f"{tally.acc_reram:.2%}"]
 
 
 def summary(reports: list[dict]) -> str:

@@ -39,8 +39,8 @@ from typing import Protocol
 from reramsim.config import Config
 from reramsim.ir import WEIGHT_KINDS, Network
 from reramsim.mapping import NetworkMapping
+from reramsim.ops import OPS
 from reramsim.placement import Placement
-from reramsim.plan import UNIT_OF_OP
 from reramsim.stats import EVENT_KINDS, SimResult
 
 #: Energy components, in the order reports list them.
@@ -87,11 +87,13 @@ DIGITAL_UNITS: tuple[str, ...] = ("accumulator", "activation", "pooling", "eltwi
 def digital_unit_of(op: str) -> str:
     """The digital unit an IR op runs on, as the engines model it.
 
-    Weight layers use the tile's accumulator; digital ops the unit of
-    :data:`reramsim.plan.UNIT_OF_OP` (ops it does not list: ``other``).
+    Weight layers use the tile's accumulator; digital ops the unit of their descriptor
+    (:data:`reramsim.ops.OPS`; ops it does not define: ``other``).
     Matters only where units are private to layers (``digital.shared_per_tile: false``).
     """
-    return "accumulator" if op in WEIGHT_KINDS else UNIT_OF_OP.get(op, "other")
+    if op in WEIGHT_KINDS:
+        return "accumulator"
+    return OPS.get(op).unit if op in OPS else "other"
 
 
 def config_value(config: Config, key: str) -> float:

@@ -108,15 +108,11 @@ def full_precision(config: Config) -> Config:
 
 @dataclass
 class AdcStats:
-    """ADC conversions of one layer since the last reset: ``samples`` done, ``clipped`` of them."""
+    """ADC conversions of one layer since the model was built: ``samples`` done, ``clipped``
+    of them."""
 
     samples: int = 0
     clipped: int = 0
-
-    @property
-    def clip_rate(self) -> float:
-        """Share of the samples that clipped, in [0, 1]."""
-        return self.clipped / self.samples if self.samples else 0.0
 
 
 @dataclass
@@ -666,13 +662,8 @@ class FunctionalModel:
 
     @property
     def adc_stats(self) -> dict[str, AdcStats]:
-        """Weight layer name -> ADC conversions and clipped samples since the last reset."""
+        """Weight layer name -> ADC conversions and clipped samples since the model was built."""
         return {name: xbar.stats for name, xbar in self._crossbars.items()}
-
-    def reset_stats(self) -> None:
-        """Zero every layer's ADC counters."""
-        for xbar in self._crossbars.values():
-            xbar.stats = AdcStats()
 
     def crossbar_layer(self, name: str) -> CrossbarLayer:
         """The programmed crossbars of one weight layer (quantised weights, OU classes)."""

@@ -22,25 +22,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-#: Canonical names of the digital (non-crossbar) ops and the attributes each carries.
-DIGITAL_OPS: dict[str, tuple[str, ...]] = {
-    "relu": (),
-    "clip": ("min", "max"),
-    "leaky_relu": ("alpha",),
-    "sigmoid": (),
-    "maxpool": ("kernel", "stride", "pads", "dilation", "ceil_mode"),
-    "avgpool": ("kernel", "stride", "pads", "count_include_pad", "ceil_mode"),
-    "global_avgpool": (),
-    "add": (),  # element-wise sum of all inputs (ONNX Add and Sum)
-    "concat": ("axis",),  # axis is per sample: 0 is the channel axis
-    "flatten": (),  # to (prod(shape),)
-    "reshape": ("shape",),  # per-sample target shape, no -1 left
-    "transpose": ("perm",),  # per-sample permutation
-    "lrn": ("size", "alpha", "beta", "bias"),
-    "softmax": ("axis",),  # per-sample axis
-    "affine": ("scale", "shift"),  # per-channel y = x*scale + shift (an unfolded BatchNorm)
-}
-
 #: Kinds of weight layer.
 WEIGHT_KINDS = ("conv", "fc")
 
@@ -51,12 +32,13 @@ class Layer:
 
     Attributes:
         name: unique layer name (the ONNX node name, made unique on import).
-        op: ``"conv"`` or ``"fc"`` for weight layers, else a key of :data:`DIGITAL_OPS`.
+        op: ``"conv"`` or ``"fc"`` for weight layers, else a digital op defined in
+            :mod:`reramsim.ops` (``reramsim.ops.OPS``: its attributes, kernel, unit...).
         inputs: names of the tensors it reads (activations only; weights live on the layer).
         output: name of the tensor it writes.
         in_shapes: per-sample shape of each input.
         out_shape: per-sample shape of the output.
-        attrs: op attributes, see :data:`DIGITAL_OPS`.
+        attrs: op attributes (``OPS.get(op).attrs`` lists the keys).
     """
 
     name: str
@@ -66,10 +48,6 @@ class Layer:
     in_shapes: tuple[tuple[int, ...], ...]
     out_shape: tuple[int, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_weight_layer(self) -> bool:
-        return self.op in WEIGHT_KINDS
 
     @property
     def out_elements(self) -> int:
@@ -123,11 +101,6 @@ class WeightLayer(Layer):
     def n_weights(self) -> int:
         return int(self.weight.size)
 
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates per sample."""
-        return self.n_weights * self.out_pixels
-
     def matrix(self, group: int = 0) -> np.ndarray:
         """The ``(rows, cols)`` matrix of one group, rows in im2col order (c, ky, kx).
 
@@ -174,13 +147,6 @@ class Network:
             if layer.name == name:
                 return layer
         raise KeyError(f"no layer named {name!r} in {self.name}")
-
-    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Every tensor name -> its per-sample shape."""
-        shapes = dict(self.inputs)
-        for layer in self.layers:
-            shapes[layer.output] = layer.out_shape
-        return shapes
 
     def producer(self) -> dict[str, Layer]:
         """Tensor name -> the layer that writes it (graph inputs are absent)."""

@@ -19,11 +19,12 @@ from reramsim import ReramsimError
 from reramsim.config import Config
 from reramsim.ir import Layer, Network, WeightLayer
 from reramsim.mapping import LayerMapping, NetworkMapping
+from reramsim.ops import OPS
+from reramsim.ops.base import SAME_PIXEL, WHOLE, WINDOW, pixels
 from reramsim.placement import Placement
 
 __all__ = [
     "RESOURCE_KINDS",
-    "UNIT_OF_OP",
     "EdgePlan",
     "FlowPlan",
     "LayerPlan",
@@ -42,20 +43,6 @@ RESOURCE_KINDS: tuple[str, ...] = (
     "crossbar", "adc", "input_buffer", "output_buffer", "noc",
     "accumulator", "activation", "pooling", "eltwise", "other",
 )
-
-#: The digital unit (``config.digital.<unit>``) that runs each digital op.
-UNIT_OF_OP: dict[str, str] = {
-    "relu": "activation", "clip": "activation", "leaky_relu": "activation", "sigmoid": "activation",
-    "maxpool": "pooling", "avgpool": "pooling", "global_avgpool": "pooling",
-    "add": "eltwise", "affine": "eltwise",
-    "concat": "other", "flatten": "other", "reshape": "other", "transpose": "other",
-    "lrn": "other", "softmax": "other",
-}
-
-#: Ops whose output pixel p needs input pixel p only (when the pixel counts match).
-_SAME_PIXEL_OPS = frozenset({"relu", "clip", "leaky_relu", "sigmoid", "affine", "add", "lrn"})
-_WINDOW_OPS = frozenset({"maxpool", "avgpool"})
-
 
 # --------------------------------------------------------------------------- the plan
 
@@ -211,16 +198,6 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-int(a) // int(b))
 
 
-def _pixels(shape: tuple[int, ...]) -> int:
-    """Raster positions of a per-sample tensor: H*W for (C, H, W), else 1."""
-    return int(shape[1] * shape[2]) if len(shape) == 3 else 1
-
-
-def _per_pixel(shape: tuple[int, ...]) -> int:
-    """Elements of one raster position: C for (C, H, W), all elements otherwise."""
-    return int(np.prod(shape)) // _pixels(shape)
-
-
 def _pair(value, default: int) -> tuple[int, int]:
     if value is None:
         return default, default
@@ -244,26 +221,36 @@ def _window(layer: Layer) -> Window:
     return kernel, stride, pads, dilation
 
 
+def _readiness(layer: Layer) -> str:
+    """The readiness rule of a layer: conv windowed, fc whole, digital ops their descriptor's."""
+    if isinstance(layer, WeightLayer):
+        return WINDOW if layer.op == "conv" else WHOLE
+    return OPS.get(layer.op).readiness(layer)
+
+
 def _need(layer: Layer, in_shape: tuple[int, ...], pipeline: str) -> np.ndarray:
     """Producer pixels (a prefix length) each output pixel of ``layer`` waits for.
 
-    * conv / maxpool / avgpool on a (C, H, W) input: the last pixel of the receptive
-      field in raster order, row ``min(H-1, oy*sy - pad_top + (kh-1)*dy)`` and column
-      ``min(W-1, ox*sx - pad_left + (kw-1)*dx)`` (clipped at 0 as well);
-    * element-wise ops (relu, clip, sigmoid, affine, add, lrn, concat on channels):
-      the same pixel;
-    * everything else (fc, global pooling, flatten, reshape, transpose, softmax):
-      every producer pixel; ``pipeline == "layer"`` applies this rule to all layers.
+    By the layer's readiness rule (:data:`reramsim.ops.base.READINESS`):
+
+    * ``window`` (conv, maxpool, avgpool) on a (C, H, W) input: the last pixel of the
+      receptive field in raster order, row ``min(H-1, oy*sy - pad_top + (kh-1)*dy)`` and
+      column ``min(W-1, ox*sx - pad_left + (kw-1)*dx)`` (clipped at 0 as well);
+    * ``same_pixel`` (relu, clip, sigmoid, affine, add, lrn, concat on channels):
+      the same pixel (pixel 1 when the input has one pixel);
+    * everything else (``whole``: fc, global pooling, flatten, reshape, transpose,
+      softmax, and window or same-pixel rules whose shapes do not fit): every producer
+      pixel; ``pipeline == "layer"`` applies this rule to all layers.
 
     The result is made non-decreasing (a running max): pixel ``p`` starts its fetch
     after pixel ``p-1`` anyway, so this changes no time.
     """
-    n_out, n_in = layer.out_pixels, _pixels(in_shape)
+    n_out, n_in = layer.out_pixels, pixels(in_shape)
     every = np.full(n_out, n_in, np.int64)
     if pipeline == "layer":
         return every
-    windowed = (layer.op == "conv" or layer.op in _WINDOW_OPS)
-    if windowed and len(in_shape) == 3 and len(layer.out_shape) == 3:
+    rule = _readiness(layer)
+    if rule == WINDOW and len(in_shape) == 3 and len(layer.out_shape) == 3:
         (kh, kw), (sy, sx), pads, (dy, dx) = _window(layer)
         h, w = in_shape[1], in_shape[2]
         oy = np.arange(layer.out_shape[1], dtype=np.int64)
@@ -272,42 +259,12 @@ def _need(layer: Layer, in_shape: tuple[int, ...], pipeline: str) -> np.ndarray:
         col = np.clip(ox * sx - pads[1] + (kw - 1) * dx, 0, w - 1)
         need = (row[:, None] * w + col[None, :] + 1).ravel()
         return np.maximum.accumulate(need)
-    same = layer.op in _SAME_PIXEL_OPS or (layer.op == "concat" and layer.attrs.get("axis", 0) == 0)
-    if same:
+    if rule == SAME_PIXEL:
         if n_in == n_out:
             return np.arange(1, n_out + 1, dtype=np.int64)
         if n_in == 1:
             return np.ones(n_out, np.int64)
     return every
-
-
-def _digital_work(layer: Layer) -> tuple[int, int]:
-    """(input elements fetched, element ops) per output pixel of a digital layer."""
-    p = layer.out_pixels
-    c_out = layer.out_elements // p
-    per_in = [_per_pixel(s) for s in layer.in_shapes]
-    op = layer.op
-    if op in _WINDOW_OPS:
-        (kh, kw), _, _, _ = _window(layer)
-        return per_in[0] * kh * kw, c_out * kh * kw
-    if op in ("relu", "clip", "leaky_relu", "sigmoid", "affine"):
-        return sum(per_in), c_out
-    if op == "add":
-        return sum(per_in), c_out * (len(layer.inputs) - 1)
-    if op == "lrn":
-        return sum(per_in), c_out * int(layer.attrs.get("size", 1))
-    if op == "concat" and layer.attrs.get("axis", 0) == 0:
-        return sum(per_in), 0
-    total_in = sum(int(np.prod(s)) for s in layer.in_shapes)
-    n_in = _ceil_div(total_in, p)
-    if op == "global_avgpool":
-        return n_in, n_in
-    if op == "softmax":
-        return n_in, 3 * c_out  # exp, sum, divide per element
-    if op in ("concat", "flatten", "reshape", "transpose"):
-        return n_in, 0  # addressing only
-    raise TimingError(f"layer {layer.name}: op {op!r} has no timing rule; known: "
-                      f"conv, fc, {', '.join(sorted(UNIT_OF_OP))}")
 
 
 def _check_mapping(name: str, m: LayerMapping) -> None:
@@ -437,12 +394,13 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
         unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
         n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg)
     else:
-        if layer.op not in UNIT_OF_OP:
+        if layer.op not in OPS:
             raise TimingError(f"layer {layer.name}: op {layer.op!r} has no timing rule; known: "
-                              f"conv, fc, {', '.join(sorted(UNIT_OF_OP))}")
-        unit, n_xbar = UNIT_OF_OP[layer.op], 0
+                              f"conv, fc, {', '.join(OPS.names())}")
+        op = OPS.get(layer.op)
+        unit, n_xbar = op.unit, 0
         count_kind = f"{unit}_op"
-        n_inputs, unit_ops = _digital_work(layer)
+        n_inputs, unit_ops = op.work(layer)
     unit_cfg = getattr(cfg.digital, unit)
     fetch_accesses = _ceil_div(n_inputs * bits, in_buf.width_bits)
     out_bits = (layer.out_elements // layer.out_pixels) * bits

@@ -8,7 +8,7 @@ that dict, so a report loaded back from JSON prints and compares the same way:
   energy and area per component and a legend;
 * :func:`report_csv` / :func:`write_csv`: one row per layer;
 * :func:`compare` / :func:`compare_rows`: schemes side by side against the dense
-  mapping, with the metrics defined in ``shared/DESIGN.md`` ("Metrics, defined once").
+  mapping, with the metrics defined in ``docs/metrics.md`` ("Comparing schemes").
 
 Units in the dict are those of the key names (``_ns``, ``_pj``, ``_um2``); the
 table picks readable units (us, nJ, mm^2) and names them in its headers.
@@ -417,7 +417,7 @@ def _area_how(terms: list[dict[str, Any]]) -> str:
 
 def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None
                  ) -> list[dict[str, Any]]:
-    """Schemes side by side against a dense baseline (metrics of ``shared/DESIGN.md``).
+    """Schemes side by side against a dense baseline (metrics of ``docs/metrics.md``).
 
     Args:
         reports: reports of one network under several schemes (pruned ONNX files of

@@ -1,10 +1,10 @@
-"""Tiny networks and configs for the timing tests (analytical, cycle engine, pyref)."""
+"""Tiny configs and checks for the timing tests (analytical, cycle engine, pyref); networks
+come from :class:`reramsim.builder.NetworkBuilder` (``Net`` here)."""
 from __future__ import annotations
 
-import numpy as np
-
+from reramsim.builder import NetworkBuilder as Net  # noqa: F401  (the tests' builder)
 from reramsim.config import load_config
-from reramsim.ir import Layer, Network, WeightLayer
+from reramsim.ir import Network
 from reramsim.mapping import map_network
 from reramsim.placement import place
 from reramsim.stats import SimResult
@@ -42,63 +42,6 @@ def config(base: str | None = None, **overrides):
     text = [f"{k}={'true' if v is True else 'false' if v is False else v}"
             for k, v in values.items()]
     return load_config(base, text)
-
-
-class Net:
-    """Builds a :class:`Network` layer by layer (random weights, fixed seed)."""
-
-    def __init__(self, shape: tuple[int, ...], seed: int = 0) -> None:
-        self.layers: list[Layer] = []
-        self.shapes = {"x": tuple(shape)}
-        self.input_shape = tuple(shape)
-        self.rng = np.random.default_rng(seed)
-
-    def _name(self, op: str) -> str:
-        return f"{op}{len(self.layers)}"
-
-    def fc(self, x: str, cout: int, bias: bool = False) -> str:
-        (cin,) = self.shapes[x]
-        name = self._name("fc")
-        w = self.rng.standard_normal((cout, cin)).astype(np.float32)
-        self.layers.append(WeightLayer(name, "fc", (x,), name, ((cin,),), (cout,), weight=w,
-                                       bias=np.zeros(cout, np.float32) if bias else None))
-        self.shapes[name] = (cout,)
-        return name
-
-    def conv(self, x: str, cout: int, k: int, stride: int = 1, pad: int = 0) -> str:
-        cin, h, w = self.shapes[x]
-        ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-        name = self._name("conv")
-        wt = self.rng.standard_normal((cout, cin, k, k)).astype(np.float32)
-        self.layers.append(WeightLayer(name, "conv", (x,), name, ((cin, h, w),), (cout, ho, wo),
-                                       weight=wt, kernel=(k, k), stride=(stride, stride),
-                                       pads=(pad, pad, pad, pad)))
-        self.shapes[name] = (cout, ho, wo)
-        return name
-
-    def op(self, op: str, inputs: tuple[str, ...], out_shape: tuple[int, ...], **attrs) -> str:
-        name = self._name(op)
-        self.layers.append(Layer(name, op, inputs, name, tuple(self.shapes[i] for i in inputs),
-                                 tuple(out_shape), attrs=attrs))
-        self.shapes[name] = tuple(out_shape)
-        return name
-
-    def relu(self, x: str) -> str:
-        return self.op("relu", (x,), self.shapes[x])
-
-    def maxpool(self, x: str, k: int, stride: int) -> str:
-        c, h, w = self.shapes[x]
-        return self.op("maxpool", (x,), (c, (h - k) // stride + 1, (w - k) // stride + 1),
-                       kernel=(k, k), stride=(stride, stride), pads=(0, 0, 0, 0))
-
-    def flatten(self, x: str) -> str:
-        return self.op("flatten", (x,), (int(np.prod(self.shapes[x])),))
-
-    def add(self, a: str, b: str) -> str:
-        return self.op("add", (a, b), self.shapes[a])
-
-    def network(self, *outputs: str) -> Network:
-        return Network("tiny", {"x": self.input_shape}, list(outputs), list(self.layers))
 
 
 def mapped(net: Network, cfg):

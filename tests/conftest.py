@@ -20,7 +20,8 @@ def hw_dir() -> Path:
 def zoo_onnx(tmp_path_factory) -> dict[str, Path]:
     """Random-init ONNX exports of every zoo model (BN folded), built once per session."""
     torch = pytest.importorskip("torch")
-    from models import train, zoo
+    from reramsim import training as train
+    from reramsim import zoo
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("zoo")

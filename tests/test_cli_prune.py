@@ -16,7 +16,7 @@ FAST = ["--epochs", "1", "--limit", "128", "--reram-limit", "16", "--quiet"]
 @pytest.fixture(scope="module")
 def lenet_pth(tmp_path_factory):
     """A LeNet state dict (random init, seeded): no dependence on trained artefacts."""
-    from models import zoo
+    from reramsim import zoo
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("m") / "lenet.pth"
@@ -43,8 +43,8 @@ def test_prune_pth_writes_onnx_summary_and_json(lenet_pth, tmp_path, capsys):
 
 def test_prune_onnx_of_a_zoo_architecture(lenet_pth, tmp_path):
     """An .onnx of a zoo model is loaded into the architecture (BN folded) and pruned."""
-    from models.train import export_onnx
-    from models.zoo import build
+    from reramsim.training import export_onnx
+    from reramsim.zoo import build
     from reramsim.onnx_import import load_onnx
     from reramsim.prune.metadata import scheme_from_metadata
 

@@ -65,7 +65,7 @@ def test_ou_tiling_hand_worked():
 
 
 def test_zoo_naive_counts_from_the_literature():
-    """One bit-slice at 128x128 gives ALGORITHMS.md's AlexNet per-layer counts."""
+    """One bit-slice at 128x128 gives the AlexNet per-layer counts of docs/sources.md."""
     cfg = load_config("isaac", ["precision.weight_bits=2"])  # 2-bit weights on 2-bit cells: 1 slice
     shapes = [(3, 64, 3), (64, 192, 3), (192, 384, 3), (384, 256, 3), (256, 256, 3)]
     counts = [get_mapper("dense")(conv(i, o, k), cfg, {}).n_crossbars for i, o, k in shapes]

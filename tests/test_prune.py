@@ -22,7 +22,7 @@ from reramsim.prune.base import from_matrix_view, matrix_view
 
 torch = pytest.importorskip("torch")
 
-from models import zoo  # noqa: E402
+from reramsim import zoo  # noqa: E402
 from reramsim.prune import finetune  # noqa: E402
 from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
 
@@ -46,7 +46,7 @@ class _Unstructured(Pruner):
 @functools.lru_cache(maxsize=None)
 def small_data(name: str = "lenet", n: int = 96):
     """A few digits images shaped for ``name`` (cached; callers must not modify them)."""
-    from models.train import digits
+    from reramsim.training import digits
 
     x, y = digits(name, "train")
     return x[:n], y[:n]

@@ -319,7 +319,7 @@ def _randomize_bn(model, rng: np.random.Generator) -> None:
 
 def randomly_pruned(name: str, seed: int = 0):
     """Zoo model ``name``, random init, random SegPrune layouts: a PruneResult ready to export."""
-    from models import zoo
+    from reramsim import zoo
     from reramsim.prune import Projection, get_pruner
     from reramsim.prune.base import matrix_view
     from reramsim.prune.finetune import PruneResult, prunable_layers
@@ -352,7 +352,7 @@ def _functional_vs_ort(path, network, mapping, input_shape) -> float:
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])
 def test_functional_model_on_segprune_mapping_equals_onnxruntime(name, tmp_path):
     """Ideal ADC: the functional model on the SegPrune mapping reproduces onnxruntime (< 1e-5)."""
-    from models.zoo import INPUT_SHAPES
+    from reramsim.zoo import INPUT_SHAPES
     from reramsim.functional import full_precision
     from reramsim.prune.export import export_pruned
 
@@ -374,8 +374,8 @@ def test_hand_pruned_onnx_without_metadata_is_lossless(name, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from models.train import export_onnx
-    from models.zoo import INPUT_SHAPES, build
+    from reramsim.training import export_onnx
+    from reramsim.zoo import INPUT_SHAPES, build
     from reramsim.functional import full_precision
     from reramsim.onnx_import import load_onnx
 
@@ -413,3 +413,13 @@ def test_ou_budget_per_crossbar_trades_crossbars_for_parallelism():
     assert capped.n_crossbars > packed.n_crossbars and capped.n_ous == packed.n_ous
     with pytest.raises(MappingError, match="max_ous_per_crossbar"):
         get_mapper("segprune")(layer, CFG, {"max_ous_per_crossbar": 0})
+
+
+def test_segprune_tables_decode_through_the_registry():
+    """SegPrune's table decoder is registered like any scheme's, and only once."""
+    from reramsim.prune import segprune
+    from reramsim.prune.metadata import TABLE_DECODERS, register_table_decoder
+
+    assert TABLE_DECODERS["segprune"] is segprune.decode_tables
+    with pytest.raises(ValueError, match="registered twice"):
+        register_table_decoder("segprune")(segprune.decode_tables)

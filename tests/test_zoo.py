@@ -1,4 +1,4 @@
-"""Tests for the model zoo (models.zoo) and its training/export script (models.train)."""
+"""Tests for the zoo (reramsim.zoo), its training (reramsim.training) and models.train."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from models import train as zoo_train  # noqa: E402
-from models import zoo  # noqa: E402
+from models import train as train_script  # noqa: E402
+from reramsim import training as zoo_train  # noqa: E402
+from reramsim import zoo  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
 
 CROSSBAR_SIZE = 128
@@ -44,12 +45,12 @@ def models():
     ("plain20", 268_336), ("resnet20", 270_896),
 ])
 def test_weight_counts(models, name, expected):
-    """Conv/fc weight counts (no BN, no bias) match ALGORITHMS.md's Model zoo section."""
+    """Conv/fc weight counts (no BN, no bias) match the Model zoo section of docs/sources.md."""
     assert zoo_train.n_weights(models[name]) == expected
 
 
 def test_weight_counts_as_published(models):
-    """AlexNet has 2.78 M weights and VGG16 14.73 M, as ALGORITHMS.md rounds them."""
+    """AlexNet has 2.78 M weights and VGG16 14.73 M, as docs/sources.md rounds them."""
     assert round(zoo_train.n_weights(models["alexnet"]) / 1e6, 2) == 2.78
     assert round(zoo_train.n_weights(models["vgg16"]) / 1e6, 2) == 14.73
 
@@ -60,7 +61,7 @@ def test_weight_counts_as_published(models):
     ("plain20", 59, [1] + [2] * 6 + [2] + [3] * 5 + [3] + [5] * 5 + [1]),
 ])
 def test_dense_crossbar_counts(models, name, total, per_layer):
-    """Naive dense 128x128 crossbar counts: AlexNet 179, VGG16 918, Plain20 59 (ALGORITHMS.md)."""
+    """Naive dense 128x128 crossbar counts: AlexNet 179, VGG16 918, Plain20 59 (docs/sources.md)."""
     counts = naive_crossbars(models[name])
     assert sum(counts) == total
     if per_layer is not None:
@@ -216,8 +217,8 @@ def test_ensure_trains_once_then_reuses(scratch_models):
 
 def test_cli_trains_and_reports(scratch_models, capsys):
     """The CLI prints weights, epochs, seconds and accuracy; a second run reports 'cached'."""
-    assert zoo_train.main(["lenet"]) == 0
-    assert zoo_train.main(["lenet"]) == 0
+    assert train_script.main(["lenet"]) == 0
+    assert train_script.main(["lenet"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in lines if line.startswith("lenet")]
     assert rows[0][1:3] == ["61,470", "1"] and rows[1][2:4] == ["-", "cached"]
@@ -226,5 +227,5 @@ def test_cli_trains_and_reports(scratch_models, capsys):
 def test_cli_rejects_unknown_names(capsys):
     """The CLI refuses unknown model names, listing the known ones."""
     with pytest.raises(SystemExit):
-        zoo_train.main(["resnet50"])
+        train_script.main(["resnet50"])
     assert "unknown: resnet50" in capsys.readouterr().err

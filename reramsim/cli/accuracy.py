@@ -3,12 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
-from reramsim.cli.run import add_hardware_args, build_model, describe_adc, describe_hardware
+from reramsim.cli._args import add_hardware_args, build_model
 from reramsim.quantize import FunctionalError
 
 DESCRIPTION = """\
@@ -49,94 +45,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-@dataclass
-class Tally:
-    """Running counts of one accuracy measurement."""
-
-    images: int = 0
-    correct_float: int = 0
-    correct_reram: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"float": 0.0, "reram": 0.0})
-
-    @property
-    def acc_float(self) -> float:
-        return self.correct_float / self.images if self.images else float("nan")
-
-    @property
-    def acc_reram(self) -> float:
-        return self.correct_reram / self.images if self.images else float("nan")
-
-
-def _float_runner(path: str):
-    """``logits(x)`` by onnxruntime, in pieces when the file fixes the batch size."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    first = session.get_inputs()[0]
-    out_name = session.get_outputs()[0].name
-    fixed = first.shape[0] if first.shape and isinstance(first.shape[0], int) else None
-
-    def logits(x: np.ndarray) -> np.ndarray:
-        step = fixed or len(x)
-        return np.concatenate([session.run([out_name], {first.name: x[i:i + step]})[0]
-                               for i in range(0, len(x), step)])
-
-    return logits
-
-
 def run(args: argparse.Namespace) -> int:
     """Load everything, then tally both accuracies batch by batch (Ctrl-C prints the partial)."""
-    from tqdm import tqdm
-
+    from reramsim.accuracy import accuracy_record, measure_accuracy
     from reramsim.datasets import load_dataset
-    from reramsim.onnx_import import load_onnx
+    from reramsim.pipeline import load_model
 
     if args.limit is not None and args.limit < 1:
         raise FunctionalError(f"--limit must be >= 1, got {args.limit}")
     if args.calib < 0:
         raise FunctionalError(f"--calib must be >= 0, got {args.calib}")
-    network = load_onnx(args.model)
+    network = load_model(args.model)
     if len(network.inputs) != 1:
         raise FunctionalError(f"{args.model}: accuracy needs a single-input classifier, this "
                               f"model has inputs {list(network.inputs)}")
     shape = tuple(next(iter(network.inputs.values())))
     x, y = load_dataset(args.data, args.split, shape, args.limit)
     calib = load_dataset(args.data, "train", shape, args.calib)[0] if args.calib else None
-    _, model = build_model(args, calibration=calib)
-    float_logits = _float_runner(args.model)
-    tally = Tally()
-    bar = tqdm(total=len(x), unit="img", desc="accuracy", disable=args.no_progress)
-    interrupted = False
-    try:
-        for i in range(0, len(x), args.batch):
-            xb, yb = x[i:i + args.batch], y[i:i + args.batch]
-            start = time.perf_counter()
-            logits = float_logits(xb)
-            mid = time.perf_counter()
-            reram = model.forward(xb)
-            tally.seconds["float"] += mid - start
-            tally.seconds["reram"] += time.perf_counter() - mid
-            tally.correct_float += int((logits.argmax(axis=1) == yb).sum())
-            tally.correct_reram += int((reram.argmax(axis=1) == yb).sum())
-            tally.images += len(xb)
-            bar.update(len(xb))
-            bar.set_postfix(acc_float=f"{tally.acc_float:.2%}", acc_reram=f"{tally.acc_reram:.2%}")
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    _print_report(args, network, model, tally, len(x), calib, interrupted)
+    _, model = build_model(args, calibration=calib, network=network)
+    tally = measure_accuracy(args.model, model, x, y, args.batch, progress=not args.no_progress)
+    _print_report(args, network, model, tally, len(x), calib)
     if args.json:
-        _write_json(args, model, tally, len(x), interrupted)
-    return 130 if interrupted else 0
+        record = accuracy_record(args.model, model, tally, len(x), args.data, args.split)
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=2, default=float)
+        print(f"wrote      {args.json}")
+    return 130 if tally.interrupted else 0
 
 
-def _print_report(args, network, model, tally: Tally, total: int, calib, interrupted: bool) -> None:
+def _print_report(args, network, model, tally, total: int, calib) -> None:
+    from reramsim.pipeline import describe_adc, describe_hardware
+
     calib_text = f"{len(calib)} {args.data} train images" if calib is not None else \
         "the first evaluation batch"
-    if interrupted:
+    if tally.interrupted:
         print(f"interrupted after {tally.images} of {total} images; figures so far:")
     print(f"model      {network.name} ({args.model})")
     print(f"hardware   {describe_hardware(model)}")
@@ -147,18 +89,4 @@ def _print_report(args, network, model, tally: Tally, total: int, calib, interru
     print(f"           {describe_adc(model)}")
 
 
-def _write_json(args, model, tally: Tally, total: int, interrupted: bool) -> None:
-    record = {
-        "model": args.model, "config": model.config.name, "scheme": model.mapping.scheme,
-        "data": args.data, "split": args.split, "images": tally.images, "total": total,
-        "interrupted": interrupted, "acc_float": tally.acc_float, "acc_reram": tally.acc_reram,
-        "seconds": tally.seconds,
-        "adc": {name: asdict(stats) for name, stats in model.adc_stats.items()},
-        "precision": asdict(model.config.precision), "adc_config": asdict(model.config.adc),
-    }
-    with open(args.json, "w") as f:
-        json.dump(record, f, indent=2, default=float)
-    print(f"wrote      {args.json}")
-
-
-__all__ = ["Tally", "register", "run"]
+__all__ = ["register", "run"]

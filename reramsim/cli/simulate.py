@@ -41,27 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def default_engine() -> str:
-    """'cycle' when the simulator has the cycle-level engine, else 'analytical'."""
-    from reramsim import simulator
-
-    return "cycle" if "cycle" in simulator.registered_engines() else "analytical"
-
-
 def run(args: argparse.Namespace) -> int:
-    """Load the config and the model, simulate, print the table, write the requested files."""
-    from reramsim.config import load_config
-    from reramsim.onnx_import import load_onnx
-    from reramsim.prune.metadata import resolve_scheme
+    """Simulate, print the table, write the requested files."""
+    from reramsim.pipeline import simulate
     from reramsim.report import build_report, format_table, write_csv, write_json
 
-    config = load_config(args.hw, args.overrides)
-    network = load_onnx(args.model)
-    from reramsim.simulator import simulate
-
-    scheme, options = resolve_scheme(network, args.scheme)
-    engine = args.engine or default_engine()
-    sim = simulate(network, config, scheme=scheme, engine=engine, options=options,
+    sim = simulate(args.model, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
                    trace=args.trace)
     report = build_report(sim)
     written = []

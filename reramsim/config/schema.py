@@ -6,7 +6,7 @@ Every field carries its unit in its name (``_ns``, ``_pj``, ``_um2``, ``_bits``,
 adding a field here is all it takes to make it configurable.
 
 Defaults are ISAAC's (Shafiee et al., ISCA 2016, 32 nm) where ISAAC gives a
-number, as tabulated in ``shared/ALGORITHMS.md``. Defaults marked
+number, as tabulated in ``docs/sources.md``. Defaults marked
 *reconstruction* are not published; they are our choice, documented as such.
 
 Power-to-energy conversions: a leakage of ``1 mW`` over ``1 ns`` is ``1 pJ``.

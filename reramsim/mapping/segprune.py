@@ -6,7 +6,7 @@ columns, see :mod:`reramsim.ir`) segment by segment. What the paper states: a
 the same *shape* (the same kept positions) are assembled into the same crossbar,
 which stays dense because bit-lines are exchangeable; a low-overhead data path
 feeds them. How rows are cut, how groups are packed and what the data path holds
-are not public; this module's rules are **reconstructions** (ALGORITHMS.md
+are not public; this module's rules are **reconstructions** (docs/sources.md
 [choice], documented in ``docs/segprune.md``):
 
 * Rows are cut into *row-blocks* of ``h = segment_height`` rows (default: the
@@ -57,7 +57,7 @@ from reramsim.config import Config
 from reramsim.ir import WeightLayer
 from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
 
-#: Reconstruction defaults (ALGORITHMS.md [choice]); ``None`` height = the config's OU rows.
+#: Reconstruction defaults (docs/sources.md [choice]); ``None`` height = the config's OU rows.
 DEFAULT_MAX_SHAPES = 8
 #: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
 INDEX_READS_PER_OU = 2

@@ -1,6 +1,6 @@
 """Export a pruned model to ONNX: exact zeros in the weights plus the pruning metadata.
 
-The model is written by :func:`models.train.export_onnx` (BatchNorm folded into the
+The model is written by :func:`reramsim.training.export_onnx` (BatchNorm folded into the
 conv/fc weights), read back with the simulator's own importer, and each IR weight
 layer is matched to the pruned PyTorch layer it came from (in order, checked by
 matrix shape and zero pattern; by shape and zeros when the order differs). The
@@ -48,7 +48,7 @@ def export_pruned(result: PruneResult, path: str | os.PathLike[str],
         PruningError: the exported zeros do not match the masks, or the layers cannot be
             matched between PyTorch and ONNX.
     """
-    from models.train import export_onnx
+    from reramsim.training import export_onnx
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -136,7 +136,7 @@ def layer_target(name: str, module: nn.Module, keep: int) -> LayerTarget:
 def bn_scales(model: nn.Module) -> dict[str, torch.Tensor]:
     """Module name -> per-filter factor that BatchNorm folding will apply to its weight.
 
-    Same pairing rule as :func:`models.zoo.fold_batchnorm`: a conv/fc directly followed by
+    Same pairing rule as :func:`reramsim.zoo.fold_batchnorm`: a conv/fc directly followed by
     its BatchNorm inside an ``nn.Sequential``.
     """
     names = {id(m): n for n, m in model.named_modules()}
@@ -317,7 +317,7 @@ def _project(model: nn.Module, pruner: Pruner, ratio: float, allocation: str, st
 def _train_epoch(model, pruner, settings, plan, state, modules, optimizer, schedule, generator,
                  x, y, first_step) -> float:
     """One pass over the data; projections happen at their planned global steps."""
-    from models.train import random_shift
+    from reramsim.training import random_shift
 
     model.train()
     order = torch.randperm(len(x), generator=generator)
@@ -384,7 +384,7 @@ def _density(state: _State, modules: dict[str, nn.Module]) -> float:
 
 @torch.no_grad()
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    from models.train import evaluate
+    from reramsim.training import evaluate
 
     was_training = model.training
     acc = evaluate(model, x, y)

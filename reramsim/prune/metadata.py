@@ -106,18 +106,9 @@ def _hex_to_mask(text: str, height: int) -> np.ndarray:
     return np.array([(value >> i) & 1 for i in range(height)], bool)
 
 
-def _decode_segprune(tables: dict[str, Any], layer: Any) -> dict[str, Any]:
-    """Mapper options of one layer from SegPrune's tables."""
-    height = int(tables["segment_height"])
-    groups = tables["groups"]
-    if len(groups) != layer.groups:
-        raise PruningMetadataError(f"{len(groups)} layouts for {layer.groups} conv groups")
-    layouts = [decode_layout(g, layer.rows, layer.cols, height) for g in groups]
-    return {"segment_height": height, "layouts": layouts, "source": "metadata"}
-
-
-#: scheme -> decoder ``fn(tables, ir_layer) -> mapper options``; schemes add theirs here.
-TABLE_DECODERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {"segprune": _decode_segprune}
+#: scheme -> decoder ``fn(tables, ir_layer) -> mapper options``; each scheme's pruner module
+#: adds its own with :func:`register_table_decoder` (SegPrune's: :mod:`reramsim.prune.segprune`).
+TABLE_DECODERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {}
 
 
 def register_table_decoder(scheme: str) -> Callable:

@@ -3,7 +3,7 @@
 What the paper states: segments (sub-columns of a filter over a run of rows) that
 share a *shape* are pruned alike; a *projection-based shape voting* algorithm picks
 the shapes. The algorithm itself is not public; this is our reconstruction
-(ALGORITHMS.md [choice]), every choice a parameter:
+(docs/sources.md, SegPrune [choice]), every choice a parameter:
 
 * ``segment_height`` ``h`` (default: the config's OU rows, 16 without a config): rows
   are cut into row-blocks of ``h``; segment ``(b, j) = M[b*h:(b+1)*h, j]``.
@@ -22,7 +22,7 @@ the per-weight threshold that meets the budget. Per row-block:
 2. **Project.** Each segment takes the candidate with the largest gain, or the empty
    shape when no gain is positive (its kept energy would not pay for its weights,
    i.e. its norm is below the threshold). With shapes of one size this is "keep the
-   most squared magnitude" as ALGORITHMS.md words it.
+   most squared magnitude" as docs/sources.md words it.
 3. **Recount.** Each candidate is re-derived from the segments assigned to it, their
    votes weighted by kept energy: row ``i`` stays in the shape when its summed score
    over the members exceeds ``lam`` times the member count (the best shape for those
@@ -51,7 +51,12 @@ import numpy as np
 
 from reramsim.mapping.segprune import DEFAULT_MAX_SHAPES, SegmentLayout, block_bounds
 from reramsim.prune.base import LayerTarget, Projection, Pruner, PruningError, register_pruner
-from reramsim.prune.metadata import encode_layout
+from reramsim.prune.metadata import (
+    PruningMetadataError,
+    decode_layout,
+    encode_layout,
+    register_table_decoder,
+)
 
 
 @register_pruner("segprune")
@@ -302,3 +307,18 @@ def _layout(tables: list[np.ndarray], s3: np.ndarray, lam: float,
         assign[b] = remap[ids[b]]
         shapes.append(tables[b][used, :stop - start].reshape(len(used), stop - start))
     return SegmentLayout(h, shapes, assign)
+
+
+@register_table_decoder("segprune")
+def decode_tables(tables: dict[str, Any], layer: Any) -> dict[str, Any]:
+    """Mapper options of one layer from the tables :meth:`SegPrunePruner.encode_tables` wrote.
+
+    Raises:
+        PruningMetadataError: a layout per conv group is missing, or a layout is malformed.
+    """
+    height = int(tables["segment_height"])
+    groups = tables["groups"]
+    if len(groups) != layer.groups:
+        raise PruningMetadataError(f"{len(groups)} layouts for {layer.groups} conv groups")
+    layouts = [decode_layout(g, layer.rows, layer.cols, height) for g in groups]
+    return {"segment_height": height, "layouts": layouts, "source": "metadata"}

@@ -1,6 +1,6 @@
 """The model zoo: the networks the pruning papers evaluate, in plain PyTorch.
 
-Shapes follow MNSIM-2.0 and the CIFAR literature (see ``ALGORITHMS.md``,
+Shapes follow MNSIM-2.0 and the CIFAR literature (see ``docs/sources.md``,
 "Model zoo"): every conv and fc is followed by BatchNorm except the last
 classifier fc. Each conv/fc and its BatchNorm sit next to each other in one
 ``nn.Sequential`` so that :func:`fold_batchnorm` can merge them before ONNX
