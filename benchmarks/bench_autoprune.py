@@ -39,10 +39,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import train  # noqa: E402
-from models.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim import training as train  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 
 BUILD = ROOT / "models" / "build"
 HW = "autoprune_128x128_ou32"

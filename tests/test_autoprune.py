@@ -249,7 +249,7 @@ ort = pytest.importorskip("onnxruntime")
 
 def randomly_pruned(name: str, seed: int = 0, g: int = 16):
     """Zoo model ``name``, random init and BN, random per-layer rates: a PruneResult."""
-    from models import zoo
+    from reramsim import zoo
     from reramsim.prune.finetune import PruneResult, importance, layer_target, prunable_layers
 
     torch.manual_seed(seed)
@@ -275,9 +275,9 @@ def randomly_pruned(name: str, seed: int = 0, g: int = 16):
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])
 def test_functional_model_on_autoprune_mapping_equals_onnxruntime(name, tmp_path):
     """Ideal ADC, full precision: the functional model on the AUTO-PRUNE mapping == onnxruntime."""
-    from models.zoo import INPUT_SHAPES
     from reramsim.functional import FunctionalModel, full_precision
     from reramsim.prune.export import export_pruned
+    from reramsim.zoo import INPUT_SHAPES
 
     path, network = export_pruned(randomly_pruned(name), tmp_path / f"{name}.onnx",
                                   INPUT_SHAPES[name])
@@ -298,7 +298,7 @@ def test_functional_model_on_autoprune_mapping_equals_onnxruntime(name, tmp_path
 
 def test_finetune_driver_applies_the_policy(tmp_path):
     """One-shot run of the shared driver with a policy: masks are the policy's rate masks."""
-    from models import zoo
+    from reramsim import zoo
     from reramsim.prune.finetune import FinetuneSettings, importance, prune_model
 
     torch.manual_seed(0)
@@ -316,11 +316,11 @@ def test_finetune_driver_applies_the_policy(tmp_path):
 @pytest.mark.parametrize("name", ["lenet", "resnet20"])
 def test_integer_model_equals_functional_model(name, tmp_path):
     """The search's fast acc_reram model gives the functional model's logits (6-bit ADC config)."""
-    from models.zoo import INPUT_SHAPES
     from reramsim.functional import FunctionalModel
     from reramsim.prune.autoprune.quantized import IntegerModel
     from reramsim.prune.export import export_pruned
     from reramsim.prune.finetune import mask_tensor
+    from reramsim.zoo import INPUT_SHAPES
 
     result = randomly_pruned(name, seed=3)
     path, network = export_pruned(result, tmp_path / f"{name}.onnx", INPUT_SHAPES[name])
@@ -343,7 +343,7 @@ def test_integer_model_equals_functional_model(name, tmp_path):
 
 def test_integer_model_refuses_a_clipping_adc():
     """A config whose ADC can clip OU sums cannot be scored by the fast model: clear error."""
-    from models import zoo
+    from reramsim import zoo
     from reramsim.prune.autoprune.quantized import IntegerModel
 
     config = load_config("autoprune_128x128_ou32", ["adc.bits=4"])

@@ -73,8 +73,8 @@ def test_bad_agent_settings_are_refused():
 @pytest.fixture(scope="module")
 def lenet_env():
     """LeNet (trained), 16 validation images of digits."""
-    from models.train import load_trained
     from reramsim.datasets import load_dataset
+    from reramsim.training import load_trained
 
     torch.set_num_threads(2)
     x, y = load_dataset("digits", "train", (1, 32, 32), 120)
@@ -125,7 +125,7 @@ def test_reward_formula_and_max_drop(lenet_env):
 
 def test_bad_environment_arguments(lenet_env):
     """Empty validation split, granularity above the crossbar, bad alpha: clear errors."""
-    from models import zoo
+    from reramsim import zoo
 
     model = zoo.build("lenet").eval()
     x = np.zeros((4, 1, 32, 32), np.float32)

@@ -117,7 +117,7 @@ class IntegerModel:
                 f"config {config.name}: the ADC ({config.adc.bits} bits, {config.adc.lsb_mode}) "
                 f"can clip {config.ou.rows}-row OU sums, so the search's fast accuracy model "
                 "would differ from the hardware; use an ADC that covers the OU sums")
-        from models.zoo import fold_batchnorm
+        from reramsim.zoo import fold_batchnorm
 
         self.config = config
         self.float_model = fold_batchnorm(copy.deepcopy(model)).eval()
