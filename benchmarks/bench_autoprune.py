@@ -16,7 +16,7 @@ Three parts (``--parts``):
   (weight index buffer bits / kept weight bits), search seconds. The paper's rows are
   printed beside ours.
 * ``granularity``: the same for ``g`` in ``--granularities`` on ``--granularity-model``
-  (AlexNet; ``--quick``: Plain20).
+  (AlexNet; ``--quick``: LeNet).
 
 Pruned models are cached as ``models/build/<model>_autoprune_g<g>_e<episodes>_f<epochs>.onnx``
 with the CLI's JSON beside them (``--force`` redoes them). Writes
@@ -206,7 +206,8 @@ def format_rows(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="Plain20 only, 40 episodes (10 warm-up), 3 fine-tuning epochs")
+                        help="Plain20 only, 40 episodes (10 warm-up), 3 fine-tuning epochs; "
+                             "granularity on LeNet")
     parser.add_argument("--parts", nargs="+", default=["speed", "eval", "granularity"])
     parser.add_argument("--models", nargs="+", default=None)
     parser.add_argument("--episodes", type=int, default=None)
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     args.episodes = args.episodes or (40 if quick else 400)
     args.warmup = args.warmup if args.warmup is not None else (10 if quick else 100)
     args.epochs = args.epochs if args.epochs is not None else (3 if quick else 30)
-    args.granularity_model = args.granularity_model or ("plain20" if quick else "alexnet")
+    args.granularity_model = args.granularity_model or ("lenet" if quick else "alexnet")
     BUILD.mkdir(parents=True, exist_ok=True)
     out: dict = {"args": vars(args)}
     if "speed" in args.parts:

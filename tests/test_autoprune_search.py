@@ -159,6 +159,20 @@ def test_resumed_search_equals_uninterrupted(lenet_env, tmp_path):
                    progress=False)
 
 
+def test_ctrl_c_keeps_the_best_policy(lenet_env, tmp_path):
+    """A KeyboardInterrupt mid-search ends it cleanly: best policy kept, checkpoint written."""
+    def interrupt(policy):
+        if policy.episode == 2:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "c.ckpt"
+    result = run_search(lenet_env, 6, warmup=2, checkpoint=ckpt, progress=False,
+                        on_episode=interrupt)
+    assert result.interrupted and result.episodes == 3 and ckpt.is_file()
+    assert result.best is not None and result.best.episode <= 2
+    assert result.best.reward == max(h["reward"] for h in result.history)
+
+
 # --------------------------------------------------------------------------- the CLI
 
 
