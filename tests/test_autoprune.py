@@ -14,9 +14,11 @@ from reramsim.config import load_config
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import MappingError, get_mapper, map_network
 from reramsim.mapping.autoprune import (
+    best_formation,
     crossbar_count,
     expand_vector_mask,
     order_columns,
+    ou_count,
     vector_mask_from_matrix,
 )
 from reramsim.prune import LayerTarget, PruningError, get_pruner
@@ -130,10 +132,12 @@ def reconstruct(mapping, layer: WeightLayer) -> np.ndarray:
     return out
 
 
+@pytest.mark.parametrize("formation", ["columns", "blocks", None])
 @pytest.mark.parametrize("g, rate, differential, groups, slices_over", [
     (16, 0.8, False, 1, False), (4, 0.5, False, 1, False), (32, 0.9, True, 1, False),
     (64, 0.6, False, 1, False), (16, 0.7, False, 2, False), (8, 0.5, False, 1, True)])
-def test_ou_list_covers_every_kept_weight_once(g, rate, differential, groups, slices_over):
+def test_ou_list_covers_every_kept_weight_once(g, rate, differential, groups, slices_over,
+                                               formation):
     """validate() (every non-zero bit-slice in exactly one cell) and rebuilt matrix == layer."""
     rng = np.random.default_rng(2)
     over = ["precision.signed_weights=differential"] if differential else []
@@ -145,11 +149,15 @@ def test_ou_list_covers_every_kept_weight_once(g, rate, differential, groups, sl
     else:
         mats = [vector_pruned(9 * 12, 20, g, rate, rng) for _ in range(groups)]
         layer = conv_layer(np.concatenate([m.T.reshape(20, 12, 3, 3) for m in mats]), groups)
-    m = get_mapper("autoprune")(layer, config, {"granularity": g})
+    m = get_mapper("autoprune")(layer, config, {"granularity": g, "ou_formation": formation})
     m.validate(layer, config)
     assert np.allclose(reconstruct(m, layer), np.stack(list(layer.matrices())))
     vms = [vector_mask_from_matrix(mat, g) for mat in layer.matrices()]
-    assert m.n_crossbars == crossbar_count(vms, layer.rows, g, config)
+    counts = [ou_count(vm, layer.rows, g, config, formation or best_formation(
+        vm, layer.rows, g, config)[0]) for vm in vms]
+    assert m.n_ous == sum(counts) * config.polarities
+    if formation is None:  # the best formation per group: the agent's crossbar count
+        assert m.n_crossbars == crossbar_count(vms, layer.rows, g, config)
     assert np.all(m.ou_n_rows <= config.ou.rows) and np.all(m.ou_n_cols <= config.ou.cols)
     for k in range(m.n_ous):  # an OU reads whole blocks (or one piece of a block taller than it)
         rows = m.ou_rows[m.ou_row_ptr[k]:m.ou_row_ptr[k + 1]]
@@ -173,7 +181,9 @@ def test_docstring_example_forms_two_ous():
     assert m.ou_n_rows.tolist() == [32, 16] and m.ou_n_cols.tolist() == [24, 24]
     assert sorted(set(m.ou_cols.tolist())) == [0, 1, 2]
     # index: 2 OUs x 3 block ids x... blocks: 6 -> 3 bits each (2 + 1 ids); 3 columns x 2 bits
-    assert m.info["index_bits"] == {"block_ids": 9, "filter_indices": 6, "total": 15}
+    assert m.info["index_bits"] == {"block_ids": 9, "chunk_ids": 0, "filter_indices": 6,
+                                    "total": 15}
+    assert m.info["ou_formation"] == ["columns"]  # "blocks" also needs 2 OUs: a tie
     assert m.ou_index_reads.tolist() == [2, 2] and m.ou_gather_inputs.tolist() == [32, 16]
 
 
@@ -192,6 +202,24 @@ def test_similar_columns_share_chunks():
     vm[4:, [1, 3, 5, 7]] = True
     chunks = order_columns(vm, 4)
     assert sorted(map(sorted, (c.tolist() for c in chunks))) == [[0, 2, 4, 6], [1, 3, 5, 7]]
+
+
+def test_formation_counts_by_hand():
+    """Block 0 kept by all 8 columns, block b (1..7) by column b only; OU = 2 blocks x 4 cols.
+
+    columns: chunk {1, 0, 2, 3} has blocks {0..3} (2 OUs), chunk {4..7} blocks {0, 4..7} (3).
+    blocks: {0, 1} x 8 columns (2 OUs), then {2, 3}, {4, 5}, {6, 7} x 2 columns (1 each).
+    """
+    vm = np.zeros((8, 8), bool)
+    vm[0] = True
+    vm[np.arange(1, 8), np.arange(1, 8)] = True
+    assert [c.tolist() for c in order_columns(vm, 4)] == [[1, 0, 2, 3], [4, 5, 6, 7]]
+    assert ou_count(vm, 128, 16, CFG, "columns") == 5
+    assert ou_count(vm, 128, 16, CFG, "blocks") == 5
+    assert best_formation(vm, 128, 16, CFG) == ("columns", 5)  # a tie goes to "columns"
+    vm[0, 4:] = False  # now chunk {4..7} has blocks {4..7} only: still 2 OUs; blocks: 1+1+1+1
+    assert ou_count(vm, 128, 16, CFG, "columns") == 4
+    assert ou_count(vm, 128, 16, CFG, "blocks") == 4
 
 
 def test_gather_fanin_counts_distinct_inputs_per_word_line():
@@ -313,32 +341,52 @@ def test_finetune_driver_applies_the_policy(tmp_path):
         assert np.array_equal(proj.mask, prune_rate(scores[name], 16, rates[name]))
 
 
-@pytest.mark.parametrize("name", ["lenet", "resnet20"])
-def test_integer_model_equals_functional_model(name, tmp_path):
-    """The search's fast acc_reram model gives the functional model's logits (6-bit ADC config)."""
+@pytest.mark.parametrize("name, recalibrate", [("lenet", False), ("lenet", True),
+                                               ("resnet20", True)])
+def test_integer_model_equals_functional_model(name, recalibrate, tmp_path):
+    """The search's fast acc_reram model gives the functional model's logits (6-bit ADC config)
+    on the ONNX of the pruned network it holds (BatchNorm re-estimated or not)."""
     from reramsim.functional import FunctionalModel
+    from reramsim.onnx_import import load_onnx
     from reramsim.prune.autoprune.quantized import IntegerModel
-    from reramsim.prune.export import export_pruned
     from reramsim.prune.finetune import mask_tensor
+    from reramsim.training import export_onnx
     from reramsim.zoo import INPUT_SHAPES
 
     result = randomly_pruned(name, seed=3)
-    path, network = export_pruned(result, tmp_path / f"{name}.onnx", INPUT_SHAPES[name])
     rng = np.random.default_rng(2)
     calib = rng.random((8, *INPUT_SHAPES[name])).astype(np.float32)
     x = rng.random((6, *INPUT_SHAPES[name])).astype(np.float32)
     modules = dict(result.model.named_modules())
-    im = IntegerModel(result.model, CFG, calib)
-    im.set_masks({n: mask_tensor(p, modules[n]) for n, p in result.projections.items()})
-    fm = FunctionalModel(network, CFG, scheme="autoprune",
-                         options=scheme_from_metadata(network)[1])
+    im = IntegerModel(result.model, CFG, calib, bn_recalibration=recalibrate)
+    masks = {n: mask_tensor(p, modules[n]) for n, p in result.projections.items()}
+    im.set_masks(masks)
+    path = export_onnx(im.folded, tmp_path / f"{name}.onnx", INPUT_SHAPES[name])
+    network = load_onnx(path)
+    fm = FunctionalModel(network, CFG, scheme="autoprune")
     ir_names = [layer.name for layer in network.weight_layers()]
     fm.input_quant = dict(zip(ir_names, (im.input_quant[n] for n in im.names)))
     want = fm.forward(x)
     assert np.abs(im.logits(x) - want).max() <= 1e-9 * np.abs(want).max()
     fm.calibrate(calib)  # its own float64 calibration: the same scales up to float32 rounding
     for n, ir in zip(im.names, ir_names):
-        assert fm.input_quant[ir].scale == pytest.approx(im.input_quant[n].scale, rel=1e-6)
+        assert fm.input_quant[ir].scale == pytest.approx(im.input_quant[n].scale, rel=1e-5)
+    for n, w in masks.items():  # the pruned weights stay exactly zero after re-estimation
+        assert not dict(im.folded.named_modules())[n].weight[w == 0].any()
+
+
+def test_bn_recalibration_matches_batch_statistics():
+    """After re-estimation, each BatchNorm's running mean/var are its batch statistics."""
+    from reramsim.prune.autoprune.quantized import _recalibrate_bn
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3)).eval()
+    x = torch.randn(16, 1, 6, 6)
+    _recalibrate_bn(model, x)
+    y = model[0](x)
+    assert torch.allclose(model[1].running_mean, y.mean(dim=(0, 2, 3)), atol=1e-6)
+    assert torch.allclose(model[1].running_var, y.var(dim=(0, 2, 3), unbiased=True), atol=1e-5)
+    assert not model.training and model[1].momentum == 0.1
 
 
 def test_integer_model_refuses_a_clipping_adc():

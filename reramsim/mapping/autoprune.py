@@ -9,18 +9,25 @@ not the rules; the rules below are **reconstructions** (``docs/autoprune.md``):
 * A *column vector* is ``g`` consecutive rows of one column (``g = granularity``,
   default 16): vector ``(b, j) = M[b*g:(b+1)*g, j]`` (the last block may be shorter).
   A layer's *vector mask* is ``(n_blocks, cols)`` bool: True = the vector survives.
-* **Column grouping.** Columns with no surviving vector are dropped. The others are
-  ordered greedily so that neighbours share surviving blocks: start from the column
-  with the most survivors, then repeatedly append the remaining column that adds the
-  fewest new blocks to the current chunk's union (ties: most blocks in common, then
-  lowest index). Every ``cols_per_ou = max(1, ou.cols // slices)`` consecutive columns
-  form a *chunk* (the columns one OU's bit-lines hold).
-* **OU formation.** A chunk needs the *union* of its columns' surviving blocks. They are
-  packed, in ascending block order, ``max(1, ou.rows // g)`` blocks per OU (a block
-  taller than the OU is cut into pieces of ``ou.rows`` rows, one piece per OU). An OU =
-  (column set, list of block ids); zeros inside an OU (a block that survives in one
-  column of the chunk but not in another) are stored as zero cells. A chunk whose
-  bit-lines (``cols x slices``) exceed ``ou.cols`` is cut into several OUs side by side.
+* **OU formation**, two ways; per conv group the one with fewer OUs is used (ties:
+  columns), or the one option ``ou_formation`` names. An OU holds ``vpo = max(1,
+  ou.rows // g)`` blocks (a block taller than the OU is cut into pieces of ``ou.rows``
+  rows, one piece per OU) of ``cpc = max(1, ou.cols // slices)`` columns; an OU is
+  (column set, list of block ids), and a block it holds for a column that pruned it is
+  stored as zero cells.
+
+  - ``"columns"``: columns with no surviving vector are dropped; the others are ordered
+    greedily so that neighbours share surviving blocks (start from the column with the
+    most survivors, then repeatedly append the remaining column that adds the fewest new
+    blocks to the current chunk's union; ties: most blocks in common, then lowest index);
+    every ``cpc`` columns form a *chunk*, whose union of surviving blocks is packed in
+    ascending order, ``vpo`` blocks per OU.
+  - ``"blocks"``: the transpose: blocks are grouped ``vpo`` at a time by the same greedy
+    rule on the columns that keep them; the columns that keep any block of a group, in
+    ascending order, are cut into chunks of ``cpc``, one OU per chunk.
+
+  A chunk whose bit-lines (``cols x slices``) exceed ``ou.cols`` takes several OUs side
+  by side.
 * **The OU list and placement.** A crossbar is a grid of OU slots, ``xbar_rows //
   ou.rows`` by ``xbar_cols // ou.cols``; OUs fill the slots in OU-list order (slot-row
   major), so a layer needs ``ceil(n_OUs / slots)`` crossbars per conv group (times 2 for
@@ -28,15 +35,17 @@ not the rules; the rules below are **reconstructions** (``docs/autoprune.md``):
   different OU slots: the word-line's input is chosen per OU step from the index.
 * **Weight index buffer** (charged by both engines, energy and area): per OU, the ids of
   its blocks (``ceil(log2 n_blocks)`` bits each, plus ``ceil(log2 pieces)`` when blocks are
-  cut); per chunk, the filter index of each column (``ceil(log2 cols)`` bits) so partial
+  cut) and, when the group has several chunks, its chunk id (``ceil(log2 chunks)``); per
+  distinct chunk, the filter index of each column (``ceil(log2 cols)`` bits) so partial
   sums reach the right accumulator. Per OU step: 2 index reads (block ids, filter word)
   and ``rows`` gathered inputs. A crossbar's gather fan-in is the largest number of
   distinct inputs any of its word-lines is fed.
 
 Example: 8-bit weights on 1-bit cells (8 slices), OU 32x32, ``g = 16``: a chunk holds
-4 columns; if their surviving blocks are {0, 3}, {3}, {0, 5}, {} the union is
-{0, 3, 5}, packed as 2 OUs (blocks [0, 3] and [5]), each 32 (or 16) word-lines x 32
-bit-lines; 16 slots per 128x128 crossbar.
+4 columns; if their surviving blocks are {0, 3}, {3}, {0, 5}, {} the ``"columns"`` union
+is {0, 3, 5}, packed as 2 OUs (blocks [0, 3] and [5]), each 32 (or 16) word-lines x 24
+bit-lines; ``"blocks"`` also needs 2 OUs (blocks {0, 5} x columns {0, 2}, block {3} x
+columns {0, 1}), so the tie goes to ``"columns"``; 16 slots per 128x128 crossbar.
 """
 from __future__ import annotations
 
@@ -48,12 +57,12 @@ from reramsim.config import Config
 from reramsim.ir import WeightLayer
 from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
 
-#: Reconstruction default of the column-vector height (ALGORITHMS [choice]; 4/8/16/32 studied).
+#: Column-vector height, a reconstruction default (docs/autoprune.md; 4/8/16/32 studied).
 DEFAULT_GRANULARITY = 16
 #: Index-buffer lookups per OU step: the OU's block ids and its chunk's filter-index word.
 INDEX_READS_PER_OU = 2
 #: Per-layer options the mapper accepts (``vector_masks`` come from the ONNX metadata).
-MAPPER_OPTIONS = ("granularity", "vector_masks", "source")
+MAPPER_OPTIONS = ("granularity", "vector_masks", "source", "ou_formation")
 
 
 def n_blocks(rows: int, granularity: int) -> int:
@@ -133,27 +142,70 @@ def _row_units(blocks: np.ndarray, rows: int, g: int, ou_rows: int) -> list[list
     return [[s] for s in spans]
 
 
-def ou_count(vmask: np.ndarray, rows: int, granularity: int, config: Config) -> int:
-    """OUs the mapper forms for one conv group's vector mask (no arrays built)."""
-    s = config.slices
-    cpc = max(1, config.ou.cols // s)
+#: OU formations: chunks of similar columns ("columns") or groups of similar blocks ("blocks").
+FORMATIONS = ("columns", "blocks")
+
+
+def form_tiles(vmask: np.ndarray, rows: int, granularity: int, config: Config,
+               formation: str) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+    """The OU tiles of one conv group: ``(row spans [(start, n)], columns)`` per tile.
+
+    A tile is what one OU holds before its bit-lines are cut into ``ou.cols`` pieces
+    (module doc): ``"columns"``: a chunk of similar columns x the union of their blocks;
+    ``"blocks"``: a group of ``ou.rows // g`` similar blocks x a chunk of the columns
+    that keep any of them.
+    """
     g, our = granularity, config.ou.rows
+    cpc = max(1, config.ou.cols // config.slices)
+    tiles = []
+    if formation == "columns":
+        for cols in order_columns(vmask, cpc):
+            blocks = np.flatnonzero(vmask[:, cols].any(axis=1))
+            tiles += [(units, cols) for units in _row_units(blocks, rows, g, our)]
+    else:
+        vpo = max(1, our // g) if g <= our else 1
+        for blocks in order_columns(vmask.T, vpo):
+            cols = np.flatnonzero(vmask[np.sort(blocks)].any(axis=0))
+            for units in _row_units(np.sort(blocks), rows, g, our):
+                tiles += [(units, cols[c:c + cpc]) for c in range(0, len(cols), cpc)]
+    return tiles
+
+
+def ou_count(vmask: np.ndarray, rows: int, granularity: int, config: Config,
+             formation: str = "columns") -> int:
+    """OUs one conv group's vector mask needs with ``formation`` (no OU arrays built)."""
+    s, ouc = config.slices, config.ou.cols
+    g, our = granularity, config.ou.rows
+    cpc = max(1, ouc // s)
+    per_chunk = -(-cpc * s // ouc)  # OUs side by side for a full chunk's bit-lines
+    nb = vmask.shape[0]
+    last_rows = rows - (nb - 1) * g
+    pieces = np.full(nb, -(-g // our) if g > our else 1)
+    pieces[-1] = -(-last_rows // our) if g > our else 1
     total = 0
-    last_rows = rows - (n_blocks(rows, g) - 1) * g
-    for cols in order_columns(vmask, cpc):
-        union = vmask[:, cols].any(axis=1)
-        k = int(union.sum())
-        if g <= our:
-            units = k
-            per = max(1, our // g)
-        else:
-            units = k * -(-g // our)
-            if union[-1] and last_rows < g:  # the short last block needs fewer pieces
-                units -= -(-g // our) - -(-last_rows // our)
-            per = 1
-        bl_pieces = -(-len(cols) * s // config.ou.cols)
-        total += -(-units // per) * bl_pieces
+    if formation == "columns":
+        per = max(1, our // g) if g <= our else 1
+        for cols in order_columns(vmask, cpc):
+            union = vmask[:, cols].any(axis=1)
+            units = int(pieces[union].sum())
+            total += -(-units // per) * -(-len(cols) * s // ouc)
+        return total
+    vpo = max(1, our // g) if g <= our else 1
+    for blocks in order_columns(vmask.T, vpo):
+        n_cols = int(vmask[blocks].any(axis=0).sum())
+        units = 1 if g <= our else int(pieces[blocks].sum())
+        full, rest = divmod(n_cols, cpc)
+        total += units * (full * per_chunk + -(-rest * s // ouc))
     return total
+
+
+def best_formation(vmask: np.ndarray, rows: int, granularity: int, config: Config
+                   ) -> tuple[str, int]:
+    """``(formation, OUs)`` with the fewest OUs (ties: ``"columns"``)."""
+    counts = [(ou_count(vmask, rows, granularity, config, f), i) for i, f in
+              enumerate(FORMATIONS)]
+    n, i = min(counts)
+    return FORMATIONS[i], n
 
 
 def slots_per_crossbar(config: Config) -> int:
@@ -170,7 +222,7 @@ def crossbar_count(vmasks: list[np.ndarray] | np.ndarray, rows: int, granularity
     cheap enough for every step of the agent.
     """
     slots = slots_per_crossbar(config)
-    return sum(-(-ou_count(vm, rows, granularity, config) // slots)
+    return sum(-(-best_formation(vm, rows, granularity, config)[1] // slots)
                for vm in vmasks) * config.polarities
 
 
@@ -236,31 +288,40 @@ def map_autoprune(layer: WeightLayer, config: Config, options: dict | None = Non
     piece_bits = _bits(pieces_per_block) if pieces_per_block > 1 else 0
     rows_l, wl_l, cols_l, bl_l, sl_l, xbar_l = [], [], [], [], [], []
     xbar_group: list[int] = []
-    storage = {"block_ids": 0, "filter_indices": 0}
+    storage = {"block_ids": 0, "chunk_ids": 0, "filter_indices": 0}
     base = n_chunks = 0
+    formations = []
     for grp, vmask in enumerate(vmasks):
+        formation = options.get("ou_formation") or best_formation(vmask, layer.rows, g,
+                                                                 config)[0]
+        if formation not in FORMATIONS:
+            raise MappingError(f"layer {layer.name} (autoprune): ou_formation must be one of "
+                               f"{', '.join(FORMATIONS)}, got {formation!r}")
+        formations.append(formation)
         k = 0  # OU index within the group
-        for cols in order_columns(vmask, cpc):
-            n_chunks += 1
-            storage["filter_indices"] += len(cols) * _bits(layer.cols)
-            blocks = np.flatnonzero(vmask[:, cols].any(axis=1))
+        chunks: set[tuple[int, ...]] = set()
+        for units, cols in form_tiles(vmask, layer.rows, g, config, formation):
+            chunks.add(tuple(int(c) for c in cols))
+            ou_rows = np.concatenate([np.arange(a, a + n, dtype=np.int32) for a, n in units])
             bl_cols = np.repeat(cols, s).astype(np.int32)
             bl_slices = np.tile(np.arange(s, dtype=np.int16), len(cols))
-            for units in _row_units(blocks, layer.rows, g, our):
-                ou_rows = np.concatenate([np.arange(a, a + n, dtype=np.int32) for a, n in units])
-                for c0 in range(0, len(bl_cols), ouc):
-                    xbar, slot = divmod(k, slots)
-                    wl0, bl0 = (slot // lanes) * our, (slot % lanes) * ouc
-                    n_bl = min(ouc, len(bl_cols) - c0)
-                    for pol in range(n_pol):
-                        xbar_l.append((base + xbar) * n_pol + pol)
-                        rows_l.append(ou_rows)
-                        wl_l.append(np.arange(wl0, wl0 + len(ou_rows), dtype=np.int32))
-                        cols_l.append(bl_cols[c0:c0 + n_bl])
-                        sl_l.append(bl_slices[c0:c0 + n_bl])
-                        bl_l.append(np.arange(bl0, bl0 + n_bl, dtype=np.int32))
-                    storage["block_ids"] += len(units) * (block_bits + piece_bits)
-                    k += 1
+            for c0 in range(0, len(bl_cols), ouc):
+                xbar, slot = divmod(k, slots)
+                wl0, bl0 = (slot // lanes) * our, (slot % lanes) * ouc
+                n_bl = min(ouc, len(bl_cols) - c0)
+                for pol in range(n_pol):
+                    xbar_l.append((base + xbar) * n_pol + pol)
+                    rows_l.append(ou_rows)
+                    wl_l.append(np.arange(wl0, wl0 + len(ou_rows), dtype=np.int32))
+                    cols_l.append(bl_cols[c0:c0 + n_bl])
+                    sl_l.append(bl_slices[c0:c0 + n_bl])
+                    bl_l.append(np.arange(bl0, bl0 + n_bl, dtype=np.int32))
+                storage["block_ids"] += len(units) * (block_bits + piece_bits)
+                k += 1
+        n_chunks += len(chunks)
+        storage["filter_indices"] += sum(len(c) for c in chunks) * _bits(layer.cols)
+        if len(chunks) > 1:
+            storage["chunk_ids"] += k * _bits(len(chunks))
         n_xbar = -(-k // slots)
         xbar_group += [grp] * (n_xbar * n_pol)
         base += n_xbar
@@ -272,7 +333,7 @@ def map_autoprune(layer: WeightLayer, config: Config, options: dict | None = Non
                  else np.zeros(0)).astype(np.int16)
     n_ou = len(order)
     ou_xbar = ou_xbar[order]
-    storage["total"] = storage["block_ids"] + storage["filter_indices"]
+    storage["total"] = sum(storage.values())
     kept_vectors = int(sum(int(v.sum()) for v in vmasks))
     return LayerMapping(
         layer=layer.name,
@@ -298,6 +359,7 @@ def map_autoprune(layer: WeightLayer, config: Config, options: dict | None = Non
             "vectors": nb * layer.cols * layer.groups,
             "kept_vectors": kept_vectors,
             "chunks": n_chunks,
+            "ou_formation": formations,
             "cols_per_ou": cpc,
             "index_bits": storage,
             "reconstruction": True,

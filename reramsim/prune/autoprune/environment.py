@@ -21,7 +21,8 @@ the last weight layer [reconstruction: AMC bounds its first layer similarly].
 Reward at the end of an episode [paper]: ``(1 - 1/CR_xb)^alpha * acc_reram``; ``CR_xb``
 = dense crossbars / the mapper's crossbars (:func:`reramsim.mapping.autoprune.crossbar_count`),
 ``acc_reram`` = top-1 of the pruned, not fine-tuned network on the validation images
-through :class:`.quantized.IntegerModel` (the hardware's exact integer arithmetic).
+through :class:`.quantized.IntegerModel` (the hardware's exact integer arithmetic), its
+BatchNorm statistics re-estimated on the calibration images first [reconstruction].
 With ``max_drop`` (points), an episode whose ``acc_reram`` is more than ``max_drop``
 points below the dense network's gets reward 0 [reconstruction].
 """
@@ -151,6 +152,8 @@ class PruningEnv:
         granularity: column-vector height ``g``.
         alpha: the reward's exponent; max_drop: accuracy constraint in points (None: off).
         max_rate, edge_max_rate: action bounds (module doc).
+        bn_recalibration: re-estimate BatchNorm statistics of each pruned network on the
+            calibration images before scoring it (:class:`.quantized.IntegerModel`).
 
     Raises:
         PruningError: an empty validation split, a granularity larger than the crossbar,
@@ -160,7 +163,8 @@ class PruningEnv:
     def __init__(self, model: nn.Module, config: Config, input_shape: tuple[int, int, int],
                  calibration: np.ndarray, val: tuple[np.ndarray, np.ndarray], *,
                  granularity: int = 16, alpha: float = 1.0, max_drop: float | None = None,
-                 max_rate: float = 0.98, edge_max_rate: float = 0.5) -> None:
+                 max_rate: float = 0.98, edge_max_rate: float = 0.5,
+                 bn_recalibration: bool = True) -> None:
         if len(val[0]) == 0:
             raise PruningError("the validation split is empty: give --val-size >= 1 and a "
                                "dataset with more training images than that")
@@ -188,7 +192,7 @@ class PruningEnv:
         self.total_dense = float(sum(t.xb_dense for t in self.table))
         self.states = normalise(self.raw, self.total_dense)
         self.val = val
-        self.model = IntegerModel(model, config, calibration)
+        self.model = IntegerModel(model, config, calibration, bn_recalibration)
         self.acc_dense = self.model.accuracy(*val)
 
     @property

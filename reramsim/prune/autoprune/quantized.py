@@ -103,27 +103,33 @@ class IntegerModel:
         model: the trained PyTorch model (BatchNorm not folded; not modified).
         config: the hardware config (precision; its ADC must be transparent).
         calibration: images ``(N, C, H, W)`` for the input scales (training images).
+        bn_recalibration: before folding, re-estimate every BatchNorm's statistics on the
+            calibration images with the pruned weights (no gradient, no labels: the
+            "adaptive BN" of pruning searches, Li et al., ECCV 2020) [reconstruction].
+            Without it a pruned, not fine-tuned network keeps statistics of the dense one.
 
     Call :meth:`set_masks` with a policy's keep masks, then :meth:`accuracy` or
-    :meth:`logits`.
+    :meth:`logits`; :attr:`folded` is the pruned float model the hardware holds.
 
     Raises:
         PruningError: a config whose ADC can clip or round OU sums.
     """
 
-    def __init__(self, model: nn.Module, config: Config, calibration: np.ndarray) -> None:
+    def __init__(self, model: nn.Module, config: Config, calibration: np.ndarray,
+                 bn_recalibration: bool = True) -> None:
         if not adc_transparent(config):
             raise PruningError(
                 f"config {config.name}: the ADC ({config.adc.bits} bits, {config.adc.lsb_mode}) "
                 f"can clip {config.ou.rows}-row OU sums, so the search's fast accuracy model "
                 "would differ from the hardware; use an ADC that covers the OU sums")
-        from reramsim.zoo import fold_batchnorm
-
         self.config = config
-        self.float_model = fold_batchnorm(copy.deepcopy(model)).eval()
-        self.names = [n for n, _ in prunable_layers(self.float_model)]
-        self.dense = {n: m.weight.detach().clone() for n, m in prunable_layers(self.float_model)}
-        self.int_model = copy.deepcopy(self.float_model).double()
+        self.bn_recalibration = bn_recalibration
+        self.base = copy.deepcopy(model).eval()  # unfolded; pruned in place per policy
+        self.names = [n for n, _ in prunable_layers(self.base)]
+        self.dense = {n: m.weight.detach().clone() for n, m in prunable_layers(self.base)}
+        self.bn_state = {k: v.clone() for k, v in self.base.state_dict().items()}
+        self.folded = _fold(self.base)
+        self.int_model = copy.deepcopy(self.folded).double()
         self.layers: dict[str, _IntegerLayer] = {}
         for name, module in prunable_layers(self.int_model):
             wrapper = _IntegerLayer(module)
@@ -136,15 +142,23 @@ class IntegerModel:
 
     @torch.no_grad()
     def set_masks(self, masks: dict[str, torch.Tensor]) -> None:
-        """Prune (weight-shaped 0/1 masks per layer name; absent = dense), quantise, calibrate."""
+        """Prune (weight-shaped 0/1 masks per layer name; absent = dense), re-estimate the
+        BatchNorm statistics (when asked), fold, quantise, calibrate the input scales."""
         prec = self.config.precision
-        floats = dict(prunable_layers(self.float_model))
+        self.base.load_state_dict(self.bn_state)
+        base = dict(prunable_layers(self.base))
         for name in self.names:
-            w = self.dense[name]
             if name in masks:
-                w = w * masks[name].to(w.dtype)
-            floats[name].weight.copy_(w)
+                base[name].weight.mul_(masks[name].to(base[name].weight.dtype))
+        if self.bn_recalibration:
+            _recalibrate_bn(self.base, self.calibration)
+        self.folded = _fold(self.base)
+        folded = dict(prunable_layers(self.folded))
+        for name in self.names:
+            w = folded[name].weight.detach()
             module = self.layers[name].module
+            if folded[name].bias is not None:
+                module.bias.copy_(folded[name].bias.double())
             groups = module.groups if isinstance(module, nn.Conv2d) else 1
             q, scale = quantize_weights(matrix_view(w.double().numpy(), groups),
                                         prec.weight_bits, prec.weight_scale == "per_channel")
@@ -159,13 +173,13 @@ class IntegerModel:
         """Input formats from the pruned float model's activations on the calibration batch."""
         ranges: dict[str, list[float]] = {}
         hooks = []
-        for name, module in prunable_layers(self.float_model):
+        for name, module in prunable_layers(self.folded):
             def record(_m, args, name=name):
                 x = args[0]
                 ranges[name] = [float(x.min()), float(x.max())]
             hooks.append(module.register_forward_pre_hook(record))
         try:
-            self.float_model(self.calibration)
+            self.folded(self.calibration)
         finally:
             for h in hooks:
                 h.remove()
@@ -191,3 +205,33 @@ class IntegerModel:
         if not len(x):
             raise PruningError("accuracy on an empty set of images")
         return float((self.logits(x).argmax(axis=1) == np.asarray(y)).mean())
+
+
+def _fold(model: nn.Module) -> nn.Module:
+    """A BN-folded copy of ``model`` in eval mode (what export writes to ONNX)."""
+    from reramsim.zoo import fold_batchnorm
+
+    return fold_batchnorm(copy.deepcopy(model)).eval()
+
+
+@torch.no_grad()
+def _recalibrate_bn(model: nn.Module, images: torch.Tensor) -> None:
+    """Replace every BatchNorm's running statistics by those of ``images`` (one batch).
+
+    Only the BatchNorms run in training mode (dropout stays off); the model is left in
+    eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: one batch gives exactly its statistics
+        m.train()
+    try:
+        model(images)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()

@@ -108,7 +108,8 @@ def run_search(env: PruningEnv, episodes: int, warmup: int = 100, *, seed: int =
     sig = {"format": CHECKPOINT_FORMAT, "seed": seed, "warmup": warmup,
            "ddpg": asdict(settings), "granularity": env.granularity, "alpha": env.alpha,
            "max_drop": env.max_drop, "n_val": len(env.val[0]),
-           "max_rates": env.max_rates.tolist(), "config": env.config.name, **(signature or {})}
+           "max_rates": env.max_rates.tolist(), "config": env.config.name,
+           "bn_recalibration": env.model.bn_recalibration, **(signature or {})}
     ckpt = Path(checkpoint) if checkpoint else None
     start, best, history, seconds = 0, None, [], 0.0
     if ckpt is not None and ckpt.is_file():
