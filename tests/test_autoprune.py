@@ -404,3 +404,22 @@ def test_expand_vector_mask_shape():
     vm = np.array([[True, False], [False, True]])
     assert expand_vector_mask(vm, 3, 2).tolist() == [[True, False], [True, False],
                                                       [False, True]]
+
+
+@pytest.mark.parametrize("engine", ["analytical", "cycle"])
+def test_engines_cost_the_autoprune_data_path(engine, tmp_path):
+    """Both engines run the AUTO-PRUNE mapping and charge index reads and gathered inputs."""
+    from reramsim.prune.export import export_pruned
+    from reramsim.report import build_report
+    from reramsim.simulator import simulate
+    from reramsim.zoo import INPUT_SHAPES
+
+    _, network = export_pruned(randomly_pruned("lenet"), tmp_path / "l.onnx",
+                               INPUT_SHAPES["lenet"])
+    scheme, options = scheme_from_metadata(network)
+    sim = simulate(network, CFG, scheme, engine, options=options)
+    report = build_report(sim)
+    assert report["totals"]["crossbars"] == sim.mapping.n_crossbars
+    energy = report["energy_breakdown"]
+    assert energy["index_buffer"]["energy_pj"] > 0 and energy["input_gather"]["energy_pj"] > 0
+    assert report["area_breakdown"]["index_buffer"]["area_um2"] > 0
