@@ -4,7 +4,8 @@
 * :mod:`.quantized`: the fast, exact integer model that scores a policy's ``acc_reram`` (torch).
 * :mod:`.environment`: the layer table, the state features and the reward (numpy + the model).
 * :mod:`.agent`: DDPG with AMC's defaults (torch).
-* :mod:`.search`: episodes, checkpoints, the best policy, fine-tuning and export (torch).
+* :mod:`.search`: episodes, checkpoints, the best policy (torch).
+* :mod:`.workflow`: validation split, fine-tuning of the best policy, export, summary (torch).
 
 The mapping (OU formation, the OU list, the weight index buffer) is
 :mod:`reramsim.mapping.autoprune`. Importing this package imports only the projection.

@@ -28,7 +28,7 @@ points below the dense network's gets reward 0 [reconstruction].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -125,19 +125,6 @@ def normalise(raw: np.ndarray, total_dense: float) -> np.ndarray:
     out[:, STATE_NAMES.index("xb_saved")] = raw[:, STATE_NAMES.index("xb_saved")] / max(
         total_dense, 1.0)
     return out
-
-
-@dataclass
-class EpisodeResult:
-    """What one episode (a full policy) scored."""
-
-    rates: list[float]
-    crossbars: list[int]
-    cr: float
-    acc_reram: float
-    reward: float
-    feasible: bool
-    states: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, N_STATE)))
 
 
 class PruningEnv:

@@ -11,9 +11,10 @@ every episode, so a search interrupted at any point and resumed with the same
 settings makes exactly the episodes an uninterrupted one would. Ctrl-C stops the
 search after the current step and keeps the best policy so far.
 
-:func:`policy_ratio` and :func:`finetune_policy` turn the best policy into the shared
-driver's run (:func:`reramsim.prune.finetune.prune_model`) with an
-:class:`~.projection.AutoPrunePruner` that carries the rates.
+:func:`policy_ratio` gives the network pruning ratio of a policy, which
+:func:`.workflow.finetune_policy` hands to the shared driver
+(:func:`reramsim.prune.finetune.prune_model`) with an :class:`~.projection.AutoPrunePruner`
+that carries the rates.
 """
 from __future__ import annotations
 
