@@ -73,6 +73,10 @@ def register(subparsers: Any) -> None:
                    help="test images for the ReRAM (functional model) accuracy; 0 skips it")
     p.add_argument("--json", metavar="F", help="also write the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    # --- AUTO-PRUNE (--scheme autoprune; reramsim/cli/prune_autoprune.py) ---
+    from reramsim.cli.prune_autoprune import add_autoprune_args
+
+    add_autoprune_args(p)
     p.set_defaults(func=run)
 
 
@@ -94,6 +98,12 @@ def run(args: argparse.Namespace) -> int:
     )
 
     torch.set_num_threads(2)
+    # --- AUTO-PRUNE searches its own per-layer rates (reramsim/cli/prune_autoprune.py) ---
+    from reramsim.cli.prune_autoprune import check_autoprune_args, run_autoprune
+
+    if args.scheme == "autoprune":
+        return run_autoprune(args)
+    check_autoprune_args(args)
     config = load_config(args.hw, args.overrides)
     params = _params(args)
     pruner = get_pruner(args.scheme, config, **params)

@@ -1,5 +1,6 @@
 """Mappers: one per pruning scheme, in a registry (see :mod:`.base` for the data layout)."""
 from reramsim.mapping import (  # noqa: F401  (register the mappers)
+    autoprune,
     dense,
     forms,
     hybridp,

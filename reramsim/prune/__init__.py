@@ -7,6 +7,8 @@
 * :mod:`.pimprune`, :mod:`.pattern`, :mod:`.hybridp`: the baselines PIM-Prune,
   Pattern-Prune and Hybrid-P (a reconstruction), registered under those module names.
 * :mod:`.forms`: FORMS's polarised fragments (registered ``"forms"``).
+* :mod:`.autoprune`: AUTO-PRUNE's column-vector projection (registered ``"autoprune"``), its
+  DDPG agent, environment and search (the search modules need torch).
 * :mod:`.metadata`: the JSON entry a pruned ONNX file carries, and
   :func:`scheme_from_metadata` for the simulator. numpy only.
 * :mod:`.finetune`: gradual pruning with fixed masks between projections, or ADMM
@@ -16,6 +18,7 @@
 Importing this package does not import torch.
 """
 from reramsim.prune import (  # noqa: F401  (register the pruners)
+    autoprune,
     forms,
     hybridp,
     pattern,

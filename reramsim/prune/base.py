@@ -116,7 +116,7 @@ class Pruner(ABC):
             a :class:`Projection` with ``mask.sum() <= target.keep``.
         """
 
-    # -- optional hooks (used by the baselines: Pattern-Prune) ---------------------------------
+    # -- optional hooks (used by Pattern-Prune and AUTO-PRUNE) ---------------------------------
 
     def prunable(self, target: LayerTarget) -> bool:
         """Whether the scheme prunes this layer at all; False: it stays dense and the
@@ -130,6 +130,15 @@ class Pruner(ABC):
     def summary_notes(self, projections: dict[str, Projection]) -> list[str]:
         """Lines for the ``reramsim prune`` summary on how layers were treated (default none)."""
         return []
+
+    def layer_budgets(self, names: list[str], scores: list[np.ndarray], ratio: float
+                      ) -> list[int] | None:
+        """Weights to keep per layer when the scheme sets them itself (AUTO-PRUNE's policy).
+
+        ``None`` (the default): the driver allocates budgets for network ratio ``ratio``
+        with :func:`allocate`.
+        """
+        return None
 
     # ------------------------------------------------------------------------------------------
 

@@ -184,8 +184,11 @@ def project_all(model: nn.Module, pruner: Pruner, ratio: float, allocation: str,
     layers = prunable_layers(model)
     targets = [layer_target(name, module, 0, (weights or {}).get(name))
                for name, module in layers]
-    keep = allocate_prunable(pruner, [scores[n] for n, _ in layers], targets, ratio, allocation,
-                              pixels=[pixels[n] for n, _ in layers] if pixels is not None else None)
+    keep = pruner.layer_budgets([n for n, _ in layers], [scores[n] for n, _ in layers], ratio)
+    if keep is None:
+        keep = allocate_prunable(
+            pruner, [scores[n] for n, _ in layers], targets, ratio, allocation,
+            pixels=[pixels[n] for n, _ in layers] if pixels is not None else None)
     targets = [dataclasses.replace(t, keep=k) for t, k in zip(targets, keep)]
     pruner.prepare(scores, {t.name: t for t in targets})
     return {t.name: pruner.project(scores[t.name], t) for t in targets}

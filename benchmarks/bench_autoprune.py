@@ -1,0 +1,262 @@
+"""AUTO-PRUNE on the digits zoo: search speed, CR on crossbars, accuracy, efficiency, granularity.
+
+Three parts (``--parts``):
+
+* ``speed``: one episode on Plain20 with ``--val-size`` (200) validation images on one
+  core (torch and BLAS at 1 thread): seconds per warm-up episode and per learning
+  episode (with the agent's updates), split into crossbar counting (the mapper's
+  count), the accuracy model (quantise + calibrate, then the validation images) and the
+  agent; beside it, the functional model doing the same accuracy (build + run).
+* ``eval``: ``reramsim prune MODEL --scheme autoprune`` on each ``--models`` (default
+  AlexNet, VGG16, Plain20; ``--quick``: Plain20 with few episodes and epochs) on
+  ``autoprune_128x128_ou32``; then dense and pruned simulated (``--engine``, default
+  analytical): CR on crossbars, float accuracy dense / pruned (drop in points), ReRAM
+  accuracy (functional model), energy efficiency (dense energy / pruned energy per
+  inference), area efficiency (throughput per area, pruned / dense), index overhead
+  (weight index buffer bits / kept weight bits), search seconds. The paper's rows are
+  printed beside ours.
+* ``granularity``: the same for ``g`` in ``--granularities`` on ``--granularity-model``
+  (AlexNet; ``--quick``: LeNet).
+
+Pruned models are cached as ``models/build/<model>_autoprune_g<g>_e<episodes>_f<epochs>.onnx``
+with the CLI's JSON beside them (``--force`` redoes them). Writes
+``models/build/bench_autoprune.json``.
+
+    python benchmarks/bench_autoprune.py --quick
+    python benchmarks/bench_autoprune.py --parts eval --models alexnet vgg16 plain20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reramsim import training as train  # noqa: E402
+from reramsim.config import load_config  # noqa: E402
+from reramsim.datasets import load_dataset  # noqa: E402
+from reramsim.zoo import INPUT_SHAPES  # noqa: E402
+
+BUILD = ROOT / "models" / "build"
+HW = "autoprune_128x128_ou32"
+#: The slides' "Compression rate" table (CR on crossbars; accuracy drop, points).
+PAPER = {"alexnet": {"autoprune": (14.3, 0.26), "pimprune": (4.3, 0.55), "pattern": (1.1, 2.88)},
+         "vgg16": {"autoprune": (11.9, 0.67), "pimprune": (6.1, 0.67), "pattern": (2.6, 0.86)},
+         "plain20": {"autoprune": (10.3, -0.15), "pimprune": (7.3, -0.05),
+                     "pattern": (1.2, -0.10)}}
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def bench_speed(val_size: int, episodes: int) -> dict:
+    """Per-episode seconds on Plain20, one core (module doc)."""
+    from threadpoolctl import threadpool_limits
+
+    from reramsim.functional import FunctionalModel
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune.autoprune.agent import DDPG
+    from reramsim.prune.autoprune.environment import N_STATE, PruningEnv
+    from reramsim.prune.autoprune.search import run_episode
+
+    torch.set_num_threads(1)
+    config = load_config(HW)
+    x, y = load_dataset("digits", "train", INPUT_SHAPES["plain20"])
+    model = train.load_trained("plain20")
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        env = PruningEnv(model, config, INPUT_SHAPES["plain20"], x[:64],
+                         (x[-val_size:], y[-val_size:]))
+        setup = time.perf_counter() - t0
+        warmup = 4  # 4 x 20 transitions fill a 64-transition batch: updates from episode 4 on
+        agent = DDPG(N_STATE, env.n_layers, warmup=warmup, seed=0)
+        timing = _Timing(env)
+        rows = []
+        for ep in range(warmup + episodes):
+            timing.reset()
+            t0, c0 = time.perf_counter(), time.process_time()
+            policy, _, transitions = run_episode(env, agent, ep)
+            t1 = time.perf_counter()
+            agent.observe_episode(transitions, policy.reward, ep)
+            t2 = time.perf_counter()
+            rows.append({"episode": ep, "learning": ep >= warmup, "seconds": t2 - t0,
+                         "cpu_seconds": time.process_time() - c0, "agent_update": t2 - t1,
+                         **timing.parts})
+        timing.restore()
+        net = load_onnx(train.ensure("plain20"))
+        t0 = time.perf_counter()
+        fm = FunctionalModel(net, config, scheme="autoprune", calibration=x[:64])
+        t1 = time.perf_counter()
+        fm.accuracy(x[-val_size:], y[-val_size:])
+        t2 = time.perf_counter()
+    learn = [r for r in rows if r["learning"]]
+    warm = [r for r in rows if not r["learning"]][1:]  # the first pays one-time imports
+    mean = {k: float(np.mean([r[k] for r in learn])) for k in learn[0] if k not in
+            ("episode", "learning")}
+    return {"val_size": val_size, "setup_s": setup, "warmup_episode_s":
+            float(np.mean([r["seconds"] for r in warm])),
+            "warmup_episode_cpu_s": float(np.mean([r["cpu_seconds"] for r in warm])),
+            "learning": mean,
+            "functional_build_s": t1 - t0, "functional_accuracy_s": t2 - t1, "episodes": rows}
+
+
+class _Timing:
+    """Wraps the environment's crossbar count and evaluation to time them per episode."""
+
+    def __init__(self, env) -> None:
+        self.env, self.parts = env, {}
+        self._crossbars, self._set, self._acc = env.crossbars, env.model.set_masks, \
+            env.model.accuracy
+        env.crossbars = self._wrap(self._crossbars, "crossbar_count")
+        env.model.set_masks = self._wrap(self._set, "quantise_calibrate")
+        env.model.accuracy = self._wrap(self._acc, "accuracy")
+
+    def _wrap(self, fn, key):
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            out = fn(*a, **k)
+            self.parts[key] = self.parts.get(key, 0.0) + time.perf_counter() - t0
+            return out
+        return timed
+
+    def reset(self) -> None:
+        self.parts = {"crossbar_count": 0.0, "quantise_calibrate": 0.0, "accuracy": 0.0}
+
+    def restore(self) -> None:
+        self.env.crossbars, self.env.model.set_masks = self._crossbars, self._set
+        self.env.model.accuracy = self._acc
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def pruned(name: str, g: int, episodes: int, warmup: int, epochs: int, force: bool) -> dict:
+    """Run (or load the cached) ``reramsim prune --scheme autoprune``; its JSON summary."""
+    from reramsim.cli import main
+
+    out = BUILD / f"{name}_autoprune_g{g}_e{episodes}_f{epochs}.onnx"
+    js = out.with_suffix(".json")
+    if force or not (out.is_file() and js.is_file()):
+        train.ensure(name)
+        rc = main(["prune", name, "--scheme", "autoprune", "--hw", HW, "--data", "digits",
+                   "--episodes", str(episodes), "--warmup", str(warmup), "--granularity",
+                   str(g), "--epochs", str(epochs), "-o", str(out), "--json", str(js)])
+        if rc != 0:
+            raise SystemExit(f"reramsim prune {name} failed ({rc})")
+    return json.loads(js.read_text())
+
+
+def efficiency(name: str, summary: dict, engine: str) -> dict:
+    """Energy and area efficiency of the pruned model against dense (simulated)."""
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune import scheme_from_metadata
+    from reramsim.report import build_report, compare_rows
+    from reramsim.simulator import simulate
+
+    config = load_config(HW)
+    dense_net, pruned_net = load_onnx(train.ensure(name)), load_onnx(summary["output"])
+    scheme, options = scheme_from_metadata(pruned_net)
+    reports = [build_report(simulate(dense_net, config, "dense", engine)),
+               build_report(simulate(pruned_net, config, scheme, engine, options=options))]
+    dense, ours = compare_rows(reports)
+    return {"energy_eff": dense["energy_pj"] / ours["energy_pj"],
+            "area_eff": (dense["latency_ns"] * dense["area_um2"])
+            / (ours["latency_ns"] * ours["area_um2"]),
+            "speedup": ours["speedup"], "area_mm2_dense": dense["area_um2"] / 1e6,
+            "area_mm2": ours["area_um2"] / 1e6}
+
+
+def eval_row(name: str, g: int, args) -> dict:
+    s = pruned(name, g, args.episodes, args.warmup, args.epochs, args.force)
+    row = {"model": name, "g": g, "episodes": s["episodes"], "search_s": s["search_seconds"],
+           "xb_dense": s["crossbars_dense"], "xb": s["crossbars"], "cr": s["cr_crossbars"],
+           "acc_dense": s["acc_float_dense"], "acc": s["acc_float"],
+           "drop": 100 * (s["acc_float_dense"] - s["acc_float"]), "acc_reram": s["acc_reram"],
+           "index_overhead": s["index_overhead"], "search_cr": s["search"]["cr_crossbars"],
+           "search_acc": s["search"]["acc_reram"], "search_acc_dense":
+           s["search"]["acc_reram_dense"]}
+    row.update(efficiency(name, s, args.engine))
+    return row
+
+
+def format_rows(rows: list[dict]) -> str:
+    head = (f"{'model':<8} {'g':>3} {'episodes':>8} {'search s':>8} {'xbars d/p':>10} "
+            f"{'CR':>6} {'acc d/p':>13} {'drop':>6} {'ReRAM':>6} {'energy eff':>10} "
+            f"{'area eff':>8} {'index':>6} {'paper AP/PIM':>13}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        paper = PAPER.get(r["model"], {})
+        ref = (f"{paper['autoprune'][0]:.1f}/{paper['pimprune'][0]:.1f}" if paper else "-")
+        reram = r["acc_reram"] if isinstance(r["acc_reram"], float) else float("nan")
+        lines.append(
+            f"{r['model']:<8} {r['g']:>3} {r['episodes']:>8} {r['search_s']:>8.0f} "
+            f"{r['xb_dense']:>4}/{r['xb']:<5} {r['cr']:>5.2f}x {r['acc_dense']:>6.2%}/"
+            f"{r['acc']:<6.2%} {r['drop']:>6.2f} {reram:>6.1%} {r['energy_eff']:>9.2f}x "
+            f"{r['area_eff']:>7.2f}x {r['index_overhead']:>6.2%} {ref:>13}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="Plain20 only, 40 episodes (10 warm-up), 3 fine-tuning epochs; "
+                             "granularity on LeNet")
+    parser.add_argument("--parts", nargs="+", default=["speed", "eval", "granularity"])
+    parser.add_argument("--models", nargs="+", default=None)
+    parser.add_argument("--episodes", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--granularities", type=int, nargs="+", default=[4, 8, 16, 32])
+    parser.add_argument("--granularity-model", default=None)
+    parser.add_argument("--val-size", type=int, default=200)
+    parser.add_argument("--speed-episodes", type=int, default=5)
+    parser.add_argument("--engine", default="analytical")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--json", default=str(BUILD / "bench_autoprune.json"))
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.models = args.models or (["plain20"] if quick else ["alexnet", "vgg16", "plain20"])
+    args.episodes = args.episodes or (40 if quick else 400)
+    args.warmup = args.warmup if args.warmup is not None else (10 if quick else 100)
+    args.epochs = args.epochs if args.epochs is not None else (3 if quick else 30)
+    args.granularity_model = args.granularity_model or ("lenet" if quick else "alexnet")
+    BUILD.mkdir(parents=True, exist_ok=True)
+    out: dict = {"args": vars(args)}
+    if "speed" in args.parts:
+        sp = bench_speed(args.val_size, args.speed_episodes)
+        out["speed"] = sp
+        ln = sp["learning"]
+        print(f"speed, Plain20, {sp['val_size']} validation images, 1 core: warm-up episode "
+              f"{sp['warmup_episode_s']:.3f} s (CPU {sp['warmup_episode_cpu_s']:.3f} s); "
+              f"learning episode {ln['seconds']:.3f} s (CPU {ln['cpu_seconds']:.3f} s) = "
+              f"crossbar count {ln['crossbar_count']:.3f} + quantise/calibrate "
+              f"{ln['quantise_calibrate']:.3f} + accuracy {ln['accuracy']:.3f} + agent updates "
+              f"{ln['agent_update']:.3f} (+ rest); functional model instead: build "
+              f"{sp['functional_build_s']:.2f} s + accuracy {sp['functional_accuracy_s']:.2f} s",
+              flush=True)
+    torch.set_num_threads(2)
+    if "eval" in args.parts:
+        rows = [eval_row(name, 16, args) for name in args.models]
+        out["eval"] = rows
+        print(f"\nAUTO-PRUNE on {HW}, digits, {args.episodes} episodes ({args.warmup} warm-up), "
+              f"{args.epochs} fine-tuning epochs, engine {args.engine}")
+        print(format_rows(rows), flush=True)
+    if "granularity" in args.parts:
+        rows = [eval_row(args.granularity_model, g, args) for g in args.granularities]
+        out["granularity"] = rows
+        print(f"\nGranularity on {args.granularity_model}")
+        print(format_rows(rows), flush=True)
+    Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
