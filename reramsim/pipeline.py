@@ -26,7 +26,8 @@ from reramsim.prune.metadata import resolve_scheme
 from reramsim.quantize import FunctionalError
 
 __all__ = ["default_engine", "describe_adc", "describe_hardware", "functional_model",
-           "load_config", "load_model", "read_inputs", "run_batches", "simulate"]
+           "load_config", "load_model", "read_inputs", "run_batches", "simulate",
+           "trace_truncation"]
 
 ModelLike = str | os.PathLike[str] | Network
 ConfigLike = str | os.PathLike[str] | Config
@@ -64,7 +65,7 @@ def default_engine() -> str:
 
 def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
              scheme: str | None = None, engine: str | None = None,
-             trace: str | os.PathLike[str] | None = None):
+             trace: str | os.PathLike[str] | None = None, trace_limit: int | None = None):
     """Map, place and run one model on one hardware config; return the
     :class:`reramsim.simulator.Simulation` that :func:`reramsim.report.build_report` renders.
 
@@ -76,6 +77,8 @@ def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
             names (with its per-layer tables), else ``"dense"``.
         engine: ``"cycle"``, ``"analytical"`` or ``"pyref"``; ``None``: :func:`default_engine`.
         trace: a path for the cycle engine's Chrome trace.
+        trace_limit: the most records the trace keeps (None: the engine's default);
+            :func:`trace_truncation` says whether a trace file hit it.
 
     Raises:
         ReramsimError subclasses from the importer, the config loader, the metadata
@@ -86,8 +89,22 @@ def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
     network = _network(model)
     config = _config(hw, overrides)
     scheme, options = resolve_scheme(network, scheme)
+    limit = {} if trace_limit is None else {"trace_limit": trace_limit}
     return run_simulation(network, config, scheme=scheme, engine=engine or default_engine(),
-                          options=options, trace=trace)
+                          options=options, trace=trace, **limit)
+
+
+def trace_truncation(path: str | os.PathLike[str]) -> str | None:
+    """None when the Chrome trace at ``path`` holds every record, else a line saying how
+    many it kept and dropped (the run itself was complete; a higher trace limit keeps more)."""
+    import json
+
+    with open(path) as f:
+        info = json.load(f).get("otherData", {})
+    if not info.get("truncated"):
+        return None
+    return (f"{path}: trace truncated: kept the first {info.get('recorded', 0):,} records, "
+            f"dropped {info.get('dropped', 0):,} (the simulation itself was complete)")
 
 
 def functional_model(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),

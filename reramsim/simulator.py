@@ -5,7 +5,7 @@
 >>> sim.result.total_cycles  # doctest: +SKIP
 
 Engines live in a registry (``analytical``, ``cycle``, ``pyref``); each is
-``fn(network, mapping, placement, trace) -> (SimResult, ComponentStats | None)``.
+``fn(network, mapping, placement, trace, trace_limit) -> (SimResult, ComponentStats | None)``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from pathlib import Path
 from reramsim import ReramsimError
 from reramsim.analytical import run_analytical
 from reramsim.config import Config
-from reramsim.engine import ComponentStats, engine_available, run_cycle_detailed
+from reramsim.engine import (DEFAULT_TRACE_EVENTS, ComponentStats, engine_available,
+                             run_cycle_detailed)
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping, map_network
 from reramsim.placement import Placement, place
@@ -53,7 +54,7 @@ class Simulation:
     components: ComponentStats | None = None
 
 
-EngineFn = Callable[[Network, NetworkMapping, Placement, "str | Path | None"],
+EngineFn = Callable[[Network, NetworkMapping, Placement, "str | Path | None", int],
                     "tuple[SimResult, ComponentStats | None]"]
 #: The engines available in this build, by name.
 ENGINES: Registry[EngineFn] = Registry("engine", SimulationError)
@@ -62,27 +63,28 @@ registered_engines = ENGINES.names
 
 
 @register_engine("analytical")
-def _analytical(network, mapping, placement, trace):
+def _analytical(network, mapping, placement, trace, trace_limit):
     if trace is not None:
         raise SimulationError("the analytical engine has no events to trace; use engine='cycle'")
     return run_analytical(network, mapping, placement), None
 
 
 @register_engine("pyref")
-def _pyref(network, mapping, placement, trace):
+def _pyref(network, mapping, placement, trace, trace_limit):
     if trace is not None:
         raise SimulationError("the pyref engine writes no trace; use engine='cycle'")
     return run_pyref(network, mapping, placement), None
 
 
 if engine_available():
-    register_engine("cycle")(lambda network, mapping, placement, trace:
-                             run_cycle_detailed(network, mapping, placement, trace))
+    register_engine("cycle")(lambda network, mapping, placement, trace, trace_limit:
+                             run_cycle_detailed(network, mapping, placement, trace, trace_limit))
 
 
 def simulate(network: Network, config: Config, scheme: str = "dense", engine: str = "cycle",
              mapping: NetworkMapping | None = None, options: dict[str, dict] | None = None,
-             trace: str | Path | None = None) -> Simulation:
+             trace: str | Path | None = None,
+             trace_limit: int = DEFAULT_TRACE_EVENTS) -> Simulation:
     """Map ``network`` with ``scheme``, place it and run ``engine``.
 
     Args:
@@ -95,18 +97,23 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
         mapping: a mapping already built (its config must be ``config``).
         options: per-layer mapper options (see :func:`reramsim.mapping.map_network`).
         trace: a path for the cycle engine's Chrome trace.
+        trace_limit: the most trace records kept; past it the trace file says it was
+            truncated (``otherData.truncated``).
 
     Raises:
-        SimulationError: an unknown engine or a mapping built for another config.
+        SimulationError: an unknown engine, a mapping built for another config, or
+            ``trace_limit`` < 1.
         reramsim.mapping.MappingError: the mapping or placement failed.
         reramsim.plan.TimingError, reramsim.engine.EngineError: the run failed.
     """
     run_engine = ENGINES.get(engine)
+    if trace_limit < 1:
+        raise SimulationError(f"--trace-limit must be >= 1, got {trace_limit}")
     if mapping is None:
         mapping = map_network(network, config, scheme, options)
     elif dataclasses.replace(mapping.config, source=config.source) != config:
         raise SimulationError(f"the mapping was built for config '{mapping.config.name}', "
                               f"not '{config.name}'")
     placement = place(network, mapping)
-    result, components = run_engine(network, mapping, placement, trace)
+    result, components = run_engine(network, mapping, placement, trace, trace_limit)
     return Simulation(network, config, mapping, placement, result, components)

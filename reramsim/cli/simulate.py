@@ -17,6 +17,7 @@ examples:
   reramsim simulate models/lenet.onnx --hw hw_configs/isaac.yaml
   reramsim simulate models/plain20.onnx --hw isaac --set ou.rows=32 --set ou.cols=32 --json p.json
   reramsim simulate models/lenet.onnx --hw isaac --engine analytical --csv lenet.csv
+  reramsim simulate models/lenet.onnx --hw isaac --out results/lenet   # files, trace and PNGs
 """
 
 
@@ -38,18 +39,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trace", metavar="FILE",
                         help="cycle engine: write its events as a Chrome trace (JSON; open in "
                              "Perfetto or chrome://tracing)")
+    # --- results folder and trace cap (reramsim.outputs) ---
+    parser.add_argument("--out", metavar="DIR",
+                        help="write a results folder: report.txt/.json, layers.csv, the resolved "
+                             "config.yaml, PNGs of the energy and area breakdowns and the layer "
+                             "timeline, and (cycle engine) trace.json")
+    parser.add_argument("--trace-limit", type=int, default=None, metavar="N",
+                        help="keep up to N trace records (default 100,000); a trace that hits "
+                             "the cap says so")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, print the table, write the requested files."""
-    from reramsim.pipeline import simulate
+    from pathlib import Path
+
+    from reramsim.pipeline import default_engine, simulate, trace_truncation
     from reramsim.report import build_report, format_table, write_csv, write_json
 
+    trace = args.trace
+    if args.out and not trace and (args.engine or default_engine()) == "cycle":
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        trace = str(Path(args.out) / "trace.json")
     sim = simulate(args.model, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
-                   trace=args.trace)
+                   trace=trace, trace_limit=args.trace_limit)
     report = build_report(sim)
     written = []
+    if args.out:
+        from reramsim.outputs import write_outputs
+
+        written += [str(p) for p in write_outputs(report, args.out)]
+    if trace:
+        written.append(trace)
     for path, write in ((args.json, write_json), (args.csv, write_csv)):
         if path:
             write(report, path)
@@ -57,4 +78,6 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report))
     for path in written:
         print(f"wrote {path}")
+    if trace and (note := trace_truncation(trace)):
+        print(f"{note}; raise --trace-limit to keep more")
     return 0

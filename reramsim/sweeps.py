@@ -1,4 +1,4 @@
-"""Design-space sweeps: many simulations over a grid of config values, run where a backend says.
+"""Design-space sweeps (``reramsim sweep``, ``rs.sweep``): many simulations over a grid.
 
 A sweep is the product of its models, its schemes and one list of values per
 ``--grid`` key (``adc.bits=4,6,8``); ``random`` picks that many distinct points
@@ -37,8 +37,8 @@ import yaml
 
 from reramsim import ReramsimError
 
-__all__ = ["BACKENDS", "SweepError", "SweepSpec", "load_records", "parse_grid", "run_point",
-           "run_sweep", "table_rows", "write_csv"]
+__all__ = ["BACKENDS", "SweepError", "SweepSpec", "csv_text", "load_records", "override",
+           "parse_grid", "run_point", "run_sweep", "table_rows", "write_csv"]
 
 BACKENDS = ("local", "ray")
 RESULTS_JSONL = "results.jsonl"
@@ -132,7 +132,7 @@ class SweepSpec:
             swept = dict(zip(keys, values, strict=True))
             task = {
                 "model": str(model), "hw": str(self.hw), "scheme": scheme, "engine": engine,
-                "set": [*self.overrides, *(f"{k}={_yaml_text(v)}" for k, v in swept.items())],
+                "set": [*self.overrides, *(override(k, v) for k, v in swept.items())],
                 "data": self.data, "data_limit": self.data_limit,
             }
             task["point"] = hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:16]
@@ -142,8 +142,10 @@ class SweepSpec:
         return tasks
 
 
-def _yaml_text(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+def override(key: str, value: Any) -> str:
+    """``("adc.bits", 6)`` -> ``"adc.bits=6"``: a ``--set`` string that reads back as ``value``."""
+    text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    return f"{key}={text}"
 
 
 # --------------------------------------------------------------------------- one point
@@ -222,7 +224,7 @@ def _run_local(tasks: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["reramsim.sweep", "reramsim.pipeline", "reramsim.report"])
+    context.set_forkserver_preload(["reramsim.sweeps", "reramsim.pipeline", "reramsim.report"])
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {pool.submit(run_point, task): task for task in tasks}
         for future in as_completed(futures):

@@ -1,0 +1,81 @@
+"""Sweep throughput per backend: points per second on ResNet-20, the speedup of 2 local
+workers over 1, and Ray's overhead per point.
+
+    python benchmarks/bench_sweep.py            # 100 points (5 OU sizes x 5 ADC sharings x 4 ADC bits)
+    python benchmarks/bench_sweep.py --quick    # 12 points
+
+Each configuration runs the same points into a fresh folder through
+:func:`reramsim.sweeps.run_sweep`; the check that all of them wrote the same
+results.csv is part of the run. Ray's overhead per point = (Ray wall time x Ray
+CPUs - local 1-worker wall time) / points: the time a point costs beyond its
+simulation (task submission, scheduling, result transfer, Ray start-up amortised).
+Ray runs on a local instance bound to 127.0.0.1 with usage statistics off.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from reramsim.sweeps import RESULTS_CSV, SweepSpec, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spec(quick: bool) -> SweepSpec:
+    """100 ResNet-20 points (12 with ``quick``), all valid on the ISAAC config."""
+    grid = {"ou.rows": [8, 16, 32, 64, 128], "ou.cols": [8, 16, 32, 64, 128],
+            "adc.bits": [4, 5, 6, 8]}
+    if quick:
+        grid = {"ou.rows": [16, 32, 64], "ou.cols": [32, 64], "adc.bits": [4, 8]}
+    return SweepSpec(models=[str(ROOT / "models" / "resnet20.onnx")], hw="isaac", grid=grid,
+                     engine="cycle")
+
+
+def timed(sweep: SweepSpec, backend: str, jobs: int, folder: Path) -> float:
+    start = time.perf_counter()
+    records = run_sweep(sweep, folder, backend=backend, jobs=jobs, progress=False)
+    seconds = time.perf_counter() - start
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed:
+        raise SystemExit(f"{backend} x{jobs}: {len(failed)} points failed: {failed[0]['error']}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="12 points instead of 100")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args()
+    sweep = spec(args.quick)
+    n = len(sweep.tasks())
+    runs = [("local", 1), ("local", 2), ("ray", 2)]
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend, jobs in runs:
+            folder = Path(tmp) / f"{backend}{jobs}"
+            rows[(backend, jobs)] = timed(sweep, backend, jobs, folder)
+        csvs = {(Path(tmp) / f"{b}{j}" / RESULTS_CSV).read_text() for b, j in runs}
+    serial = rows[("local", 1)]
+    print(f"ResNet-20, {n} points, cycle engine; identical results.csv on every backend: "
+          f"{len(csvs) == 1}")
+    print(f"{'backend':<8} {'workers':>7} {'wall [s]':>9} {'points/s':>9} {'speedup':>8}")
+    for (backend, jobs), seconds in rows.items():
+        print(f"{backend:<8} {jobs:>7} {seconds:>9.1f} {n / seconds:>9.2f} "
+              f"{serial / seconds:>7.2f}x")
+    ray_overhead = (rows[("ray", 2)] * 2 - serial) / n
+    print(f"Ray overhead per point (start-up included): {ray_overhead:.3f} s "
+          f"(serial time per point {serial / n:.3f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "points": n, "identical": len(csvs) == 1,
+            "runs": [{"backend": b, "workers": j, "seconds": s, "points_per_s": n / s}
+                     for (b, j), s in rows.items()],
+            "speedup_2_over_1": serial / rows[("local", 2)],
+            "ray_overhead_s_per_point": ray_overhead}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
