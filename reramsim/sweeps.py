@@ -238,6 +238,10 @@ def _run_ray(tasks: list[dict[str, Any]], jobs: int,
              address: str | None) -> Iterator[dict[str, Any]]:
     """Records as Ray tasks finish, on the cluster at ``address`` or a local instance."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # report nothing to anyone
+    loopback = not address or address.rsplit(":", 1)[0].strip("[]") in _LOOPBACK
+    if loopback:
+        # Ray would swap a loopback address for this machine's outward IP; keep it loopback.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -246,9 +250,10 @@ def _run_ray(tasks: list[dict[str, Any]], jobs: int,
     if owned:
         try:
             if address:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
+                ray.init(address=address, log_to_driver=False, configure_logging=False,
+                         **({"_node_ip_address": "127.0.0.1"} if loopback else {}))
             else:
-                ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False,
+                ray.init(address="local", num_cpus=jobs, include_dashboard=False, log_to_driver=False,
                          configure_logging=False, _node_ip_address="127.0.0.1")
         except (ConnectionError, RuntimeError, ValueError) as err:
             where = f"--ray-address {address}" if address else "a local Ray instance"
@@ -267,6 +272,9 @@ def _run_ray(tasks: list[dict[str, Any]], jobs: int,
     finally:
         if owned:
             ray.shutdown()
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _failed(task: dict[str, Any], err: BaseException) -> dict[str, Any]:
