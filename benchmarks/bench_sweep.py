@@ -1,7 +1,7 @@
 """Sweep throughput per backend: points per second on ResNet-20, the speedup of 2 local
 workers over 1, and Ray's overhead per point.
 
-    python benchmarks/bench_sweep.py            # 100 points (5 OU sizes x 5 ADC sharings x 4 ADC bits)
+    python benchmarks/bench_sweep.py            # 100 points: 5 OU rows x 5 OU cols x 4 ADC bits
     python benchmarks/bench_sweep.py --quick    # 12 points
 
 Each configuration runs the same points into a fresh folder through

@@ -17,8 +17,12 @@ from pathlib import Path
 from reramsim import ReramsimError
 from reramsim.analytical import run_analytical
 from reramsim.config import Config
-from reramsim.engine import (DEFAULT_TRACE_EVENTS, ComponentStats, engine_available,
-                             run_cycle_detailed)
+from reramsim.engine import (
+    DEFAULT_TRACE_EVENTS,
+    ComponentStats,
+    engine_available,
+    run_cycle_detailed,
+)
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping, map_network
 from reramsim.placement import Placement, place

@@ -135,7 +135,8 @@ class SweepSpec:
                 "set": [*self.overrides, *(override(k, v) for k, v in swept.items())],
                 "data": self.data, "data_limit": self.data_limit,
             }
-            task["point"] = hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(json.dumps(task, sort_keys=True).encode())
+            task["point"] = digest.hexdigest()[:16]
             task["index"] = index
             task["values"] = {"model": str(model), "scheme": scheme, **swept}
             tasks.append(task)
@@ -253,8 +254,9 @@ def _run_ray(tasks: list[dict[str, Any]], jobs: int,
                 ray.init(address=address, log_to_driver=False, configure_logging=False,
                          **({"_node_ip_address": "127.0.0.1"} if loopback else {}))
             else:
-                ray.init(address="local", num_cpus=jobs, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False, _node_ip_address="127.0.0.1")
+                ray.init(address="local", num_cpus=jobs, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False,
+                         _node_ip_address="127.0.0.1")
         except (ConnectionError, RuntimeError, ValueError) as err:
             where = f"--ray-address {address}" if address else "a local Ray instance"
             raise SweepError(f"{where}: cannot start or join Ray: {err}") from None

@@ -10,8 +10,7 @@ import pytest
 from reramsim.cli import main
 from reramsim.pipeline import simulate
 from reramsim.report import build_report
-from reramsim.sweeps import (SweepError, SweepSpec, config_hash, load_records, parse_grid,
-                             run_sweep)
+from reramsim.sweeps import SweepError, SweepSpec, config_hash, load_records, parse_grid, run_sweep
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ EPILOG = """examples:
   reramsim simulate models/plain20.onnx --hw isaac --set adc.bits=6 --json out.json
   reramsim accuracy models/lenet.onnx --hw isaac --data digits
   reramsim prune lenet --scheme segprune --target-ratio 8 --data digits -o lenet_seg.onnx
-  reramsim sweep models/lenet.onnx --hw isaac --grid ou.rows=16,32 --grid adc.bits=4,6 --out s --plot
+  reramsim sweep models/lenet.onnx --hw isaac --grid ou.rows=16,32 --grid adc.bits=4,6 --out s
   reramsim config show isaac
 """
 

@@ -38,7 +38,7 @@ class FieldInfo:
 
 
 def unit_of(name: str) -> str:
-    """The unit a field name carries: ``energy_pj_per_bit_hop`` -> ``pJ/bit/hop``; ``""`` if none."""
+    """The unit in a field's name: ``energy_pj_per_bit_hop`` -> ``pJ/bit/hop``; ``""`` if none."""
     tokens = name.split("_")
     for i, token in enumerate(tokens):
         if token in UNITS:
@@ -122,7 +122,7 @@ per section; each field there has its unit in its name, a range, a default and a
 prints every field of a resolved config with its value, unit, range and doc.
 
 ```yaml
-base: isaac              # inherit every value of hw_configs/isaac.yaml (or a path relative to this file)
+base: isaac              # every value of hw_configs/isaac.yaml (or a path relative to this file)
 name: my_variant
 ou: {rows: 32, cols: 32}
 adc:
