@@ -1,8 +1,8 @@
 """The cycle-level engine, Python side: validate, flatten, call the Cython loop, build stats.
 
 :func:`run_cycle` builds the timing plan (:func:`reramsim.plan.build_plan`),
-flattens it into C-contiguous numpy arrays (struct of arrays, the ``Model`` of
-``reramsim/_core/_engine.pxd``), runs :func:`reramsim._core._engine.run` once
+flattens it into C-contiguous numpy arrays (struct of arrays, the fields declared in
+:mod:`reramsim._core.contract`), runs :func:`reramsim._core._engine.run` once
 without the GIL and turns its arrays into a :class:`~reramsim.stats.SimResult`.
 The semantics are in ``docs/timing.md``; :mod:`reramsim.pyref` runs the same
 handlers in plain Python and must agree cycle for cycle.
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from reramsim import ReramsimError
+from reramsim._core.contract import ALL_EVENTS, ARRAYS, SIZES, EventKind
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping
 from reramsim.placement import Placement
@@ -94,14 +95,13 @@ def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """The plan as the ``Model`` arrays and sizes of ``_engine.pxd`` (C-contiguous).
+    """The plan as the engine's arrays and sizes (``contract.ARRAYS``, ``contract.SIZES``).
 
-    int64 for times, counts and OU offsets; int32 for indices.
+    Each array is C-contiguous in the dtype its declaration gives.
     """
-    i64, i32 = np.int64, np.int32
     layers, flows, edges = plan.layers, plan.flows, plan.edges
-    pixels = np.array([lp.n_pixels for lp in layers], i64)
-    pix_off = np.zeros(len(layers), i64)
+    pixels = np.array([lp.n_pixels for lp in layers], np.int64)
+    pix_off = np.zeros(len(layers), np.int64)
     if len(layers):
         pix_off[1:] = np.cumsum(pixels)[:-1]
     rk = {k: i for i, k in enumerate(RESOURCE_KINDS)}
@@ -111,59 +111,49 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
     f_link_ptr, f_links = _csr([f.links for f in flows])
     f_edge_ptr, f_edges = _csr([f.edges for f in flows])
     need = [e.need for e in edges]
-    e_need_off = np.zeros(len(edges), i64)
+    e_need_off = np.zeros(len(edges), np.int64)
     if edges:
         e_need_off[1:] = np.cumsum([len(n) for n in need])[:-1]
 
-    def col(values, dtype) -> np.ndarray:
-        return np.ascontiguousarray(np.asarray(values, dtype))
-
-    arrays = {
+    values = {
         "l_pixels": pixels, "l_pix_off": pix_off,
-        "l_t_fetch": col([lp.t_fetch for lp in layers], i64),
-        "l_t_unit": col([lp.t_unit for lp in layers], i64),
-        "l_t_out": col([lp.t_out for lp in layers], i64),
-        "l_res_fetch": col([lp.res_fetch for lp in layers], i32),
-        "l_res_unit": col([lp.res_unit for lp in layers], i32),
-        "l_res_out": col([lp.res_out for lp in layers], i32),
-        "l_unit_rkind": col([rk[lp.unit] for lp in layers], i32),
-        "l_unit_ckind": col([ck[lp.unit_count_kind] for lp in layers], i32),
-        "l_fetch_acc": col([lp.fetch_accesses for lp in layers], i64),
-        "l_unit_ops": col([lp.unit_ops for lp in layers], i64),
-        "l_out_writes": col([lp.out_writes for lp in layers], i64),
-        "l_out_reads": col([lp.out_reads * len(lp.flows) for lp in layers], i64),
-        "l_xb_lo": col([lp.xbar_lo for lp in layers], i32),
-        "l_xb_hi": col([lp.xbar_hi for lp in layers], i32),
-        "l_edge_ptr": l_edge_ptr.astype(i32), "l_edges": l_edges,
-        "l_flow_ptr": l_flow_ptr.astype(i32), "l_flows": l_flows,
-        "x_layer": col(plan.xbar_layer, i32), "x_adc": col(plan.xbar_adc, i32),
-        "x_ou_lo": col(plan.xbar_ou_lo, i64), "x_ou_hi": col(plan.xbar_ou_hi, i64),
-        "o_t_first": col(plan.ou_t_first, i64), "o_t_rest": col(plan.ou_t_rest, i64),
-        "o_t_adc": col(plan.ou_t_adc, i64), "o_rows": col(plan.ou_n_rows, i64),
-        "o_cols": col(plan.ou_n_cols, i64),
-        "o_cells": col(np.asarray(plan.ou_n_rows) * np.asarray(plan.ou_n_cols), i64),
-        "o_index": col(plan.ou_index_reads, i64), "o_gather": col(plan.ou_gather, i64),
-        "e_consumer": col([e.consumer for e in edges], i32),
-        "e_flow": col([e.flow for e in edges], i32),
-        "e_need_off": e_need_off,
-        "need": col(np.concatenate(need) if need else np.zeros(0), i64),
-        "f_src": col([f.src for f in flows], i32), "f_link_ptr": f_link_ptr, "f_links": f_links,
-        "f_t_serial": col([f.t_serial for f in flows], i64),
-        "f_t_inwrite": col([f.t_inwrite for f in flows], i64),
-        "f_res_inwrite": col([f.res_inwrite for f in flows], i32),
-        "f_bits": col([f.bits for f in flows], i64),
-        "f_inwrites": col([f.inwrites for f in flows], i64),
-        "f_edge_ptr": f_edge_ptr.astype(i32), "f_edges": f_edges,
-        "r_kind": col([rk[k] for k in plan.res_kind], i32),
+        "l_t_fetch": [lp.t_fetch for lp in layers], "l_t_unit": [lp.t_unit for lp in layers],
+        "l_t_out": [lp.t_out for lp in layers],
+        "l_res_fetch": [lp.res_fetch for lp in layers],
+        "l_res_unit": [lp.res_unit for lp in layers], "l_res_out": [lp.res_out for lp in layers],
+        "l_unit_rkind": [rk[lp.unit] for lp in layers],
+        "l_unit_ckind": [ck[lp.unit_count_kind] for lp in layers],
+        "l_fetch_acc": [lp.fetch_accesses for lp in layers],
+        "l_unit_ops": [lp.unit_ops for lp in layers],
+        "l_out_writes": [lp.out_writes for lp in layers],
+        "l_out_reads": [lp.out_reads * len(lp.flows) for lp in layers],
+        "l_xb_lo": [lp.xbar_lo for lp in layers], "l_xb_hi": [lp.xbar_hi for lp in layers],
+        "l_edge_ptr": l_edge_ptr, "l_edges": l_edges,
+        "l_flow_ptr": l_flow_ptr, "l_flows": l_flows,
+        "x_layer": plan.xbar_layer, "x_adc": plan.xbar_adc,
+        "x_ou_lo": plan.xbar_ou_lo, "x_ou_hi": plan.xbar_ou_hi,
+        "o_t_first": plan.ou_t_first, "o_t_rest": plan.ou_t_rest, "o_t_adc": plan.ou_t_adc,
+        "o_rows": plan.ou_n_rows, "o_cols": plan.ou_n_cols,
+        "o_cells": np.asarray(plan.ou_n_rows) * np.asarray(plan.ou_n_cols),
+        "o_index": plan.ou_index_reads, "o_gather": plan.ou_gather,
+        "e_consumer": [e.consumer for e in edges], "e_flow": [e.flow for e in edges],
+        "e_need_off": e_need_off, "need": np.concatenate(need) if need else np.zeros(0),
+        "f_src": [f.src for f in flows], "f_link_ptr": f_link_ptr, "f_links": f_links,
+        "f_t_serial": [f.t_serial for f in flows], "f_t_inwrite": [f.t_inwrite for f in flows],
+        "f_res_inwrite": [f.res_inwrite for f in flows], "f_bits": [f.bits for f in flows],
+        "f_inwrites": [f.inwrites for f in flows],
+        "f_edge_ptr": f_edge_ptr, "f_edges": f_edges,
+        "r_kind": [rk[k] for k in plan.res_kind],
     }
     sizes = {
         "n_layers": len(layers), "n_xbars": len(plan.xbar_layer), "n_ous": len(plan.ou_t_adc),
         "n_flows": len(flows), "n_edges": len(edges), "n_res": plan.n_resources,
-        "n_pixel_slots": int(pixels.sum()), "n_need": len(arrays["need"]),
+        "n_pixel_slots": int(pixels.sum()), "n_need": len(values["need"]),
         "n_links": len(f_links), "input_steps": plan.input_steps,
         "t_shift_add": plan.t_shift_add, "t_hop": plan.t_hop,
     }
-    return arrays, sizes
+    return ({f.name: np.ascontiguousarray(values[f.name], f.dtype) for f in ARRAYS},
+            {f.name: int(sizes[f.name]) for f in SIZES})
 
 
 def run_cycle(network: Network, mapping: NetworkMapping, placement: Placement,
@@ -231,10 +221,6 @@ def run_plan(plan: TimingPlan, trace: str | Path | None = None,
     return result, components
 
 
-_STAGE_NAMES = {0: "arrive", 1: "input buffer write", 2: "link", 3: "output buffer",
-                4: "unit", 5: "adc convert", 7: "input fetch", 8: "crossbar read"}
-
-
 def write_chrome_trace(path: str | Path, plan: TimingPlan, out: dict, cap: int) -> None:
     """Write the engine's trace records as Chrome trace JSON (one track per component).
 
@@ -246,13 +232,14 @@ def write_chrome_trace(path: str | Path, plan: TimingPlan, out: dict, cap: int) 
     layer_names = [lp.name for lp in plan.layers]
     events: list[dict] = []
     tracks: dict[tuple[int, int], str] = {}
+    stage_names = [e.trace_name for e in ALL_EVENTS]
     for stage, layer, pixel, comp, start, dur in records.tolist():
-        if stage == 8:
+        if stage == EventKind.READ:
             pid, label = 1, f"crossbar{comp} ({layer_names[layer]})"
         else:
             pid, label = 0, plan.res_label[comp]
         tracks.setdefault((pid, comp), label)
-        events.append({"name": f"{layer_names[layer]} p{pixel} {_STAGE_NAMES.get(stage, stage)}",
+        events.append({"name": f"{layer_names[layer]} p{pixel} {stage_names[stage]}",
                        "ph": "X", "ts": start, "dur": dur, "pid": pid, "tid": comp,
                        "args": {"layer": layer_names[layer], "pixel": pixel}})
     meta = [{"name": "process_name", "ph": "M", "pid": 0, "args": {"name": "resources"}},

@@ -7,19 +7,9 @@ the throughput benchmark uses it as the baseline. It makes no attempt at speed:
 every event is a tuple on a heap and every handler is plain Python.
 
 Events are ``(time, kind, seq, a, b, c)``: ``kind`` doubles as the priority, so
-ties at one cycle go by kind, then by push order (``seq``). Kinds, in priority
-order (``a``/``b``/``c`` meaning):
-
-====  ===========  ======================================================
-0     ARRIVE       flow, pixel: the pixel is in the destination's input buffer
-1     INWRITE      flow, pixel: request the destination's input-buffer port
-2     HOP          flow, pixel, hop: request the hop's mesh link
-3     OUT          layer, pixel: request the output-buffer port
-4     UNIT         layer, pixel: request the digital unit (accumulator for weight layers)
-5     XSTEP        crossbar, pixel: a read is done; request the ADC group to convert it
-6     FETCHED      layer, pixel: the input vector is in the crossbars' input registers
-7     FETCH        layer, pixel: the pixel is ready; request the input-buffer port
-====  ===========  ======================================================
+ties at one cycle go by kind, then by push order (``seq``). The kinds, their order and
+what ``a``/``b``/``c`` mean are those of the engine: :class:`reramsim._core.contract.EventKind`
+and ``contract.EVENTS``.
 
 Every resource is a FIFO server: a request at ``now`` starts at
 ``max(now, free)``; the difference is a stall. See ``docs/timing.md``.
@@ -30,14 +20,16 @@ import heapq
 
 import numpy as np
 
+from reramsim._core.contract import EVENTS, EventKind
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping
 from reramsim.placement import Placement
 from reramsim.plan import RESOURCE_KINDS, TimingPlan, build_plan
 from reramsim.stats import EVENT_KINDS, LayerStats, SimResult
 
-ARRIVE, INWRITE, HOP, OUT, UNIT, XSTEP, FETCHED, FETCH = range(8)
-EVENT_NAMES = ("ARRIVE", "INWRITE", "HOP", "OUT", "UNIT", "XSTEP", "FETCHED", "FETCH")
+ARRIVE, INWRITE, HOP, OUT, UNIT, XSTEP, FETCHED, FETCH = (
+    EventKind.ARRIVE, EventKind.INWRITE, EventKind.HOP, EventKind.OUT, EventKind.UNIT,
+    EventKind.XSTEP, EventKind.FETCHED, EventKind.FETCH)
 
 
 class PyRefEngine:
@@ -92,8 +84,10 @@ class PyRefEngine:
         return start
 
     def run(self) -> SimResult:
-        handlers = (self.on_arrive, self.on_inwrite, self.on_hop, self.on_out, self.on_unit,
-                    self.on_xstep, self.on_fetched, self.on_fetch)
+        by_kind = {ARRIVE: self.on_arrive, INWRITE: self.on_inwrite, HOP: self.on_hop,
+                   OUT: self.on_out, UNIT: self.on_unit, XSTEP: self.on_xstep,
+                   FETCHED: self.on_fetched, FETCH: self.on_fetch}
+        handlers = [by_kind[EventKind[e.name]] for e in EVENTS]  # indexed by kind
         for layer in range(len(self.plan.layers)):
             self.try_issue(layer, 0)
         while self.queue:

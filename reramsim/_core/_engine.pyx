@@ -2,32 +2,38 @@
 for the semantics and ``reramsim/pyref.py`` for the same handlers in plain Python).
 
 One entry point, :func:`run`, takes the model as a dict of C-contiguous numpy arrays
-(built by :mod:`reramsim.engine`), checks every index once, runs the event loop
-without the GIL and returns the statistics as numpy arrays. Failures inside the
+(built by :mod:`reramsim.engine`), checks each against its declaration in
+:mod:`reramsim._core.contract` and every index once, runs the event loop without the
+GIL and returns the statistics as numpy arrays. Failures inside the
 loop come back as error codes and are raised here as :class:`EngineError` naming
 the event kind, the component and the cycle.
 """
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport INT64_MAX, INT64_MIN, int32_t, int64_t, uint8_t
 
-from reramsim._core._queue cimport (Event, EventQueue, queue_free, queue_init, queue_next_is,
-                                    queue_pop, queue_push, queue_take_direct)
+from reramsim._core._queue cimport (N_KINDS, Event, EventQueue, queue_free, queue_init,
+                                    queue_next_is, queue_pop, queue_push, queue_take_direct)
 from reramsim._core._types cimport (ERR_BAD_INDEX, ERR_DEADLOCK, ERR_KIND, ERR_NOMEM, ERR_NONE,
                                     ERR_ORDER, ERR_PAST, ERR_STATE, idx_t, time_t)
 
 import numpy as np
 
 from reramsim import ReramsimError
+from reramsim._core.contract import ALL_EVENTS, ARRAYS, DTYPES, SIZES, contract_crc
 
 cnp.import_array()
+
+if contract_crc() != CONTRACT_CRC:
+    raise ImportError("reramsim._core._engine was built from another contract.py; rebuild "
+                      "the extension")
+if <int> N_QUEUED_KINDS > <int> N_KINDS:
+    raise ImportError(f"the event queue holds {N_KINDS} kinds, the contract {N_QUEUED_KINDS}")
 
 
 class EngineError(ReramsimError):
     """The engine was given inconsistent input or reached an impossible state."""
 
 
-#: Names of the event kinds, by value (``EventKind`` in ``_engine.pxd``).
-EVENT_KIND_NAMES = ("ARRIVE", "INWRITE", "HOP", "OUT", "UNIT", "XSTEP", "FETCHED", "FETCH", "READ")
 #: Column order of the per-layer count table (must equal reramsim.stats.EVENT_KINDS).
 COUNT_KIND_NAMES = (
     "ou_step", "cell_read", "dac_conversion", "sample_hold", "adc_conversion", "shift_add",
@@ -48,24 +54,16 @@ _ERROR_TEXT = {
     ERR_KIND: "unknown event kind",
 }
 
-# (input array, what its entries must index) checked by check_model; detail = position here.
-CHECKED_FIELDS = (
-    "l_res_fetch", "l_res_unit", "l_res_out", "l_unit_rkind", "l_unit_ckind", "l_xb_lo/l_xb_hi",
-    "l_edge_ptr", "l_edges", "l_flow_ptr", "l_flows", "l_pixels/l_pix_off", "x_layer", "x_adc",
-    "x_ou_lo/x_ou_hi", "e_consumer", "e_flow", "e_need_off", "need", "f_src", "f_link_ptr",
-    "f_links", "f_res_inwrite", "f_edge_ptr", "f_edges", "r_kind", "durations",
-)
-
-
 # --------------------------------------------------------------------------- checks
 
 
-cdef inline int _bad(Failure* fail, int field, int64_t entry) noexcept nogil:
+cdef inline int _bad(Failure* fail, int field, int other, int64_t entry) noexcept nogil:
     fail.code = ERR_BAD_INDEX
     fail.kind = -1
     fail.component = entry
     fail.time = 0
     fail.detail = field
+    fail.other = other
     return ERR_BAD_INDEX
 
 
@@ -80,85 +78,51 @@ cdef inline bint _csr_ok(const idx_t* ptr, int64_t n, int64_t n_items) noexcept 
 
 
 cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
-    """Every index an input decides is in range, every duration non-negative."""
-    cdef int64_t i, j, lo, hi, need_end, p_src
+    """What the per-field bounds of the contract cannot say: column kinds, CSR pointers,
+    and the consistency of ranges and offsets between tables.
+
+    :func:`run` has already checked every field's dtype, length and declared bounds
+    (``lo``, ``below`` in :mod:`reramsim._core.contract`), so indices used here are valid.
+    """
+    cdef int64_t i, j, need_end, p_src
     cdef idx_t layer
     for i in range(m.n_layers):
-        if not 0 <= m.l_res_fetch[i] < m.n_res:
-            return _bad(fail, 0, i)
-        if not 0 <= m.l_res_unit[i] < m.n_res:
-            return _bad(fail, 1, i)
-        if not 0 <= m.l_res_out[i] < m.n_res:
-            return _bad(fail, 2, i)
-        if not 0 <= m.l_unit_rkind[i] < N_RES_KINDS:
-            return _bad(fail, 3, i)
-        if not 0 <= m.l_unit_ckind[i] < N_COUNT_KINDS:
-            return _bad(fail, 4, i)
-        if not 0 <= m.l_xb_lo[i] <= m.l_xb_hi[i] <= m.n_xbars:
-            return _bad(fail, 5, i)
-        if (m.l_pixels[i] < 1 or m.l_pix_off[i] < 0
-                or m.l_pix_off[i] + m.l_pixels[i] > m.n_pixel_slots):
-            return _bad(fail, 10, i)
-        if m.l_t_fetch[i] < 0 or m.l_t_unit[i] < 0 or m.l_t_out[i] < 0:
-            return _bad(fail, 25, i)
+        if m.l_unit_rkind[i] >= N_RES_KINDS:
+            return _bad(fail, F_L_UNIT_RKIND, -1, i)
+        if m.l_unit_ckind[i] >= N_COUNT_KINDS:
+            return _bad(fail, F_L_UNIT_CKIND, -1, i)
+        if not m.l_xb_lo[i] <= m.l_xb_hi[i] <= m.n_xbars:
+            return _bad(fail, F_L_XB_LO, F_L_XB_HI, i)
+        if m.l_pix_off[i] + m.l_pixels[i] > m.n_pixel_slots:
+            return _bad(fail, F_L_PIXELS, F_L_PIX_OFF, i)
     if not _csr_ok(m.l_edge_ptr, m.n_layers, m.n_edges):
-        return _bad(fail, 6, 0)
+        return _bad(fail, F_L_EDGE_PTR, -1, 0)
     if not _csr_ok(m.l_flow_ptr, m.n_layers, m.n_flows):
-        return _bad(fail, 8, 0)
-    for i in range(m.l_edge_ptr[m.n_layers]):
-        if not 0 <= m.l_edges[i] < m.n_edges:
-            return _bad(fail, 7, i)
-    for i in range(m.l_flow_ptr[m.n_layers]):
-        if not 0 <= m.l_flows[i] < m.n_flows:
-            return _bad(fail, 9, i)
+        return _bad(fail, F_L_FLOW_PTR, -1, 0)
     for i in range(m.n_xbars):
         layer = m.x_layer[i]
-        if not 0 <= layer < m.n_layers or not m.l_xb_lo[layer] <= i < m.l_xb_hi[layer]:
-            return _bad(fail, 11, i)
-        if not 0 <= m.x_adc[i] < m.n_res:
-            return _bad(fail, 12, i)
-        if not 0 <= m.x_ou_lo[i] < m.x_ou_hi[i] <= m.n_ous:
-            return _bad(fail, 13, i)
-    for i in range(m.n_ous):
-        if m.o_t_first[i] < 0 or m.o_t_rest[i] < 0 or m.o_t_adc[i] < 0:
-            return _bad(fail, 25, i)
-    for i in range(m.n_flows):
-        if not 0 <= m.f_src[i] < m.n_layers:
-            return _bad(fail, 18, i)
-        if not 0 <= m.f_res_inwrite[i] < m.n_res:
-            return _bad(fail, 21, i)
-        if m.f_t_serial[i] < 0 or m.f_t_inwrite[i] < 0:
-            return _bad(fail, 25, i)
+        if not m.l_xb_lo[layer] <= i < m.l_xb_hi[layer]:
+            return _bad(fail, F_X_LAYER, -1, i)
+        if not m.x_ou_lo[i] < m.x_ou_hi[i] <= m.n_ous:
+            return _bad(fail, F_X_OU_LO, F_X_OU_HI, i)
     if m.f_link_ptr[0] != 0 or m.f_link_ptr[m.n_flows] > m.n_links:
-        return _bad(fail, 19, 0)
+        return _bad(fail, F_F_LINK_PTR, -1, 0)
     for i in range(m.n_flows):
         if m.f_link_ptr[i + 1] < m.f_link_ptr[i]:
-            return _bad(fail, 19, i)
-    for i in range(m.f_link_ptr[m.n_flows]):
-        if not 0 <= m.f_links[i] < m.n_res:
-            return _bad(fail, 20, i)
+            return _bad(fail, F_F_LINK_PTR, -1, i)
     if not _csr_ok(m.f_edge_ptr, m.n_flows, m.n_edges):
-        return _bad(fail, 22, 0)
-    for i in range(m.f_edge_ptr[m.n_flows]):
-        if not 0 <= m.f_edges[i] < m.n_edges:
-            return _bad(fail, 23, i)
+        return _bad(fail, F_F_EDGE_PTR, -1, 0)
     for i in range(m.n_edges):
-        if not 0 <= m.e_consumer[i] < m.n_layers:
-            return _bad(fail, 14, i)
-        if not 0 <= m.e_flow[i] < m.n_flows:
-            return _bad(fail, 15, i)
         need_end = m.e_need_off[i] + m.l_pixels[m.e_consumer[i]]
-        if m.e_need_off[i] < 0 or need_end > m.n_need:
-            return _bad(fail, 16, i)
+        if need_end > m.n_need:
+            return _bad(fail, F_E_NEED_OFF, -1, i)
         p_src = m.l_pixels[m.f_src[m.e_flow[i]]]
         for j in range(m.e_need_off[i], need_end):
-            if not 1 <= m.need[j] <= p_src:
-                return _bad(fail, 17, j)
+            if m.need[j] > p_src:
+                return _bad(fail, F_NEED, -1, j)
     for i in range(m.n_res):
-        if not 0 <= m.r_kind[i] < N_RES_KINDS:
-            return _bad(fail, 24, i)
-    if m.input_steps < 1 or m.t_shift_add < 0 or m.t_hop < 0:
-        return _bad(fail, 25, -1)
+        if m.r_kind[i] >= N_RES_KINDS:
+            return _bad(fail, F_R_KIND, -1, i)
     return ERR_NONE
 
 
@@ -289,7 +253,7 @@ cdef int on_xstep(const Model* m, State* s, EventQueue* q, const Event* ev) noex
         xb.read += t_read
         s.ou_steps[k] += 1
         if s.trace_cap:
-            _trace(s, TRACE_READ, layer, ev.b, x, now - t_read, t_read)
+            _trace(s, EV_READ, layer, ev.b, x, now - t_read, t_read)
             _trace(s, EV_XSTEP, layer, ev.b, xb.adc, conv, ou.t_adc)
         # The next read starts when this conversion starts (one sample-and-hold stage).
         if b + 1 < m.input_steps:
@@ -415,6 +379,7 @@ cdef inline void _fail(Failure* fail, int code, int32_t kind, int64_t component,
     fail.component = component
     fail.time = time
     fail.detail = detail
+    fail.other = -1
 
 
 cdef int simulate(const Model* m, State* s, EventQueue* q, Failure* fail) noexcept nogil:
@@ -466,32 +431,105 @@ cdef int simulate(const Model* m, State* s, EventQueue* q, Failure* fail) noexce
 # --------------------------------------------------------------------------- entry point
 
 
-cdef object _I64 = np.int64
-cdef object _I32 = np.int32
+# The contract's fields as C tables, filled once at import (run() reads them per call).
+cdef list _SIZE_NAMES = [f.name for f in SIZES]
+cdef list _ARRAY_NAMES = [f.name for f in ARRAYS]
+cdef int64_t _size_lo[N_MODEL_SIZES]      # least value of each size
+cdef int64_t _size_hi[N_MODEL_SIZES]      # largest value its C type holds
+cdef bint _a_is64[N_MODEL_ARRAYS]         # int64 (else int32) entries
+cdef int _a_len[N_MODEL_ARRAYS]           # position in SIZES of the size its length counts
+cdef int _a_extra[N_MODEL_ARRAYS]         # entries beyond that size
+cdef int64_t _a_lo[N_MODEL_ARRAYS]        # least entry, INT64_MIN if unbounded
+cdef int _a_below[N_MODEL_ARRAYS]         # position in SIZES of the bound on entries, or -1
 
 
-cdef const void* _data(dict arrays, str name, object dtype, Py_ssize_t n) except? NULL:
+cdef void _load_contract():
+    cdef Py_ssize_t k
+    size_pos = {name: k for k, name in enumerate(_SIZE_NAMES)}
+    for k, f in enumerate(SIZES):
+        _size_lo[k] = f.lo
+        _size_hi[k] = np.iinfo(DTYPES[f.ctype]).max
+    for k, f in enumerate(ARRAYS):
+        _a_is64[k] = f.dtype == "int64"
+        _a_len[k] = size_pos[f.length_size]
+        _a_extra[k] = f.length_extra
+        _a_lo[k] = INT64_MIN if f.lo is None else f.lo
+        _a_below[k] = -1 if f.below is None else size_pos[f.below]
+
+
+_load_contract()
+
+
+cdef const void* _data(dict arrays, str name, bint is64, Py_ssize_t n) except? NULL:
     """Pointer to ``arrays[name]`` after checking its dtype, layout and length."""
     cdef cnp.ndarray a
-    cdef int want
     arr = arrays.get(name)
     # Fast path, C-level checks only: exactly the native int64/int32 dtype, 1-D, C-contiguous,
     # length n. Anything else (including equivalent dtypes) takes the general checks below.
     if type(arr) is cnp.ndarray:
         a = <cnp.ndarray> arr
-        want = cnp.NPY_INT64 if dtype is _I64 else (cnp.NPY_INT32 if dtype is _I32 else -1)
-        if (cnp.PyArray_TYPE(a) == want and cnp.PyArray_ISNOTSWAPPED(a)
-                and cnp.PyArray_NDIM(a) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(a)
-                and cnp.PyArray_DIMS(a)[0] == n):
+        if (cnp.PyArray_TYPE(a) == <int> (cnp.NPY_INT64 if is64 else cnp.NPY_INT32)
+                and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_NDIM(a) == 1
+                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_DIMS(a)[0] == n):
             return cnp.PyArray_DATA(a)
+    dtype = np.dtype(np.int64 if is64 else np.int32)
     if not isinstance(arr, np.ndarray):
         raise EngineError(f"engine input {name!r}: missing or not a numpy array")
     if arr.dtype != dtype or arr.ndim != 1 or not arr.flags.c_contiguous:
-        raise EngineError(f"engine input {name!r}: expected a C-contiguous 1-D {np.dtype(dtype)} "
+        raise EngineError(f"engine input {name!r}: expected a C-contiguous 1-D {dtype} "
                           f"array, got {arr.dtype} with shape {arr.shape}")
     if arr.shape[0] != n:
         raise EngineError(f"engine input {name!r}: length {arr.shape[0]}, expected {n}")
     return cnp.PyArray_DATA(<cnp.ndarray> arr)
+
+
+cdef int64_t _first_outside(const void* data, bint is64, int64_t n, int64_t lo,
+                            int64_t hi) noexcept nogil:
+    """Index of the first entry outside [lo, hi], or -1."""
+    cdef int64_t i
+    cdef const int64_t* d64 = <const int64_t*> data
+    cdef const int32_t* d32 = <const int32_t*> data
+    if is64:
+        for i in range(n):
+            if d64[i] < lo or d64[i] > hi:
+                return i
+    else:
+        for i in range(n):
+            if d32[i] < lo or d32[i] > hi:
+                return i
+    return -1
+
+
+cdef void _bind(Model* m, dict arrays, dict sizes) except *:
+    """Check ``sizes`` and ``arrays`` against the contract (type, length, bounds); fill m."""
+    cdef int64_t size[N_MODEL_SIZES]
+    cdef const void* data[N_MODEL_ARRAYS]
+    cdef int64_t n, hi, bad
+    cdef int k
+    for k in range(N_MODEL_SIZES):
+        name = _SIZE_NAMES[k]
+        try:
+            value = sizes[name]
+        except KeyError:
+            raise EngineError(f"engine sizes: missing {name!r}") from None
+        if (not isinstance(value, (int, np.integer))
+                or not _size_lo[k] <= value <= _size_hi[k]):
+            raise EngineError(f"engine sizes: {name} = {value}, expected "
+                              f"{_size_lo[k]} <= {name} <= {_size_hi[k]}")
+        size[k] = value
+    for k in range(N_MODEL_ARRAYS):
+        n = size[_a_len[k]] + _a_extra[k]
+        data[k] = _data(arrays, _ARRAY_NAMES[k], _a_is64[k], n)
+        hi = INT64_MAX if _a_below[k] < 0 else size[_a_below[k]] - 1
+        if _a_lo[k] == INT64_MIN and hi == INT64_MAX:
+            continue
+        bad = _first_outside(data[k], _a_is64[k], n, _a_lo[k], hi)
+        if bad >= 0:
+            f = ARRAYS[k]
+            bound = f" < {f.below} = {size[_a_below[k]]}" if f.below is not None else ""
+            raise EngineError(f"engine input {f.name}: entry {bad} = {arrays[f.name][bad]}, "
+                              f"expected {_a_lo[k]} <= value{bound}")
+    model_bind(m, size, data)
 
 
 cdef int64_t fold_tallies(const Model* m, State* s) noexcept nogil:
@@ -557,11 +595,10 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
     """Run the engine on a flattened model; return its statistics as numpy arrays.
 
     Args:
-        arrays: every ``Model`` pointer field of ``_engine.pxd`` by name, as a
-            C-contiguous 1-D numpy array (int64 for ``time_t``/``int64_t`` fields,
-            int32 for ``idx_t``/``int32_t`` fields).
-        sizes: ``n_layers, n_xbars, n_ous, n_flows, n_edges, n_res, n_pixel_slots,
-            n_need, n_links, input_steps, t_shift_add, t_hop``.
+        arrays: every field of ``contract.ARRAYS`` by name, as a C-contiguous 1-D numpy
+            array of its dtype (int64 for ``time_t``/``int64_t``, int32 for
+            ``idx_t``/``int32_t``), length and bounds.
+        sizes: every field of ``contract.SIZES`` by name.
         trace_cap: how many trace records to keep (0 = no trace).
         names: optional ``{"layer": [...], "crossbar": [...], "flow": [...]}`` labels,
             used only in error messages.
@@ -586,78 +623,15 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
     cdef Py_ssize_t i
     cdef int64_t *rb, *rs, *ru, *xr, *xs, *xa
     cdef cnp.ndarray res_busy, res_stall, res_uses, xb_read, xb_steps, xb_stall
-    i64, i32 = _I64, _I32
-    try:
-        m.n_layers = sizes["n_layers"]
-        m.n_xbars = sizes["n_xbars"]
-        m.n_ous = sizes["n_ous"]
-        m.n_flows = sizes["n_flows"]
-        m.n_edges = sizes["n_edges"]
-        m.n_res = sizes["n_res"]
-        m.n_pixel_slots = sizes["n_pixel_slots"]
-        m.n_need = sizes["n_need"]
-        m.n_links = sizes["n_links"]
-        m.input_steps = sizes["input_steps"]
-        m.t_shift_add = sizes["t_shift_add"]
-        m.t_hop = sizes["t_hop"]
-    except KeyError as err:
-        raise EngineError(f"engine sizes: missing {err}") from None
-    if min(m.n_layers, m.n_xbars, m.n_ous, m.n_flows, m.n_edges, m.n_res, m.n_pixel_slots,
-           m.n_need, m.n_links) < 0:
-        raise EngineError(f"engine sizes: negative size in {sizes}")
-    nl, nx, no, nf, ne = m.n_layers, m.n_xbars, m.n_ous, m.n_flows, m.n_edges
-    m.l_pixels = <const int64_t*> _data(arrays, "l_pixels", i64, nl)
-    m.l_pix_off = <const int64_t*> _data(arrays, "l_pix_off", i64, nl)
-    m.l_t_fetch = <const time_t*> _data(arrays, "l_t_fetch", i64, nl)
-    m.l_t_unit = <const time_t*> _data(arrays, "l_t_unit", i64, nl)
-    m.l_t_out = <const time_t*> _data(arrays, "l_t_out", i64, nl)
-    m.l_res_fetch = <const idx_t*> _data(arrays, "l_res_fetch", i32, nl)
-    m.l_res_unit = <const idx_t*> _data(arrays, "l_res_unit", i32, nl)
-    m.l_res_out = <const idx_t*> _data(arrays, "l_res_out", i32, nl)
-    m.l_unit_rkind = <const int32_t*> _data(arrays, "l_unit_rkind", i32, nl)
-    m.l_unit_ckind = <const int32_t*> _data(arrays, "l_unit_ckind", i32, nl)
-    m.l_fetch_acc = <const int64_t*> _data(arrays, "l_fetch_acc", i64, nl)
-    m.l_unit_ops = <const int64_t*> _data(arrays, "l_unit_ops", i64, nl)
-    m.l_out_writes = <const int64_t*> _data(arrays, "l_out_writes", i64, nl)
-    m.l_out_reads = <const int64_t*> _data(arrays, "l_out_reads", i64, nl)
-    m.l_xb_lo = <const idx_t*> _data(arrays, "l_xb_lo", i32, nl)
-    m.l_xb_hi = <const idx_t*> _data(arrays, "l_xb_hi", i32, nl)
-    m.l_edge_ptr = <const idx_t*> _data(arrays, "l_edge_ptr", i32, nl + 1)
-    m.l_edges = <const idx_t*> _data(arrays, "l_edges", i32, len(arrays.get("l_edges", ())))
-    m.l_flow_ptr = <const idx_t*> _data(arrays, "l_flow_ptr", i32, nl + 1)
-    m.l_flows = <const idx_t*> _data(arrays, "l_flows", i32, len(arrays.get("l_flows", ())))
-    m.x_layer = <const idx_t*> _data(arrays, "x_layer", i32, nx)
-    m.x_adc = <const idx_t*> _data(arrays, "x_adc", i32, nx)
-    m.x_ou_lo = <const int64_t*> _data(arrays, "x_ou_lo", i64, nx)
-    m.x_ou_hi = <const int64_t*> _data(arrays, "x_ou_hi", i64, nx)
-    m.o_t_first = <const time_t*> _data(arrays, "o_t_first", i64, no)
-    m.o_t_rest = <const time_t*> _data(arrays, "o_t_rest", i64, no)
-    m.o_t_adc = <const time_t*> _data(arrays, "o_t_adc", i64, no)
-    m.o_rows = <const int64_t*> _data(arrays, "o_rows", i64, no)
-    m.o_cols = <const int64_t*> _data(arrays, "o_cols", i64, no)
-    m.o_cells = <const int64_t*> _data(arrays, "o_cells", i64, no)
-    m.o_index = <const int64_t*> _data(arrays, "o_index", i64, no)
-    m.o_gather = <const int64_t*> _data(arrays, "o_gather", i64, no)
-    m.e_consumer = <const idx_t*> _data(arrays, "e_consumer", i32, ne)
-    m.e_flow = <const idx_t*> _data(arrays, "e_flow", i32, ne)
-    m.e_need_off = <const int64_t*> _data(arrays, "e_need_off", i64, ne)
-    m.need = <const int64_t*> _data(arrays, "need", i64, m.n_need)
-    m.f_src = <const idx_t*> _data(arrays, "f_src", i32, nf)
-    m.f_link_ptr = <const int64_t*> _data(arrays, "f_link_ptr", i64, nf + 1)
-    m.f_links = <const idx_t*> _data(arrays, "f_links", i32, m.n_links)
-    m.f_t_serial = <const time_t*> _data(arrays, "f_t_serial", i64, nf)
-    m.f_t_inwrite = <const time_t*> _data(arrays, "f_t_inwrite", i64, nf)
-    m.f_res_inwrite = <const idx_t*> _data(arrays, "f_res_inwrite", i32, nf)
-    m.f_bits = <const int64_t*> _data(arrays, "f_bits", i64, nf)
-    m.f_inwrites = <const int64_t*> _data(arrays, "f_inwrites", i64, nf)
-    m.f_edge_ptr = <const idx_t*> _data(arrays, "f_edge_ptr", i32, nf + 1)
-    m.f_edges = <const idx_t*> _data(arrays, "f_edges", i32, len(arrays.get("f_edges", ())))
-    m.r_kind = <const int32_t*> _data(arrays, "r_kind", i32, m.n_res)
-
+    i64, i32 = np.int64, np.int32
+    _bind(&m, arrays, sizes)
+    nl, nx, no, nf = m.n_layers, m.n_xbars, m.n_ous, m.n_flows
     with nogil:
         rc = check_model(&m, &fail)
     if rc:
-        field = CHECKED_FIELDS[fail.detail] if 0 <= fail.detail < len(CHECKED_FIELDS) else "?"
+        field = _ARRAY_NAMES[fail.detail]
+        if fail.other >= 0:
+            field += "/" + _ARRAY_NAMES[fail.other]
         raise EngineError(f"engine input {field}: entry {fail.component} is out of range "
                           f"or inconsistent")
 
@@ -741,9 +715,10 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
 cdef _raise(Failure* fail, dict names):
     """Raise EngineError for a failure of the loop, naming kind, component and cycle."""
     what = _ERROR_TEXT.get(fail.code, f"error {fail.code}")
-    kind = EVENT_KIND_NAMES[fail.kind] if 0 <= fail.kind < len(EVENT_KIND_NAMES) else "setup"
-    group = {"XSTEP": "crossbar", "HOP": "flow", "INWRITE": "flow", "ARRIVE": "flow"}.get(
-        kind, "layer")
+    if 0 <= fail.kind < len(ALL_EVENTS):
+        kind, group = ALL_EVENTS[fail.kind].name, ALL_EVENTS[fail.kind].component
+    else:
+        kind, group = "setup", "layer"
     labels = names.get(group, ())
     comp = fail.component
     label = labels[comp] if 0 <= comp < len(labels) else f"{group} {comp}"
