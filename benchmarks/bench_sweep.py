@@ -35,14 +35,15 @@ def spec(quick: bool) -> SweepSpec:
                      engine="cycle")
 
 
-def timed(sweep: SweepSpec, backend: str, jobs: int, folder: Path) -> float:
+def timed(sweep: SweepSpec, backend: str, jobs: int, folder: Path) -> tuple[float, float]:
+    """Wall seconds of the sweep and the CPU seconds its points took (summed over workers)."""
     start = time.perf_counter()
     records = run_sweep(sweep, folder, backend=backend, jobs=jobs, progress=False)
     seconds = time.perf_counter() - start
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         raise SystemExit(f"{backend} x{jobs}: {len(failed)} points failed: {failed[0]['error']}")
-    return seconds
+    return seconds, sum(r["cpu_seconds"] for r in records)
 
 
 def main() -> None:
@@ -54,28 +55,37 @@ def main() -> None:
     n = len(sweep.tasks())
     runs = [("local", 1), ("local", 2), ("ray", 2)]
     rows = {}
+    load_before = _load()
     with tempfile.TemporaryDirectory() as tmp:
         for backend, jobs in runs:
             folder = Path(tmp) / f"{backend}{jobs}"
             rows[(backend, jobs)] = timed(sweep, backend, jobs, folder)
         csvs = {(Path(tmp) / f"{b}{j}" / RESULTS_CSV).read_text() for b, j in runs}
-    serial = rows[("local", 1)]
+    serial = rows[("local", 1)][0]
     print(f"ResNet-20, {n} points, cycle engine; identical results.csv on every backend: "
-          f"{len(csvs) == 1}")
-    print(f"{'backend':<8} {'workers':>7} {'wall [s]':>9} {'points/s':>9} {'speedup':>8}")
-    for (backend, jobs), seconds in rows.items():
+          f"{len(csvs) == 1}; load average before: {load_before}")
+    print(f"{'backend':<8} {'workers':>7} {'wall [s]':>9} {'points/s':>9} {'speedup':>8} "
+          f"{'CPU s/point':>12}")
+    for (backend, jobs), (seconds, cpu) in rows.items():
         print(f"{backend:<8} {jobs:>7} {seconds:>9.1f} {n / seconds:>9.2f} "
-              f"{serial / seconds:>7.2f}x")
-    ray_overhead = (rows[("ray", 2)] - rows[("local", 2)]) / n
+              f"{serial / seconds:>7.2f}x {cpu / n:>12.3f}")
+    print(f"load average after: {_load()}")
+    ray_overhead = (rows[("ray", 2)][0] - rows[("local", 2)][0]) / n
     print(f"Ray overhead per point over 2 local processes (start-up included): "
           f"{ray_overhead:.3f} s (serial time per point {serial / n:.3f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "points": n, "identical": len(csvs) == 1,
-            "runs": [{"backend": b, "workers": j, "seconds": s, "points_per_s": n / s}
-                     for (b, j), s in rows.items()],
-            "speedup_2_over_1": serial / rows[("local", 2)],
+            "runs": [{"backend": b, "workers": j, "seconds": s, "points_per_s": n / s,
+                      "cpu_s": c} for (b, j), (s, c) in rows.items()],
+            "speedup_2_over_1": serial / rows[("local", 2)][0],
             "ray_overhead_s_per_point": ray_overhead}, indent=2) + "\n")
+
+
+def _load() -> str:
+    """The 1-minute load average: other work on the machine skews the speedup."""
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 if __name__ == "__main__":

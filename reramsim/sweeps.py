@@ -15,8 +15,8 @@ line: the point's id, its swept values, the resolved config's hash, the report's
 totals or the error) and to ``DIR/results.csv`` (one row per point, in grid
 order). A point's id hashes everything that defines it, so running a sweep again
 into the same folder skips the points already done and retries the failed ones.
-Identical points give identical records on every backend (only ``seconds``, the
-wall time of the point, differs).
+Identical points give identical records on every backend (only ``seconds`` and
+``cpu_seconds``, the wall and CPU time of the point, differ).
 """
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     from reramsim.pipeline import simulate
     from reramsim.report import build_report
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"point": task["point"], "index": task["index"], "status": "ok",
                               "values": task["values"], "model": task["model"], "hw": task["hw"],
                               "engine": task["engine"]}
@@ -189,6 +189,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
         record.update(status="failed", error=f"{type(err).__name__}: {err}")
     record["seconds"] = round(time.perf_counter() - start, 3)
+    record["cpu_seconds"] = round(time.process_time() - cpu, 3)
     return record
 
 
