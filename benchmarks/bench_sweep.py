@@ -9,7 +9,10 @@ Each configuration runs the same points into a fresh folder through
 results.csv is part of the run. Ray's overhead per point = (Ray wall time - local
 wall time, both with 2 workers) / points: the wall time a point costs beyond the
 same pool of local processes (Ray start-up, task submission, scheduling, result
-transfer).
+transfer). CPU s/point = the CPU time of the points' simulations (each record's
+``cpu_seconds``), summed over workers, per point: the work, which a pool should not
+grow. On a machine other jobs load, the wall-clock speedup measures the CPU share
+the workers get as much as the pool; the load average is printed with the table.
 Ray runs on a local instance bound to 127.0.0.1 with usage statistics off.
 """
 from __future__ import annotations
