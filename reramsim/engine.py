@@ -195,10 +195,13 @@ def run_cycle(network: Network, mapping: NetworkMapping, placement: Placement,
 
 
 def run_cycle_detailed(network: Network, mapping: NetworkMapping, placement: Placement,
-                       trace: str | Path | None = None) -> tuple[SimResult, ComponentStats]:
-    """:func:`run_cycle` plus the per-component statistics."""
+                       trace: str | Path | None = None,
+                       trace_events: int = DEFAULT_TRACE_EVENTS
+                       ) -> tuple[SimResult, ComponentStats]:
+    """:func:`run_cycle` plus the per-component statistics; the trace keeps at most
+    ``trace_events`` records."""
     plan = build_plan(network, mapping, placement)
-    return run_plan(plan, trace)
+    return run_plan(plan, trace, trace_events)
 
 
 def run_plan(plan: TimingPlan, trace: str | Path | None = None,

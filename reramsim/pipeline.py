@@ -27,7 +27,8 @@ from reramsim.quantize import FunctionalError
 from reramsim.resources import shipped_file, shipped_names
 
 __all__ = ["default_engine", "describe_adc", "describe_hardware", "functional_model",
-           "load_config", "load_model", "read_inputs", "run_batches", "simulate"]
+           "load_config", "load_model", "read_inputs", "run_batches", "simulate",
+           "trace_truncation"]
 
 ModelLike = str | os.PathLike[str] | Network
 ConfigLike = str | os.PathLike[str] | Config
@@ -80,7 +81,7 @@ def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
              scheme: str | None = None, engine: str | None = None,
              trace: str | os.PathLike[str] | None = None, budget: str | int | None = None,
              images: int | None = None, inputs: str | os.PathLike[str] | None = None,
-             data: str | None = None):
+             data: str | None = None, trace_limit: int | None = None):
     """Map, place and run one model on one hardware config; return the
     :class:`reramsim.simulator.Simulation` that :func:`reramsim.report.build_report` renders.
 
@@ -99,6 +100,8 @@ def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
         inputs: a .npy/.npz file of input images (zero-skipping data, see
             ``docs/throughput.md``); ``data``: a dataset spec (``"digits"``) whose test
             split gives the ``images`` inputs instead.
+        trace_limit: the most records the trace keeps (None: the engine's default);
+            :func:`trace_truncation` says whether a trace file hit it.
 
     Raises:
         ReramsimError subclasses from the importer, the config loader, the metadata
@@ -129,8 +132,23 @@ def simulate(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),
             raise SimulationError(f"--data: {network.name} has {len(network.inputs)} graph "
                                   f"inputs; input data needs exactly one")
         x = load_dataset(data, "test", next(iter(network.inputs.values())), images)[0]
+    limit = {} if trace_limit is None else {"trace_limit": trace_limit}
     return run_simulation(network, config, scheme=scheme, engine=engine or default_engine(),
-                          options=options, trace=trace, budget=budget, images=images, inputs=x)
+                          options=options, trace=trace, budget=budget, images=images, inputs=x,
+                          **limit)
+
+
+def trace_truncation(path: str | os.PathLike[str]) -> str | None:
+    """None when the Chrome trace at ``path`` holds every record, else a line saying how
+    many it kept and dropped (the run itself was complete; a higher trace limit keeps more)."""
+    import json
+
+    with open(path) as f:
+        info = json.load(f).get("otherData", {})
+    if not info.get("truncated"):
+        return None
+    return (f"{path}: trace truncated: kept the first {info.get('recorded', 0):,} records, "
+            f"dropped {info.get('dropped', 0):,} (the simulation itself was complete)")
 
 
 def functional_model(model: ModelLike, hw: ConfigLike, overrides: Sequence[str] = (),

@@ -5,7 +5,7 @@
 >>> sim.result.total_cycles  # doctest: +SKIP
 
 Engines live in a registry (``analytical``, ``cycle``, ``pyref``); each is
-``fn(plan, trace) -> (SimResult, ComponentStats | None)`` on the timing plan
+``fn(plan, trace, trace_limit) -> (SimResult, ComponentStats | None)`` on the timing plan
 (:func:`reramsim.plan.build_plan`).
 
 A run spends a crossbar budget (:mod:`reramsim.replication`): with
@@ -33,7 +33,7 @@ from reramsim import ReramsimError
 from reramsim.activity import ou_activity
 from reramsim.analytical import analytical_from_plan
 from reramsim.config import Config
-from reramsim.engine import ComponentStats, engine_available, run_plan
+from reramsim.engine import DEFAULT_TRACE_EVENTS, ComponentStats, engine_available, run_plan
 from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping, map_network
 from reramsim.placement import Placement, place
@@ -88,7 +88,8 @@ class Simulation:
     zero_skip: str = "off"
 
 
-EngineFn = Callable[[TimingPlan, "str | Path | None"], "tuple[SimResult, ComponentStats | None]"]
+EngineFn = Callable[[TimingPlan, "str | Path | None", int],
+                    "tuple[SimResult, ComponentStats | None]"]
 #: The engines available in this build, by name.
 ENGINES: Registry[EngineFn] = Registry("engine", SimulationError)
 register_engine = ENGINES.register
@@ -96,14 +97,14 @@ registered_engines = ENGINES.names
 
 
 @register_engine("analytical")
-def _analytical(plan, trace):
+def _analytical(plan, trace, trace_limit):
     if trace is not None:
         raise SimulationError("the analytical engine has no events to trace; use engine='cycle'")
     return analytical_from_plan(plan), None
 
 
 @register_engine("pyref")
-def _pyref(plan, trace):
+def _pyref(plan, trace, trace_limit):
     if trace is not None:
         raise SimulationError("the pyref engine writes no trace; use engine='cycle'")
     return PyRefEngine(plan).run(), None
@@ -116,7 +117,8 @@ if engine_available():
 def simulate(network: Network, config: Config, scheme: str = "dense", engine: str = "cycle",
              mapping: NetworkMapping | None = None, options: dict[str, dict] | None = None,
              trace: str | Path | None = None, budget: str | int | None = None,
-             images: int = 1, inputs: np.ndarray | None = None) -> Simulation:
+             images: int = 1, inputs: np.ndarray | None = None,
+             trace_limit: int = DEFAULT_TRACE_EVENTS) -> Simulation:
     """Map ``network`` with ``scheme``, place it (with copies of layers) and run ``engine``.
 
     Args:
@@ -134,14 +136,18 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
         images: inputs to stream through the pipeline (>= 1).
         inputs: ``(>= images, *input shape)`` float images for zero-skipping (used when
             ``ou.skip_zero_inputs``; the first ``images`` are streamed).
+        trace_limit: the most trace records kept; past it the trace file says it was
+            truncated (``otherData.truncated``).
 
     Raises:
         SimulationError: an unknown engine, a mapping built for another config, or
-            ``images < 1``.
+            ``images < 1``, or ``trace_limit < 1``.
         reramsim.mapping.MappingError: the mapping or placement failed.
         reramsim.plan.TimingError, reramsim.engine.EngineError: the run failed.
     """
     run_engine = ENGINES.get(engine)
+    if trace_limit < 1:
+        raise SimulationError(f"--trace-limit must be >= 1, got {trace_limit}")
     if mapping is None:
         mapping = map_network(network, config, scheme, options)
     elif dataclasses.replace(mapping.config, source=config.source) != config:
@@ -156,12 +162,12 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
     placement = place(network, mapping, replicas)
     activity, zero_skip = _activity(network, mapping, config, inputs, int(images))
     plan = build_plan(network, mapping, placement, activity=activity)
-    result, components = run_engine(plan, trace)
+    result, components = run_engine(plan, trace, trace_limit)
     stream = None
     if images > 1:
         stream_plan = build_plan(network, mapping, placement, images=int(images),
                                  activity=activity)
-        stream = merge_instances(stream_plan, run_engine(stream_plan, None)[0])
+        stream = merge_instances(stream_plan, run_engine(stream_plan, None, trace_limit)[0])
     throughput = initiation_interval(plan)
     if plan.skip_zero:  # each image's steps differ: measure the steady state on the stream
         if stream is not None:

@@ -18,13 +18,15 @@ import sys
 from reramsim import ReramsimError, __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("simulate", "run", "accuracy", "prune", "compare")
+SUBCOMMANDS = ("simulate", "run", "accuracy", "prune", "compare", "sweep", "plot", "config")
 
 EPILOG = """examples:
   reramsim simulate models/lenet.onnx --hw hw_configs/isaac.yaml
   reramsim simulate models/plain20.onnx --hw isaac --set adc.bits=6 --json out.json
   reramsim accuracy models/lenet.onnx --hw isaac --data digits
   reramsim prune lenet --scheme segprune --target-ratio 8 --data digits -o lenet_seg.onnx
+  reramsim sweep models/lenet.onnx --hw isaac --grid ou.rows=16,32 --grid adc.bits=4,6 --out s
+  reramsim config show isaac
 """
 
 

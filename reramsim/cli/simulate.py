@@ -21,6 +21,7 @@ examples:
   reramsim simulate models/lenet.onnx --hw isaac --images 100
   reramsim simulate models/lenet.onnx --hw isaac --set ou.skip_zero_inputs=true --data digits \
       --images 20 --engine pyref
+  reramsim simulate models/lenet.onnx --hw isaac --out results/lenet   # files, trace and PNGs
 """
 
 
@@ -59,24 +60,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trace", metavar="FILE",
                         help="cycle engine: write its events as a Chrome trace (JSON; open in "
                              "Perfetto or chrome://tracing)")
+    # --- results folder and trace cap (reramsim.outputs) ---
+    parser.add_argument("--out", metavar="DIR",
+                        help="write a results folder: report.txt/.json, layers.csv, the resolved "
+                             "config.yaml, PNGs of the energy and area breakdowns and the layer "
+                             "timeline, and (cycle engine) trace.json")
+    parser.add_argument("--trace-limit", type=int, default=None, metavar="N",
+                        help="keep up to N trace records (default 100,000); a trace that hits "
+                             "the cap says so")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, print the table, write the requested files."""
+    from pathlib import Path
+
     from reramsim.io_checks import check_output_file
-    from reramsim.pipeline import load_model, simulate
+    from reramsim.pipeline import default_engine, load_model, simulate, trace_truncation
     from reramsim.report import build_report, format_table, write_csv, write_json
 
     for flag, path in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):
         if path is not None:
             check_output_file(path, flag)
+    trace = args.trace
+    if args.out and not trace and (args.engine or default_engine()) == "cycle":
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        trace = str(Path(args.out) / "trace.json")
     network = load_model(args.model, args.input_shape)
     sim = simulate(network, args.hw, args.overrides, scheme=args.scheme, engine=args.engine,
-                   trace=args.trace, budget=args.budget, images=args.images,
-                   inputs=args.inputs, data=args.data)
+                   trace=trace, budget=args.budget, images=args.images,
+                   inputs=args.inputs, data=args.data, trace_limit=args.trace_limit)
     report = build_report(sim)
     written = []
+    if args.out:
+        from reramsim.outputs import write_outputs
+
+        written += [str(p) for p in write_outputs(report, args.out)]
+    if trace:
+        written.append(trace)
     for path, write in ((args.json, write_json), (args.csv, write_csv)):
         if path:
             write(report, path)
@@ -84,4 +105,6 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report))
     for path in written:
         print(f"wrote {path}")
+    if trace and (note := trace_truncation(trace)):
+        print(f"{note}; raise --trace-limit to keep more")
     return 0
