@@ -500,6 +500,14 @@ class Importer:
             start, end = node.attr("start", 0), node.attr("end", None)
             self.consts[node.outputs[0]] = full[start:end]
             return
+        for out in node.outputs:  # bound what folding would allocate, where inference knows
+            full = self.inferred.get(out)
+            if full and all(isinstance(d, int) for d in full):
+                size = int(np.prod([max(d, 0) for d in full], dtype=object))
+                if size > MAX_ELEMENTS:
+                    raise self.error(node, f"constant {out!r} of shape {full} would hold "
+                                           f"{size:,} elements; at most {MAX_ELEMENTS:,} "
+                                           "are accepted")
         values = [self.consts[self.resolve(n)] if n else None for n in node.inputs]
         results = None
         if node.proto.domain in _DEFAULT_DOMAINS:
@@ -516,14 +524,6 @@ class Importer:
     def _fold_reference(self, node: Node) -> list[np.ndarray]:
         """Outputs of a constant node from ONNX's reference evaluator (any op, slow)."""
         feeds = {name: self.consts[self.resolve(name)] for name in node.inputs if name}
-        for out in node.outputs:  # bound what folding would allocate, where inference knows
-            full = self.inferred.get(out)
-            if full and all(isinstance(d, int) for d in full):
-                size = int(np.prod([max(d, 0) for d in full], dtype=object))
-                if size > MAX_ELEMENTS:
-                    raise self.error(node, f"constant {out!r} of shape {full} would hold "
-                                           f"{size:,} elements; at most {MAX_ELEMENTS:,} "
-                                           "are accepted")
         try:
             from onnx.reference import ReferenceEvaluator
 

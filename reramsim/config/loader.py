@@ -314,21 +314,13 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
         value = float(value) if ok else value
     elif kind is str:
         ok = isinstance(value, str)
+    if ok and kind is float and value == math.inf and fld.metadata.get("inf_ok"):
+        return value
     if ok and kind in (int, float):
         ok = (kind is int or math.isfinite(value)) and (lo is None or value >= lo) and value <= hi
     if not ok:
-        hint = ""
-        if kind is float and isinstance(value, str):
-            try:
-                float(value)
-                mantissa, exponent = f"{float(value):e}".split("e")
-                mantissa = mantissa.rstrip("0") + ("0" if mantissa.rstrip("0")[-1] == "." else "")
-                hint = (f" (YAML reads it as text: write {mantissa}e{int(exponent):+d} with a dot "
-                        "and a signed exponent)")
-            except ValueError:
-                pass
         raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: "
-                          f"expected {expected}, got {value!r}{hint}")
+                          f"expected {expected}, got {value!r}")
     return value
 
 

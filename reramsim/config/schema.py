@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 
-def spec(default, doc: str, *, lo: float | None = None, hi: float | None = None):
-    """Declare a config field: its default, its one-line doc and its closed range."""
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi})
+def spec(default, doc: str, *, lo: float | None = None, hi: float | None = None,
+         inf_ok: bool = False):
+    """Declare a config field: its default, its one-line doc and its closed range.
+
+    ``inf_ok``: ``.inf`` is also accepted, as a documented limit case (an ideal device);
+    every other number must be finite and within the range.
+    """
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "inf_ok": inf_ok})
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ class Device:
         "3e4 ohm); sets the conductance scale of IR drop", lo=1.0)
     r_off_ohm: float = spec(
         math.inf, "resistance of a cell at level 0 (HRS); inf = an off cell conducts nothing "
-        "(ideal); finite = it leaks (MNSIM-2.0: 1.5e5 ohm)", lo=1.0)
+        "(ideal); finite = it leaks (MNSIM-2.0: 1.5e5 ohm)", lo=1.0, inf_ok=True)
     sigma: float = spec(
         0.0, "programming variation of each cell's conductance, drawn once per chip: std of "
         "ln(G) (lognormal) or of G/G_target (normal) (MNSIM-2.0: 0.05, normal); 0 = off",

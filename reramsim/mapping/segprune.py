@@ -72,8 +72,8 @@ DEFAULT_MAX_SHAPES = 8
 #: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
 INDEX_READS_PER_OU = 2
 #: Per-layer options the mapper accepts (``layouts`` etc. come from the ONNX metadata).
-MAPPER_OPTIONS = ("columns", "layouts", "max_ous_per_crossbar", "max_shapes", "min_crossbars",
-                  "segment_height", "source")
+MAPPER_OPTIONS = ("layouts", "max_ous_per_crossbar", "max_shapes", "min_crossbars",
+                  "segment_height", "source", "columns")
 #: Data-path organisations (option ``columns``): a filter index per kept segment, or one
 #: column order per crossbar (:mod:`reramsim.mapping.segprune_columns`).
 COLUMN_ORGANISATIONS = ("per_piece", "shared")
