@@ -49,13 +49,17 @@ columns {0, 1}), so the tie goes to ``"columns"``; 16 slots per 128x128 crossbar
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.base import (
+    LayerMapping,
+    MappingError,
+    concat_ous,
+    index_bits,
+    register_mapper,
+)
 
 #: Column-vector height, a reconstruction default (docs/autoprune.md; 4/8/16/32 studied).
 DEFAULT_GRANULARITY = 16
@@ -284,8 +288,8 @@ def map_autoprune(layer: WeightLayer, config: Config, options: dict | None = Non
     cpc = max(1, ouc // s)
     nb = n_blocks(layer.rows, g)
     pieces_per_block = -(-g // our) if g > our else 1
-    block_bits = _bits(nb) if nb > 1 else 0
-    piece_bits = _bits(pieces_per_block) if pieces_per_block > 1 else 0
+    block_bits = index_bits(nb) if nb > 1 else 0
+    piece_bits = index_bits(pieces_per_block) if pieces_per_block > 1 else 0
     rows_l, wl_l, cols_l, bl_l, sl_l, xbar_l = [], [], [], [], [], []
     xbar_group: list[int] = []
     storage = {"block_ids": 0, "chunk_ids": 0, "filter_indices": 0}
@@ -319,16 +323,16 @@ def map_autoprune(layer: WeightLayer, config: Config, options: dict | None = Non
                 storage["block_ids"] += len(units) * (block_bits + piece_bits)
                 k += 1
         n_chunks += len(chunks)
-        storage["filter_indices"] += sum(len(c) for c in chunks) * _bits(layer.cols)
+        storage["filter_indices"] += sum(len(c) for c in chunks) * index_bits(layer.cols)
         if len(chunks) > 1:
-            storage["chunk_ids"] += k * _bits(len(chunks))
+            storage["chunk_ids"] += k * index_bits(len(chunks))
         n_xbar = -(-k // slots)
         xbar_group += [grp] * (n_xbar * n_pol)
         base += n_xbar
     ou_xbar = np.asarray(xbar_l, np.int32)
     order = np.argsort(ou_xbar, kind="stable")
-    row_ptr, ou_rows_arr, ou_wl = _csr(rows_l, wl_l, order)
-    col_ptr, ou_cols_arr, ou_bl = _csr(cols_l, bl_l, order)
+    row_ptr, ou_rows_arr, ou_wl = concat_ous(rows_l, wl_l, order)
+    col_ptr, ou_cols_arr, ou_bl = concat_ous(cols_l, bl_l, order)
     ou_slices = (np.concatenate([sl_l[i] for i in order]) if len(order)
                  else np.zeros(0)).astype(np.int16)
     n_ou = len(order)
@@ -378,20 +382,3 @@ def _gather_fanin(ou_xbar: np.ndarray, row_ptr: np.ndarray, rows: np.ndarray, wl
     pairs, counts = np.unique(triples[:2], axis=1, return_counts=True)
     np.maximum.at(out, pairs[0], counts.astype(np.int32))
     return out
-
-
-def _csr(a: list[np.ndarray], b: list[np.ndarray], order: np.ndarray
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR pointer plus two concatenated per-OU arrays, OUs taken in ``order``."""
-    lens = np.array([len(a[i]) for i in order], np.int64)
-    ptr = np.zeros(len(order) + 1, np.int64)
-    np.cumsum(lens, out=ptr[1:])
-    if not len(order):
-        return ptr, np.zeros(0, np.int32), np.zeros(0, np.int32)
-    return (ptr, np.concatenate([a[i] for i in order]).astype(np.int32),
-            np.concatenate([b[i] for i in order]).astype(np.int32))
-
-
-def _bits(n: int) -> int:
-    """Bits to tell ``n`` values apart (at least 1)."""
-    return max(1, math.ceil(math.log2(max(n, 2))))

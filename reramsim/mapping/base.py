@@ -25,6 +25,7 @@ front of the DACs); a dense mapping has none.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -218,3 +219,28 @@ def _validate(m: LayerMapping, layer: WeightLayer, config: Config) -> None:
                 r, c, k = (int(v[0]) for v in np.nonzero(missing))
                 raise MappingError(f"{where}: non-zero weight (group {g}, row {r}, col {c}) "
                                    f"slice {k} is not mapped")
+
+
+def concat_ous(a: list[np.ndarray], b: list[np.ndarray], order: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR pointer plus two concatenated per-OU arrays, OUs taken in ``order``."""
+    lens = np.array([len(a[i]) for i in order], np.int64)
+    ptr = np.zeros(len(order) + 1, np.int64)
+    np.cumsum(lens, out=ptr[1:])
+    if not len(order):
+        return ptr, np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return (ptr, np.concatenate([a[i] for i in order]).astype(np.int32),
+            np.concatenate([b[i] for i in order]).astype(np.int32))
+
+
+def concat_ous3(a: list[np.ndarray], b: list[np.ndarray], c: list[np.ndarray], order: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`concat_ous` plus a third per-OU array (bit-slices, int16)."""
+    ptr, out_a, out_b = concat_ous(a, b, order)
+    out_c = (np.concatenate([c[i] for i in order]) if len(order) else np.zeros(0)).astype(np.int16)
+    return ptr, out_a, out_b, out_c
+
+
+def index_bits(n: int) -> int:
+    """Bits to tell ``n`` values apart (at least 1)."""
+    return max(1, math.ceil(math.log2(max(n, 2))))

@@ -42,14 +42,13 @@ Example: a 400x120 fc layer whose block of columns 0-15 keeps rows ``{0, 2, ...,
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, ous_from_tiles
+from reramsim.mapping.base import LayerMapping, MappingError, index_bits, ous_from_tiles
 
 
 @dataclass
@@ -73,7 +72,7 @@ def index_list_bits(n: int, universe: int) -> int:
     """
     if n <= 0:
         return 0
-    return min(n * max(1, math.ceil(math.log2(max(universe, 2)))), universe)
+    return min(n * index_bits(universe), universe)
 
 
 def block_storage_bits(blocks: list[Block], rows: int, cols: int) -> dict[str, int]:

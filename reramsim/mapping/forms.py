@@ -38,17 +38,20 @@ cells, ``s = 8``), read as 5 OUs of 8 x 16.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.base import (
+    LayerMapping,
+    MappingError,
+    concat_ous,
+    concat_ous3,
+    index_bits,
+    register_mapper,
+)
 from reramsim.mapping.segprune import (
     SegmentLayout,
-    _csr,
-    _csr3,
     _emit_ous,
     _pack,
     _pieces,
@@ -83,10 +86,6 @@ def fragment_signs(matrix: np.ndarray, fragment_rows: int) -> np.ndarray:
         neg = (matrix[start:stop] < 0).any(axis=0)
         out[b] = np.where(pos & neg, 2, np.where(pos, 1, np.where(neg, -1, 0)))
     return out
-
-
-def _bits(n: int) -> int:
-    return max(1, math.ceil(math.log2(max(n, 2))))
 
 
 @register_mapper("forms")
@@ -143,18 +142,19 @@ def map_forms(layer: WeightLayer, config: Config, options: dict | None = None) -
         base += n_xbar
     ou_xbar = np.asarray(parts["xbar"], np.int32)
     order = np.argsort(ou_xbar, kind="stable")
-    row_ptr, ou_rows, ou_wl = _csr(parts["rows"], parts["wl"], order)
-    col_ptr, ou_cols, ou_bl, ou_slices = _csr3(parts["cols"], parts["bl"], parts["slices"], order)
+    row_ptr, ou_rows, ou_wl = concat_ous(parts["rows"], parts["wl"], order)
+    col_ptr, ou_cols, ou_bl, ou_slices = concat_ous3(parts["cols"], parts["bl"], parts["slices"],
+                                                     order)
     group_of = np.asarray(xbar_group, np.int64)
     ou_block = ou_rows[row_ptr[:-1]].astype(np.int64) // f if len(order) else np.zeros(0, np.int64)
     n_cols = np.diff(col_ptr)
     bl_sign = (np.stack(signs)[np.repeat(group_of[ou_xbar[order]], n_cols),
                                np.repeat(ou_block, n_cols), ou_cols].astype(np.int8)
                if len(order) else np.zeros(0, np.int8))
-    block_bits = 0 if n_blocks <= 1 else _bits(n_blocks)
+    block_bits = 0 if n_blocks <= 1 else index_bits(n_blocks)
     storage = {
         "group_entries": n_pieces * block_bits,
-        "filter_indices": int(np.minimum(np.asarray(piece_cols, np.int64) * _bits(layer.cols),
+        "filter_indices": int(np.minimum(np.asarray(piece_cols, np.int64) * index_bits(layer.cols),
                                          layer.cols).sum()),
         "sign_bits": kept_fragments if sign_bit else 0,
     }

@@ -56,14 +56,20 @@ crossbar, read as 6 OUs of 4 x 16.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.base import (
+    LayerMapping,
+    MappingError,
+    concat_ous,
+    concat_ous3,
+    index_bits,
+    register_mapper,
+)
 from reramsim.mapping.segprune_columns import INDEX_READS_PER_OU as SHARED_INDEX_READS_PER_OU
 from reramsim.mapping.segprune_columns import shared_column_ous
 
@@ -399,8 +405,9 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
     n_ou = len(parts["xbar"])
     ou_xbar = np.asarray(parts["xbar"], np.int32)
     order = np.argsort(ou_xbar, kind="stable")  # polarity copies interleave; keep crossbar order
-    row_ptr, ou_rows, ou_wl = _csr(parts["rows"], parts["wl"], order)
-    col_ptr, ou_cols, ou_bl, ou_slices = _csr3(parts["cols"], parts["bl"], parts["slices"], order)
+    row_ptr, ou_rows, ou_wl = concat_ous(parts["rows"], parts["wl"], order)
+    col_ptr, ou_cols, ou_bl, ou_slices = concat_ous3(parts["cols"], parts["bl"], parts["slices"],
+                                                     order)
     ou_n_rows = np.diff(row_ptr).astype(np.int32)
     n_xbar_total = len(xbar_group)
     max_shapes = max([len(t) for lay in layouts for t in lay.shapes] + [1])
@@ -482,30 +489,6 @@ def _emit_ous(parts: dict[str, list], piece: _Piece, xbar: int, our: int, ouc: i
                                          dtype=np.int32))
 
 
-def _csr(a: list[np.ndarray], b: list[np.ndarray], order: np.ndarray
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR pointer plus two concatenated per-OU arrays, OUs taken in ``order``."""
-    lens = np.array([len(a[i]) for i in order], np.int64)
-    ptr = np.zeros(len(order) + 1, np.int64)
-    np.cumsum(lens, out=ptr[1:])
-    if not len(order):
-        return ptr, np.zeros(0, np.int32), np.zeros(0, np.int32)
-    return (ptr, np.concatenate([a[i] for i in order]).astype(np.int32),
-            np.concatenate([b[i] for i in order]).astype(np.int32))
-
-
-def _csr3(a: list[np.ndarray], b: list[np.ndarray], c: list[np.ndarray], order: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    ptr, out_a, out_b = _csr(a, b, order)
-    out_c = (np.concatenate([c[i] for i in order]) if len(order) else np.zeros(0)).astype(np.int16)
-    return ptr, out_a, out_b, out_c
-
-
-def _bits(n: int) -> int:
-    """Bits to tell ``n`` values apart (at least 1)."""
-    return max(1, math.ceil(math.log2(max(n, 2))))
-
-
 def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int,
                        piece_cols: np.ndarray, max_shapes: int) -> dict[str, int]:
     """Bits of index data one layer keeps in the index buffer, by kind.
@@ -526,9 +509,9 @@ def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int,
     """
     tables = sum(int(t.size) for lay in layouts for t in lay.shapes)
     n_blocks = len(block_bounds(rows, layouts[0].segment_height)) if layouts else 1
-    block_bits = 0 if n_blocks <= 1 else _bits(n_blocks)
-    entries = len(piece_cols) * (block_bits + _bits(max_shapes + 1))
-    filters = int(np.minimum(np.asarray(piece_cols, np.int64) * _bits(cols), cols).sum())
+    block_bits = 0 if n_blocks <= 1 else index_bits(n_blocks)
+    entries = len(piece_cols) * (block_bits + index_bits(max_shapes + 1))
+    filters = int(np.minimum(np.asarray(piece_cols, np.int64) * index_bits(cols), cols).sum())
     return {"shape_tables": tables, "group_entries": entries, "filter_indices": filters,
             "total": tables + entries + filters}
 
@@ -544,8 +527,8 @@ def shared_storage_bits(layouts: list[SegmentLayout], rows: int, entries: int,
     """
     tables = sum(int(t.size) for lay in layouts for t in lay.shapes)
     n_blocks = len(block_bounds(rows, layouts[0].segment_height)) if layouts else 1
-    block_bits = 0 if n_blocks <= 1 else _bits(n_blocks)
-    per_entry = block_bits + _bits(max_shapes + 1) + width
+    block_bits = 0 if n_blocks <= 1 else index_bits(n_blocks)
+    per_entry = block_bits + index_bits(max_shapes + 1) + width
     return {"shape_tables": tables, "group_entries": entries * per_entry,
             "filter_indices": filter_index_bits,
             "total": tables + entries * per_entry + filter_index_bits}
