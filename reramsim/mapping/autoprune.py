@@ -56,6 +56,7 @@ from reramsim.ir import WeightLayer
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,
+    check_options,
     concat_ous,
     index_bits,
     register_mapper,
@@ -237,10 +238,7 @@ def layer_vector_masks(layer: WeightLayer, config: Config, options: dict
                        ) -> tuple[int, list[np.ndarray]]:
     """``(granularity, vector mask per conv group)`` from ``options`` or from the zeros."""
     where = f"layer {layer.name} (autoprune)"
-    unknown = set(options) - set(MAPPER_OPTIONS)
-    if unknown:
-        raise MappingError(f"{where}: unknown options {sorted(unknown)}; "
-                           f"allowed: {', '.join(MAPPER_OPTIONS)}")
+    check_options(where, options, MAPPER_OPTIONS)
     g = check_granularity(options.get("granularity", DEFAULT_GRANULARITY), config, where)
     masks = options.get("vector_masks")
     from_zeros = [vector_mask_from_matrix(m, g) for m in layer.matrices()]

@@ -244,3 +244,15 @@ def concat_ous3(a: list[np.ndarray], b: list[np.ndarray], c: list[np.ndarray], o
 def index_bits(n: int) -> int:
     """Bits to tell ``n`` values apart (at least 1)."""
     return max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def check_options(where: str, options: dict, allowed: tuple[str, ...]) -> None:
+    """Refuse mapper options not in ``allowed`` (``where``: "layer NAME (scheme)").
+
+    Raises:
+        MappingError: naming the unknown options and the allowed ones.
+    """
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise MappingError(f"{where}: unknown options {sorted(unknown)}; "
+                           f"allowed: {', '.join(allowed)}")

@@ -32,7 +32,7 @@ from reramsim.ir import WeightLayer
 from reramsim.mapping.base import (
     MIN_CROSSBARS,
     LayerMapping,
-    MappingError,
+    check_options,
     ous_from_tiles,
     register_mapper,
 )
@@ -74,10 +74,7 @@ def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -
     when a layer has too few pixels to copy, :mod:`reramsim.replication`).
     """
     options = options or {}
-    unknown = set(options) - {MIN_CROSSBARS}
-    if unknown:
-        raise MappingError(f"layer {layer.name} (dense): unknown options {sorted(unknown)}; "
-                           f"allowed: {MIN_CROSSBARS}")
+    check_options(f"layer {layer.name} (dense)", options, (MIN_CROSSBARS,))
     xr, xc = config.crossbar.rows, config.crossbar.cols
     our, ouc = config.ou.rows, config.ou.cols
     s, n_pol = config.slices, config.polarities

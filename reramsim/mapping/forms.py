@@ -45,6 +45,7 @@ from reramsim.ir import WeightLayer
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,
+    check_options,
     concat_ous,
     concat_ous3,
     index_bits,
@@ -103,10 +104,7 @@ def map_forms(layer: WeightLayer, config: Config, options: dict | None = None) -
     """
     options = options or {}
     where = f"layer {layer.name} (forms)"
-    unknown = set(options) - set(MAPPER_OPTIONS)
-    if unknown:
-        raise MappingError(f"{where}: unknown options {sorted(unknown)}; allowed: "
-                           f"{', '.join(MAPPER_OPTIONS)}")
+    check_options(where, options, MAPPER_OPTIONS)
     f = fragment_rows_option(options, config, where)
     sign_bit = config.precision.signed_weights == "sign_bit"
     n_pol = config.polarities

@@ -22,7 +22,7 @@ import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.base import LayerMapping, MappingError, check_options, register_mapper
 from reramsim.mapping.compact import Block, map_blocks
 
 MAPPER_OPTIONS = ("layouts", "source")
@@ -60,10 +60,7 @@ def map_hybridp(layer: WeightLayer, config: Config, options: dict | None = None
     """
     options = options or {}
     where = f"layer {layer.name} (hybridp)"
-    unknown = set(options) - set(MAPPER_OPTIONS)
-    if unknown:
-        raise MappingError(f"{where}: unknown options {sorted(unknown)}; "
-                           f"allowed: {', '.join(MAPPER_OPTIONS)}")
+    check_options(where, options, MAPPER_OPTIONS)
     layouts = options.get("layouts")
     if layouts is None:
         layouts = [hybrid_layout_from_matrix(m) for m in layer.matrices()]

@@ -34,7 +34,7 @@ import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.base import LayerMapping, MappingError, check_options, register_mapper
 from reramsim.mapping.compact import Block, map_blocks
 from reramsim.mapping.pimprune import default_block_cols
 
@@ -97,10 +97,7 @@ def map_pattern(layer: WeightLayer, config: Config, options: dict | None = None
     """
     options = options or {}
     where = f"layer {layer.name} (pattern)"
-    unknown = set(options) - set(MAPPER_OPTIONS)
-    if unknown:
-        raise MappingError(f"{where}: unknown options {sorted(unknown)}; "
-                           f"allowed: {', '.join(MAPPER_OPTIONS)}")
+    check_options(where, options, MAPPER_OPTIONS)
     width = int(options.get("block_cols") or default_block_cols(config))
     masks = options.get("masks")
     if masks is None:

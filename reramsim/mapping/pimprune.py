@@ -31,7 +31,7 @@ import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, register_mapper
+from reramsim.mapping.base import LayerMapping, MappingError, check_options, register_mapper
 from reramsim.mapping.compact import Block, map_blocks
 
 #: Per-layer options the mapper accepts (``layouts`` come from the ONNX metadata).
@@ -114,10 +114,7 @@ def map_pimprune(layer: WeightLayer, config: Config, options: dict | None = None
     """
     options = options or {}
     where = f"layer {layer.name} (pimprune)"
-    unknown = set(options) - set(MAPPER_OPTIONS)
-    if unknown:
-        raise MappingError(f"{where}: unknown options {sorted(unknown)}; "
-                           f"allowed: {', '.join(MAPPER_OPTIONS)}")
+    check_options(where, options, MAPPER_OPTIONS)
     layouts = options.get("layouts")
     if layouts is None:
         width = int(options.get("block_cols") or default_block_cols(config))

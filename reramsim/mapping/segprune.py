@@ -65,6 +65,7 @@ from reramsim.ir import WeightLayer
 from reramsim.mapping.base import (
     LayerMapping,
     MappingError,
+    check_options,
     concat_ous,
     concat_ous3,
     index_bits,
@@ -333,10 +334,7 @@ def layer_layouts(layer: WeightLayer, config: Config, options: dict) -> list[Seg
     ``options`` may hold ``segment_height`` and ``layouts`` (one :class:`SegmentLayout`
     per conv group, as :func:`reramsim.prune.metadata.scheme_from_metadata` decodes them).
     """
-    unknown = set(options) - set(MAPPER_OPTIONS)
-    if unknown:
-        raise MappingError(f"layer {layer.name} (segprune): unknown options {sorted(unknown)}; "
-                           f"allowed: {', '.join(MAPPER_OPTIONS)}")
+    check_options(f"layer {layer.name} (segprune)", options, MAPPER_OPTIONS)
     height = int(options.get("segment_height") or config.ou.rows)
     layouts = options.get("layouts")
     where = f"layer {layer.name} (segprune)"
