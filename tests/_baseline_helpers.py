@@ -29,7 +29,7 @@ def projected(name: str, scheme: str, ratio: float = 4.0, seed: int = 0, **param
     """Zoo model ``name`` (random init, random BatchNorm statistics) pruned to ``ratio`` by one
     projection of ``scheme``: a PruneResult ready to export."""
     import torch
-    from test_segprune import _randomize_bn
+    from _segprune_helpers import randomize_bn
 
     from reramsim import zoo
     from reramsim.prune import get_pruner
@@ -37,7 +37,7 @@ def projected(name: str, scheme: str, ratio: float = 4.0, seed: int = 0, **param
 
     torch.manual_seed(seed)
     model = zoo.build(name).eval()
-    _randomize_bn(model, np.random.default_rng(seed))
+    randomize_bn(model, np.random.default_rng(seed))
     pruner = get_pruner(scheme, CFG, **params)
     projections = project_all(model, pruner, ratio, "uniform")  # LAMP sorts every weight
     modules = dict(model.named_modules())
@@ -56,7 +56,7 @@ def check_lossless(name: str, scheme: str, tmp_path, full: bool = True, ratio: f
     pruned at a higher ``ratio`` to keep the functional model quick.
     Returns facts for further checks.
     """
-    from test_segprune import _functional_vs_ort
+    from _segprune_helpers import functional_vs_ort
 
     from reramsim.functional import full_precision
     from reramsim.mapping import map_network
@@ -72,7 +72,7 @@ def check_lossless(name: str, scheme: str, tmp_path, full: bool = True, ratio: f
     config = full_precision(CFG)
     mapping = map_network(network, config, scheme, options)
     assert all(m.info["source"] == "metadata" for m in mapping.layers.values())
-    assert _functional_vs_ort(path, network, mapping, INPUT_SHAPES[name]) < 1e-5
+    assert functional_vs_ort(path, network, mapping, config, INPUT_SHAPES[name]) < 1e-5
     facts["mapping"] = mapping
     if not full:
         return facts

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reramsim.ir import WeightLayer
 from reramsim.mapping.segprune import SegmentLayout, block_bounds
 
 
@@ -24,3 +25,49 @@ def random_layout(rows: int, cols: int, height: int, rng: np.random.Generator,
         shapes.append(table[used - 1])
         assign[b] = remap[ids]
     return SegmentLayout(height, shapes, assign)
+
+
+def reconstruct(mapping, layer: WeightLayer) -> np.ndarray:
+    """Rebuild every group's matrix from the mapping arrays alone (slice 0, positive arrays)."""
+    out = np.zeros((layer.groups, layer.rows, layer.cols))
+    mats = np.stack(list(layer.matrices()))
+    for k in range(mapping.n_ous):
+        xbar = mapping.ou_xbar[k]
+        if mapping.xbar_polarity[xbar] < 0:
+            continue
+        rows = mapping.ou_rows[mapping.ou_row_ptr[k]:mapping.ou_row_ptr[k + 1]]
+        sl = slice(mapping.ou_col_ptr[k], mapping.ou_col_ptr[k + 1])
+        cols = mapping.ou_cols[sl][mapping.ou_slices[sl] == 0]
+        g = mapping.xbar_group[xbar]
+        out[g][np.ix_(rows, cols)] += mats[g][np.ix_(rows, cols)]
+    return out
+
+
+def randomize_bn(model, rng: np.random.Generator, flip_signs: bool = False) -> None:
+    """Give every BatchNorm non-trivial statistics so that folding really scales filters;
+    ``flip_signs``: negative gammas too, so folding flips some filters' signs."""
+    import torch
+
+    for mod in model.modules():
+        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+            mod.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, n)))
+            gamma = rng.uniform(0.5, 1.5, n)
+            if flip_signs:
+                gamma *= rng.choice([-1, 1], n)
+            mod.weight.data.copy_(torch.from_numpy(gamma))
+            mod.bias.data.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+
+
+def functional_vs_ort(path, network, mapping, config, input_shape) -> float:
+    """Relative max error of the functional model (ideal ADC) against onnxruntime on 2 inputs."""
+    import onnxruntime as ort
+
+    from reramsim.functional import FunctionalModel
+
+    x = np.random.default_rng(1).random((2, *input_shape)).astype(np.float32)
+    got = FunctionalModel(network, config, mapping=mapping, ideal_adc=True).forward(x)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0]
+    return float(np.abs(got - want).max() / np.abs(want).max())

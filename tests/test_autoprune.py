@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from _segprune_helpers import reconstruct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,22 +115,6 @@ def test_budget_projection_and_policy_budgets():
 
 
 # --------------------------------------------------------------------------- the mapper
-
-
-def reconstruct(mapping, layer: WeightLayer) -> np.ndarray:
-    """Every group's matrix rebuilt from the OU arrays alone (slice 0 of positive crossbars)."""
-    out = np.zeros((layer.groups, layer.rows, layer.cols))
-    mats = np.stack(list(layer.matrices()))
-    for k in range(mapping.n_ous):
-        xbar = mapping.ou_xbar[k]
-        if mapping.xbar_polarity[xbar] < 0:
-            continue
-        rows = mapping.ou_rows[mapping.ou_row_ptr[k]:mapping.ou_row_ptr[k + 1]]
-        sl = slice(mapping.ou_col_ptr[k], mapping.ou_col_ptr[k + 1])
-        cols = mapping.ou_cols[sl][mapping.ou_slices[sl] == 0]
-        g = mapping.xbar_group[xbar]
-        out[g][np.ix_(rows, cols)] += mats[g][np.ix_(rows, cols)]
-    return out
 
 
 @pytest.mark.parametrize("formation", ["columns", "blocks", None])

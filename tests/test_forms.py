@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _segprune_helpers import functional_vs_ort, randomize_bn
 
 from reramsim.config import load_config
 from reramsim.ir import WeightLayer
@@ -165,18 +166,6 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 
-def _randomize_bn(model, rng: np.random.Generator) -> None:
-    """BatchNorm statistics with negative gammas too, so folding flips some filters' signs."""
-    for mod in model.modules():
-        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            n = mod.num_features
-            mod.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
-            mod.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, n)))
-            gamma = rng.uniform(0.5, 1.5, n) * rng.choice([-1, 1], n)
-            mod.weight.data.copy_(torch.from_numpy(gamma))
-            mod.bias.data.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
-
-
 def forms_pruned(name: str, ratio: float, seed: int = 0):
     """Zoo model ``name``, random init, one FORMS projection: a PruneResult ready to export."""
     from reramsim import zoo
@@ -184,20 +173,10 @@ def forms_pruned(name: str, ratio: float, seed: int = 0):
 
     torch.manual_seed(seed)
     model = zoo.build(name).eval()
-    _randomize_bn(model, np.random.default_rng(seed))
+    randomize_bn(model, np.random.default_rng(seed), flip_signs=True)
     pruner = get_pruner("forms", FORMS)
     projections = project_all(model, pruner, ratio, "uniform")
     return PruneResult(model, pruner, ratio, list(projections), projections)
-
-
-def functional_vs_ort(path, network, mapping, config, input_shape) -> float:
-    from reramsim.functional import FunctionalModel
-
-    x = np.random.default_rng(1).random((2, *input_shape)).astype(np.float32)
-    got = FunctionalModel(network, config, mapping=mapping, ideal_adc=True).forward(x)
-    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"input": x})[0]
-    return float(np.abs(got - want).max() / np.abs(want).max())
 
 
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])

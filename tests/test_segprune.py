@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _segprune_helpers import functional_vs_ort, random_layout, randomize_bn, reconstruct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +28,6 @@ from reramsim.prune.metadata import (
     scheme_from_metadata,
 )
 from reramsim.prune.segprune import shape_vote
-
-from _segprune_helpers import random_layout
 
 CFG = load_config("ou_16x16")
 
@@ -55,22 +54,6 @@ def pruned_by_layout(rows: int, cols: int, rng: np.random.Generator, height: int
     layout = random_layout(rows, cols, height, rng)
     matrix = rng.normal(size=(rows, cols)) * layout.mask(rows)
     return matrix, layout
-
-
-def reconstruct(mapping, layer: WeightLayer, config) -> np.ndarray:
-    """Rebuild every group's matrix from the mapping arrays alone (slice 0, positive arrays)."""
-    out = np.zeros((layer.groups, layer.rows, layer.cols))
-    mats = np.stack(list(layer.matrices()))
-    for k in range(mapping.n_ous):
-        xbar = mapping.ou_xbar[k]
-        if mapping.xbar_polarity[xbar] < 0:
-            continue
-        rows = mapping.ou_rows[mapping.ou_row_ptr[k]:mapping.ou_row_ptr[k + 1]]
-        sl = slice(mapping.ou_col_ptr[k], mapping.ou_col_ptr[k + 1])
-        cols = mapping.ou_cols[sl][mapping.ou_slices[sl] == 0]
-        g = mapping.xbar_group[xbar]
-        out[g][np.ix_(rows, cols)] += mats[g][np.ix_(rows, cols)]
-    return out
 
 
 # --------------------------------------------------------------------------- shape voting
@@ -165,7 +148,7 @@ def test_mapping_is_valid_and_lossless(kind, groups, differential):
         layer = conv_layer(weight, groups)
     mapping = get_mapper("segprune")(layer, config, {})
     mapping.validate(layer, config)
-    assert np.allclose(reconstruct(mapping, layer, config), np.stack(list(layer.matrices())))
+    assert np.allclose(reconstruct(mapping, layer), np.stack(list(layer.matrices())))
     assert set(np.unique(mapping.xbar_polarity)) == ({1, -1} if differential else {1})
 
 
@@ -306,17 +289,6 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 
-def _randomize_bn(model, rng: np.random.Generator) -> None:
-    """Give every BatchNorm non-trivial statistics so that folding really scales filters."""
-    for mod in model.modules():
-        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            n = mod.num_features
-            mod.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
-            mod.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, n)))
-            mod.weight.data.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, n)))
-            mod.bias.data.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
-
-
 def randomly_pruned(name: str, seed: int = 0):
     """Zoo model ``name``, random init, random SegPrune layouts: a PruneResult ready to export."""
     from reramsim import zoo
@@ -327,7 +299,7 @@ def randomly_pruned(name: str, seed: int = 0):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = zoo.build(name).eval()
-    _randomize_bn(model, rng)
+    randomize_bn(model, rng)
     projections = {}
     for n, mod in prunable_layers(model):
         mats = matrix_view(mod.weight.detach().numpy(), 1)
@@ -338,34 +310,24 @@ def randomly_pruned(name: str, seed: int = 0):
     return PruneResult(model, get_pruner("segprune", CFG), 8.0, list(projections), projections)
 
 
-def _functional_vs_ort(path, network, mapping, input_shape) -> float:
-    from reramsim.functional import FunctionalModel, full_precision
-
-    config = full_precision(CFG)
-    x = np.random.default_rng(1).random((2, *input_shape)).astype(np.float32)
-    got = FunctionalModel(network, config, mapping=mapping, ideal_adc=True).forward(x)
-    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"input": x})[0]
-    return float(np.abs(got - want).max() / np.abs(want).max())
-
-
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])
 def test_functional_model_on_segprune_mapping_equals_onnxruntime(name, tmp_path):
     """Ideal ADC: the functional model on the SegPrune mapping reproduces onnxruntime (< 1e-5)."""
-    from reramsim.zoo import INPUT_SHAPES
     from reramsim.functional import full_precision
     from reramsim.prune.export import export_pruned
+    from reramsim.zoo import INPUT_SHAPES
 
     path, network = export_pruned(randomly_pruned(name), tmp_path / f"{name}.onnx",
                                   INPUT_SHAPES[name])
     scheme, options = scheme_from_metadata(network)
     assert scheme == "segprune" and len(options) == len(network.weight_layers())
-    mapping = map_network(network, full_precision(CFG), scheme, options)
+    config = full_precision(CFG)
+    mapping = map_network(network, config, scheme, options)
     for layer in network.weight_layers():
         if name != "vgg16":  # 5 s for vgg16; the same mapper is validated on the others
-            mapping.layers[layer.name].validate(layer, full_precision(CFG))
+            mapping.layers[layer.name].validate(layer, config)
         assert mapping.layers[layer.name].info["source"] == "metadata"
-    assert _functional_vs_ort(path, network, mapping, INPUT_SHAPES[name]) < 1e-5
+    assert functional_vs_ort(path, network, mapping, config, INPUT_SHAPES[name]) < 1e-5
 
 
 @pytest.mark.parametrize("name", ["lenet", "plain20", "resnet20"])
@@ -374,10 +336,10 @@ def test_hand_pruned_onnx_without_metadata_is_lossless(name, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from reramsim.training import export_onnx
-    from reramsim.zoo import INPUT_SHAPES, build
     from reramsim.functional import full_precision
     from reramsim.onnx_import import load_onnx
+    from reramsim.training import export_onnx
+    from reramsim.zoo import INPUT_SHAPES, build
 
     torch.manual_seed(0)
     rng = np.random.default_rng(11)
@@ -396,7 +358,7 @@ def test_hand_pruned_onnx_without_metadata_is_lossless(name, tmp_path):
     for layer in network.weight_layers():
         mapping.layers[layer.name].validate(layer, config)
         assert mapping.layers[layer.name].info["source"] == "zeros"
-    assert _functional_vs_ort(path, network, mapping, INPUT_SHAPES[name]) < 1e-5
+    assert functional_vs_ort(path, network, mapping, config, INPUT_SHAPES[name]) < 1e-5
 
 
 def test_ou_budget_per_crossbar_trades_crossbars_for_parallelism():
