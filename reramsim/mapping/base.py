@@ -166,6 +166,27 @@ def ous_from_tiles(
     return row_ptr, wl, col_ptr, bl
 
 
+def tile_crossbars(used_rows: np.ndarray, used_bls: np.ndarray, config: Config
+                   ) -> tuple[np.ndarray, ...]:
+    """OUs that tile each crossbar's used top-left ``used_rows x used_bls`` cells.
+
+    Crossbar ``x`` gets ``ceil(used_rows[x]/ou_rows) * ceil(used_bls[x]/ou_cols)`` OUs, row
+    tile by row tile, the last ones of a row or column smaller. Returns ``(ou_xbar, n_wl,
+    n_bl, row_ptr, wl, col_ptr, bl)``: each OU's crossbar and size, and the CSR word-line
+    and bit-line arrays of :func:`ous_from_tiles`.
+    """
+    our, ouc = config.ou.rows, config.ou.cols
+    ou_r_tiles, ou_c_tiles = -(-used_rows // our), -(-used_bls // ouc)
+    per_xbar = ou_r_tiles * ou_c_tiles
+    ou_xbar = np.repeat(np.arange(len(used_rows)), per_xbar)
+    k = np.arange(per_xbar.sum()) - np.repeat(np.cumsum(per_xbar) - per_xbar, per_xbar)
+    tile_r, tile_c = k // ou_c_tiles[ou_xbar], k % ou_c_tiles[ou_xbar]
+    wl_start, bl_start = tile_r * our, tile_c * ouc
+    n_wl = np.minimum(our, used_rows[ou_xbar] - wl_start)
+    n_bl = np.minimum(ouc, used_bls[ou_xbar] - bl_start)
+    return (ou_xbar, n_wl, n_bl, *ous_from_tiles(ou_xbar, wl_start, n_wl, bl_start, n_bl))
+
+
 def _ranges(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate ``arange(start[k], start[k] + count[k])`` for all k, plus the CSR pointer."""
     count = np.asarray(count, np.int64)

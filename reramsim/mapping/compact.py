@@ -48,7 +48,7 @@ import numpy as np
 
 from reramsim.config import Config
 from reramsim.ir import WeightLayer
-from reramsim.mapping.base import LayerMapping, MappingError, index_bits, ous_from_tiles
+from reramsim.mapping.base import LayerMapping, MappingError, index_bits, tile_crossbars
 
 
 @dataclass
@@ -153,16 +153,7 @@ def map_blocks(layer: WeightLayer, config: Config, scheme: str, blocks: list[Blo
     bl0, used_bls = rep(x_bl0, np.int64), rep(x_nbl, np.int64)
     fanin, col_idx = rep(x_gather, np.int32), rep(x_colidx, bool)
     polarity = np.tile(np.array([1, -1][:n_pol], np.int8), len(x_group))
-    our, ouc = config.ou.rows, config.ou.cols
-    ou_r_tiles, ou_c_tiles = -(-used_rows // our), -(-used_bls // ouc)
-    per_xbar = ou_r_tiles * ou_c_tiles
-    ou_xbar = np.repeat(np.arange(len(group)), per_xbar)
-    k = np.arange(per_xbar.sum()) - np.repeat(np.cumsum(per_xbar) - per_xbar, per_xbar)
-    tile_r, tile_c = k // ou_c_tiles[ou_xbar], k % ou_c_tiles[ou_xbar]
-    wl_start, bl_start = tile_r * our, tile_c * ouc
-    n_wl = np.minimum(our, used_rows[ou_xbar] - wl_start)
-    n_bl = np.minimum(ouc, used_bls[ou_xbar] - bl_start)
-    row_ptr, wl, col_ptr, bl = ous_from_tiles(ou_xbar, wl_start, n_wl, bl_start, n_bl)
+    ou_xbar, n_wl, n_bl, row_ptr, wl, col_ptr, bl = tile_crossbars(used_rows, used_bls, config)
     rows_all = np.concatenate(row_table) if row_table else np.zeros(0, np.int32)
     cols_all = np.concatenate(bl_cols) if bl_cols else np.zeros(0, np.int32)
     slices_all = np.concatenate(bl_slices) if bl_slices else np.zeros(0, np.int16)

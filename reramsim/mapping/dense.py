@@ -33,8 +33,8 @@ from reramsim.mapping.base import (
     MIN_CROSSBARS,
     LayerMapping,
     check_options,
-    ous_from_tiles,
     register_mapper,
+    tile_crossbars,
 )
 
 
@@ -94,16 +94,7 @@ def map_dense(layer: WeightLayer, config: Config, options: dict | None = None) -
     used_rows = np.minimum(block_rows, R - rb * block_rows)
     used_bls = np.minimum(block_bls, n_bitlines - bb * block_bls)
 
-    # OUs: every crossbar is tiled into ceil(used/ou) tiles in each direction.
-    ou_r_tiles, ou_c_tiles = -(-used_rows // our), -(-used_bls // ouc)
-    per_xbar = ou_r_tiles * ou_c_tiles
-    ou_xbar = np.repeat(np.arange(len(g)), per_xbar)
-    k = np.arange(per_xbar.sum()) - np.repeat(np.cumsum(per_xbar) - per_xbar, per_xbar)
-    tile_r, tile_c = k // ou_c_tiles[ou_xbar], k % ou_c_tiles[ou_xbar]
-    wl_start, bl_start = tile_r * our, tile_c * ouc
-    n_wl = np.minimum(our, used_rows[ou_xbar] - wl_start)
-    n_bl = np.minimum(ouc, used_bls[ou_xbar] - bl_start)
-    row_ptr, wl, col_ptr, bl = ous_from_tiles(ou_xbar, wl_start, n_wl, bl_start, n_bl)
+    ou_xbar, n_wl, n_bl, row_ptr, wl, col_ptr, bl = tile_crossbars(used_rows, used_bls, config)
 
     rows = wl + np.repeat(rb[ou_xbar] * block_rows, n_wl).astype(np.int32)
     global_bl = bl.astype(np.int64) + np.repeat(bb[ou_xbar] * block_bls, n_bl)
