@@ -373,6 +373,10 @@ def _check_consistency(cfg: Config, where: dict[KeyPath, str], source: str) -> N
          f"must be <= precision.weight_bits ({cfg.precision.weight_bits})"),
         (("dac", "bits"), cfg.dac.bits <= cfg.precision.input_bits,
          f"must be <= precision.input_bits ({cfg.precision.input_bits})"),
+        (("crossbar", "subtract"),
+         cfg.crossbar.subtract == "digital" or cfg.precision.signed_weights == "differential",
+         "'analog' needs precision.signed_weights: differential (a pair of crossbars to "
+         f"subtract), got signed_weights: {cfg.precision.signed_weights}"),
         (("device", "r_off_ohm"), cfg.device.r_off_ohm > cfg.device.r_on_ohm,
          f"must be > device.r_on_ohm ({cfg.device.r_on_ohm:g}), got {cfg.device.r_off_ohm:g}"),
         (("device", "sa1_rate"), cfg.device.sa0_rate + cfg.device.sa1_rate <= 1.0,

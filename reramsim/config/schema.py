@@ -62,6 +62,12 @@ class Crossbar:
         lo=0.0,
     )
     area_um2: float = spec(25.0, "area of one array (ISAAC: 8 arrays in 0.0002 mm^2)", lo=0.0)
+    subtract: Literal["digital", "analog"] = spec(
+        "digital",
+        "differential pairs (precision.signed_weights: differential): 'digital' converts the "
+        "positive and the negative crossbar apart and subtracts the digital results; 'analog' "
+        "subtracts their bit-line currents before one ADC conversion (MNSIM-2.0 Sub_Position)",
+    )
 
 
 @dataclass(frozen=True)
