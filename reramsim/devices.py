@@ -27,7 +27,9 @@ seed programs the same chip for every mapping. See ``docs/devices.md``.
 """
 from __future__ import annotations
 
+import os
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +39,7 @@ from reramsim.config import Config
 from reramsim.config.schema import Adc
 from reramsim.quantize import adc_lsb
 
-__all__ = ["CellSites", "DeviceModel", "adc_read", "chip_seed", "ir_drop"]
+__all__ = ["CellSites", "DeviceModel", "PendingNoise", "ReadNoise", "adc_read", "chip_seed", "ir_drop"]
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -45,6 +47,12 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _FAULT_STREAM, _VARIATION_STREAM = 1, 2
 #: Cells of OUs processed at once by the IR-drop model (bounds its temporaries).
 _IR_CHUNK_CELLS = 1 << 22
+#: Read-noise values per block: each block has its own generator, so blocks are drawn in
+#: parallel and the values do not depend on how many threads draw them.
+NOISE_BLOCK = 1 << 20
+#: Threads drawing read-noise blocks (numpy releases the GIL while it fills an array).
+NOISE_THREADS = max(1, min(4, os.cpu_count() or 1))
+_noise_pool: ThreadPoolExecutor | None = None
 
 
 def _mix_int(z: int) -> int:
@@ -131,13 +139,12 @@ class DeviceModel:
     def _key(self, layer: str, stream: int) -> int:
         return _mix_int(_mix_int(self.seed * _GOLDEN + stream) ^ zlib.crc32(layer.encode()))
 
-    def noise_rng(self, layer: str) -> np.random.Generator:
-        """The read-noise generator of one layer on this chip (fresh draws per conversion).
-
-        SFC64: the fastest of numpy's bit generators for the many normal draws noise needs.
-        """
-        seq = np.random.SeedSequence([self.seed & _MASK64, zlib.crc32(layer.encode())])
-        return np.random.Generator(np.random.SFC64(seq))
+    def read_noise(self, layer: str) -> ReadNoise | None:
+        """The read-noise stream of one layer on this chip, or None when the noise is off."""
+        if self.read_noise_sigma <= 0:
+            return None
+        return ReadNoise(self.read_noise_sigma,
+                         [self.seed & _MASK64, zlib.crc32(layer.encode())])
 
     def program(self, levels: np.ndarray, sites: CellSites, layer: str
                 ) -> tuple[np.ndarray, int]:
@@ -174,6 +181,60 @@ class DeviceModel:
             cells = ir_drop(cells * self.step_siemens, sites, dev.wire_resistance_ohm,
                             self.rows) / self.step_siemens
         return cells, faulty
+
+
+class ReadNoise:
+    """Gaussian read noise, ``sigma * N(0, 1)`` per ADC conversion, for one layer of one chip.
+
+    The stream is cut into blocks of :data:`NOISE_BLOCK` values; block ``b`` comes from its
+    own SFC64 generator (the fastest of numpy's bit generators for normal draws) seeded by
+    ``SeedSequence(entropy, spawn_key=(b,))``. Each request takes whole fresh blocks, so
+    the same sequence of requests gives the same values whatever the thread count.
+    :meth:`start` hands the blocks to :data:`NOISE_THREADS` worker threads and returns at
+    once, so the draws overlap the caller's matrix products.
+    """
+
+    def __init__(self, sigma: float, entropy: list[int]) -> None:
+        self.sigma = float(sigma)
+        self.entropy = entropy
+        self.next_block = 0
+
+    def start(self, shape: tuple[int, ...], dtype: type) -> PendingNoise:
+        """Begin drawing an array of ``shape`` noise values; ``.result()`` waits for it."""
+        out = np.empty(int(np.prod(shape)), dtype)
+        blocks = -(-len(out) // NOISE_BLOCK)
+        first, self.next_block = self.next_block, self.next_block + blocks
+        pool = _pool()
+        parts = [pool.submit(self._fill, out[i * NOISE_BLOCK:(i + 1) * NOISE_BLOCK], first + i)
+                 for i in range(blocks)]
+        return PendingNoise(out.reshape(shape), parts)
+
+    def _fill(self, view: np.ndarray, block: int) -> None:
+        seq = np.random.SeedSequence(self.entropy, spawn_key=(block,))
+        np.random.Generator(np.random.SFC64(seq)).standard_normal(out=view, dtype=view.dtype)
+        view *= self.sigma
+
+
+@dataclass
+class PendingNoise:
+    """Noise being drawn by the worker threads: ``values`` are final once ``result()`` returns."""
+
+    values: np.ndarray
+    parts: list[Future]
+
+    def result(self) -> np.ndarray:
+        """The noise array, after every block is drawn (re-raises a worker's error)."""
+        for part in self.parts:
+            part.result()
+        return self.values
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The worker threads that draw read noise (started on first use)."""
+    global _noise_pool
+    if _noise_pool is None:
+        _noise_pool = ThreadPoolExecutor(NOISE_THREADS, thread_name_prefix="read-noise")
+    return _noise_pool
 
 
 def ir_drop(g: np.ndarray, sites: CellSites, r_wire: float, xbar_rows: int) -> np.ndarray:

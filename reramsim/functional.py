@@ -74,7 +74,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reramsim.config import Config
-from reramsim.devices import CellSites, DeviceModel, adc_read
+from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import LayerMapping, NetworkMapping, map_network
 from reramsim.ops import col2im_output, digital_op, run_float
@@ -94,9 +94,6 @@ __all__ = ["AdcStats", "CrossbarLayer", "FunctionalError", "FunctionalModel", "f
 CHUNK_ELEMENTS = 1 << 23
 #: Scatter matrices (outputs x unit bit-lines) up to this size are dense, larger ones sparse.
 DENSE_SCATTER_ELEMENTS = 1 << 22
-#: A saturating ADC runs only the samples that can clip when at most this share of a
-#: chunk's (unit, step, pixel) samples can (else every sample runs; see _clip_correction).
-CLIP_CORRECTION_MAX_FRACTION = 0.5
 #: Cells gathered at once while building a layer's cell tensors.
 BUILD_CHUNK_CELLS = 1 << 22
 #: Integers below this are exact in float32 (bit-serial sums use float32 below it).
@@ -187,7 +184,7 @@ class CrossbarLayer:
         #: stuck-at cells among the cells the mapping reads, on the current chip
         self.faulty_cells = 0
         self.device: DeviceModel | None = None
-        self._noise: np.random.Generator | None = None
+        self._noise: ReadNoise | None = None
         if device is not None:
             self.program(device)
 
@@ -206,7 +203,7 @@ class CrossbarLayer:
             raise FunctionalError(f"layer {self.layer.name}: programmed with other device "
                                   "parameters; build a new model for a new device section")
         self.device = device
-        self._noise = device.noise_rng(self.layer.name) if device.read_noise_sigma > 0 else None
+        self._noise = device.read_noise(self.layer.name)
         self.faulty_cells = 0
         for cls in self.classes:
             if cls.levels is None:
@@ -282,20 +279,22 @@ class CrossbarLayer:
                         uint: type) -> None:
         """One ADC sample per (pixel, step, OU, bit-line), then shift-and-add.
 
-        With the shortcut on and a saturating (``unit``) ADC, a chunk where few samples
-        can clip goes through :meth:`_clip_correction` instead (same integers).
+        With the shortcut on, a saturating (``unit``) ADC on integer sums goes through
+        :meth:`_run_clipping` instead (same integers, only the samples that can clip).
         """
+        if self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog \
+                and not self.config.adc.ideal:
+            self._run_clipping(cls, inputs, y_int, uint)
+            return
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
         mask = uint(self.dac_max)
-        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog
-        limit = float((1 << self.config.adc.bits) - 1)
-        cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
         adc = self.config.adc
         # readings are integers up to this bound (None: real-valued), for _shift_add
         if adc.ideal:
             bound = None if cls.analog else cls.max_sum
         else:
+            limit = float((1 << adc.bits) - 1)
             bound = None if adc.lsb_mode == "full_range" else \
                 limit if cls.analog else min(limit, cls.max_sum)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
@@ -305,18 +304,73 @@ class CrossbarLayer:
             planes = np.empty((units, rows, steps, px), cls.weights.dtype)
             for s in range(steps):  # DAC level of step s: bits [s*dac_bits, (s+1)*dac_bits)
                 planes[:, :, s, :] = (levels >> uint(s * dac_bits)) & mask
-            risky = None
-            if clip_only:  # a sample can clip only if (sum of DAC levels) x (max cell) > L
-                risky = planes.sum(axis=1, dtype=np.float64) * cell_max[:, None, None] > limit
-            if risky is not None and risky.mean() <= CLIP_CORRECTION_MAX_FRACTION:
-                merged = self._clip_correction(cls, xg, planes, risky, limit)
+            noise = self._noise.start((units, outs, steps * px), cls.weights.dtype) \
+                if cls.analog and self._noise is not None else None  # drawn meanwhile
+            sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
+            if cls.analog:
+                if noise is not None:
+                    sums += noise.result()
+                self.stats.clipped += adc_read(sums, cls.max_sum, adc, cls.real)
             else:
-                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
-                if cls.analog:
-                    self._read_analog(cls, sums)
-                else:
-                    self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
-                merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
+                self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
+            merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
+            y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
+            if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
+                y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
+        self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+    def _run_clipping(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray,
+                      uint: type) -> None:
+        """A saturating (``unit``) ADC on integer sums, exactly, sampling only what can clip.
+
+        ``ADC(a) = a - max(a - L, 0)`` with ``L = 2^bits - 1``. Shift-and-add of the first
+        term over the steps is ``cells @ x_u``, one float64 matmul. A (unit, step, pixel)
+        sample can clip only if its step's DAC levels summed over the unit's rows, times
+        the unit's largest cell, exceed ``L``; only those run bit-serially. Each such
+        step's DAC levels are stored pre-shifted, ``2^(s*dac_bits) * d_s``, next to a
+        constant ``-2^(s*dac_bits) * L``, so that one matmul with ``[cells | 1]`` gives
+        ``2^(s*dac_bits) * (a - L)`` per bit-line directly (and one matrix-vector product
+        with ``[cell_max ... | 1]`` the risk test); the positive part, summed over the
+        steps of each pixel, is the exact excess to subtract, and its non-zero entries are
+        the clipped samples. The products run in float32 when every value stays below
+        2^24 (exact), else in float64.
+        """
+        steps, dac_bits = self.steps, self.config.dac.bits
+        units, outs, rows = cls.weights.shape
+        limit = float((1 << self.config.adc.bits) - 1)
+        top_shift = float(1 << ((steps - 1) * dac_bits))
+        dtype = np.float32 if cls.max_sum * top_shift < _EXACT_F32 else np.float64
+        cells = cls.weights.astype(np.float64)
+        aug = np.concatenate([cls.weights, np.ones((units, outs, 1), cls.weights.dtype)],
+                             axis=2).astype(dtype).transpose(0, 2, 1)  # (units, rows+1, outs)
+        cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(dtype)
+        risk_vector = np.concatenate([np.repeat(cell_max[:, None], rows, axis=1),
+                                      np.ones((units, 1), dtype)], axis=1)[:, :, None]
+        step_masks = [uint(self.dac_max << (s * dac_bits)) for s in range(steps)]
+        thresholds = -limit * np.exp2(np.arange(steps) * dac_bits)
+        for cols in self._chunks(cls, inputs.shape[1], steps * max(rows + 1, outs)):
+            xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
+            px = xg.shape[2]
+            merged = np.matmul(cells, xg)  # (units, outs, px): shift-and-add of a, exact
+            levels = np.ascontiguousarray(xg.astype(uint).transpose(0, 2, 1))  # (u, px, rows)
+            planes = np.empty((units, px, steps, rows + 1), dtype)
+            for s, step_mask in enumerate(step_masks):  # 2^(s*dac_bits) * DAC level of step s
+                planes[:, :, s, :rows] = levels & step_mask
+            planes[:, :, :, rows] = thresholds
+            planes = planes.reshape(units, px * steps, rows + 1)
+            risky = np.matmul(planes, risk_vector)[:, :, 0] > 0  # (units, px*steps)
+            for u in range(units):
+                flagged = np.flatnonzero(risky[u])  # (pixel, step) pairs, pixel-major
+                if not len(flagged):
+                    continue
+                excess = np.matmul(planes[u, flagged], aug[u])  # (flagged, outs)
+                np.maximum(excess, 0, out=excess)
+                self.stats.clipped += int(np.count_nonzero(excess))
+                per_pixel = np.bincount(flagged // steps, minlength=px)  # flagged steps
+                shift_add = sp.csr_array((np.ones(len(flagged)), np.arange(len(flagged)),
+                                          np.r_[0, np.cumsum(per_pixel)]),
+                                         shape=(px, len(flagged)))
+                merged[u] -= (shift_add @ excess).T
             y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
@@ -348,41 +402,6 @@ class CrossbarLayer:
             part = np.matmul(weights, sums[:, s0:s0 + k, :])  # (n, px), exact
             merged += float(1 << (s0 * dac_bits)) * part
             s0 += k
-        return merged
-
-    def _read_analog(self, cls: _OuClass, sums: np.ndarray) -> None:
-        """ADC readings of real-valued sums, in place: read noise per conversion, then the ADC."""
-        if self._noise is not None:
-            noise = self._noise.standard_normal(sums.shape, dtype=sums.dtype)
-            noise *= self.device.read_noise_sigma
-            sums += noise
-        self.stats.clipped += adc_read(sums, cls.max_sum, self.config.adc, cls.real)
-
-    def _clip_correction(self, cls: _OuClass, xg: np.ndarray, planes: np.ndarray,
-                         risky: np.ndarray, limit: float) -> np.ndarray:
-        """Shift-and-added ADC readings ``(units, outs, px)`` of a saturating ADC, exactly.
-
-        ``ADC(a) = a - max(a - L, 0)``; shift-and-add of the first term over the steps is
-        ``cells @ x_u``. Only the (step, pixel) samples flagged ``risky`` (their step's DAC
-        levels summed over the unit's rows, times its largest cell, exceed ``L``) can
-        clip; they run bit-serially to subtract ``2^(s*dac_bits) * max(a - L, 0)``.
-        """
-        units, rows, steps, px = planes.shape
-        merged = np.matmul(cls.weights.astype(np.float64), xg.astype(np.float64))
-        step_weight = np.exp2(np.arange(steps) * self.config.dac.bits)
-        for u in range(units):
-            flagged = np.flatnonzero(risky[u])  # over (step, pixel), step-major
-            if not len(flagged):
-                continue
-            sub = planes[u].reshape(rows, steps * px)[:, flagged].astype(cls.weights.dtype)
-            excess = np.matmul(cls.weights[u], sub) - limit  # (outs, flagged)
-            over = excess > 0
-            self.stats.clipped += int(np.count_nonzero(over))
-            excess = np.where(over, excess, 0).astype(np.float64)
-            shift_add = sp.csr_array((step_weight[flagged // px],
-                                      (flagged % px, np.arange(len(flagged)))),
-                                     shape=(px, len(flagged)))
-            merged[u] -= (shift_add @ excess.T).T
         return merged
 
 

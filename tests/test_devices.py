@@ -11,7 +11,7 @@ import pytest
 import reramsim.devices as devices
 from reramsim.config import load_config
 from reramsim.config.loader import ConfigError
-from reramsim.devices import CellSites, DeviceModel, adc_read, chip_seed, ir_drop
+from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read, chip_seed, ir_drop
 from reramsim.functional import FunctionalModel
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import map_network
@@ -169,6 +169,26 @@ def test_read_noise_variance_matches_shift_and_add():
     expected_std = 0.5 * np.sqrt((1 + 4) * (1 + 16))
     assert y.mean() == pytest.approx(37, abs=0.1)
     assert y.std() == pytest.approx(expected_std, rel=0.03)
+
+
+def test_read_noise_blocks_are_fixed_whatever_the_request_sizes(monkeypatch):
+    """Each request takes whole fresh blocks, block b from SeedSequence(entropy, (b,)): the
+    values are those of one generator per block drawn one after the other."""
+    import reramsim.devices as devices
+
+    monkeypatch.setattr(devices, "NOISE_BLOCK", 1000)
+    stream = ReadNoise(0.5, [11, 22])
+    first = stream.start((2, 1500), np.float32).result()  # 3000 values: blocks 0-2
+    second = stream.start((10,), np.float32).result()  # block 3 (a fresh one)
+
+    def block(b: int, n: int) -> np.ndarray:
+        gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence([11, 22],
+                                                                         spawn_key=(b,))))
+        return gen.standard_normal(n, dtype=np.float32) * np.float32(0.5)
+
+    np.testing.assert_array_equal(first.reshape(-1), np.concatenate([block(b, 1000)
+                                                                     for b in range(3)]))
+    np.testing.assert_array_equal(second, block(3, 10))
 
 
 def test_variation_statistics_and_distribution_choice():
