@@ -37,9 +37,10 @@ from scipy.special import ndtri
 
 from reramsim.config import Config
 from reramsim.config.schema import Adc
-from reramsim.quantize import adc_lsb
+from reramsim.quantize import adc_lsb, adc_top
 
-__all__ = ["CellSites", "DeviceModel", "PendingNoise", "ReadNoise", "adc_read", "chip_seed", "ir_drop"]
+__all__ = ["CellSites", "DeviceModel", "PendingNoise", "ReadNoise", "adc_read", "chip_seed",
+           "ir_drop"]
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -286,26 +287,28 @@ def ir_drop(g: np.ndarray, sites: CellSites, r_wire: float, xbar_rows: int) -> n
     return out
 
 
-def adc_read(a: np.ndarray, max_sum: float, adc: Adc, real: np.ndarray | None = None) -> int:
+def adc_read(a: np.ndarray, max_sum: float, adc: Adc, real: np.ndarray | None = None,
+             signed: bool = False) -> int:
     """Convert analog sums ``a`` in place to the ADC's readings; return the saturated count.
 
     ``a`` is in units of one cell level x one DAC level and may be any real (leaks,
     variations and noise move it off the integers and below 0). ``unit``: the nearest
-    code in ``[0, 2^bits - 1]``. ``full_range``: ``lsb = adc_lsb(max_sum)``, the nearest
-    code ``rint(a / lsb)`` in ``[0, 2^bits - 1]``, times ``lsb``. Ideal: unchanged. The
-    count is of samples above the top code, among those where ``real`` (broadcast to
+    code in ``[0, T]`` (``[-T, T]`` for a ``signed`` ADC, an analog difference), ``T =
+    adc_top``. ``full_range``: ``lsb = adc_lsb(max_sum)``, the nearest code
+    ``rint(a / lsb)`` in that range, times ``lsb``. Ideal: unchanged. The count is of
+    samples beyond the top code (either sign), among those where ``real`` (broadcast to
     ``a``) is True.
     """
     if adc.ideal:
         return 0
-    top = float((1 << adc.bits) - 1)
-    lsb = adc_lsb(max_sum, adc)
+    top = float(adc_top(adc, signed))
+    lsb = adc_lsb(max_sum, adc, signed)
     if lsb != 1.0:
         np.divide(a, lsb, out=a)
     np.rint(a, out=a)
-    over = a > top
+    over = (a > top) | (a < -top) if signed else a > top
     saturated = int(np.count_nonzero(over if real is None else over & real))
-    np.clip(a, 0.0, top, out=a)
+    np.clip(a, -top if signed else 0.0, top, out=a)
     if lsb != 1.0:
         np.multiply(a, lsb, out=a)
     return saturated

@@ -83,6 +83,7 @@ from reramsim.quantize import (
     InputQuant,
     adc_convert,
     adc_lsb,
+    adc_top,
     calibrate_input,
     cell_slice,
     quantize_weights,
@@ -122,6 +123,21 @@ class AdcStats:
 
 
 @dataclass
+class _Program:
+    """Physical bit-lines of a class that a chip programs, and the slots they feed.
+
+    ``levels`` ``(n, rows)`` uint8 are the levels written at ``sites``; the conductances
+    are added, times ``sign``, to rows ``slots`` of the class's flattened cells (one
+    program per polarity with analog subtraction, whose slots hold ``G+ - G-``).
+    """
+
+    slots: np.ndarray
+    sign: float
+    levels: np.ndarray
+    sites: CellSites
+
+
+@dataclass
 class _OuClass:
     """OU units of one layer with the same number of word-lines, executed together.
 
@@ -141,10 +157,10 @@ class _OuClass:
     max_sum: float  # largest possible one-step bit-line sum: rows * dac_max * cell_max
     n_bitlines: int  # real bit-lines (ADC channels) over all units
     slots: np.ndarray | None  # (entries,) row of weights.reshape(-1, rows) per bit-line (serial)
+    signed: bool = False  # the ADC converts analog differences (crossbar.subtract: analog)
     # With device models on (analog cells or readings; always bit-serial):
     real: np.ndarray | None = None  # (units, outs, 1) bool: slots holding a real bit-line
-    levels: np.ndarray | None = None  # (entries, rows) uint8 programmed levels (static models)
-    sites: CellSites | None = None  # where the entries' cells are
+    programs: list[_Program] | None = None  # the physical bit-lines behind the slots
 
     @property
     def n_units(self) -> int:
@@ -206,12 +222,14 @@ class CrossbarLayer:
         self._noise = device.read_noise(self.layer.name)
         self.faulty_cells = 0
         for cls in self.classes:
-            if cls.levels is None:
+            if cls.programs is None:
                 continue
-            cells, faulty = device.program(cls.levels, cls.sites, self.layer.name)
             flat = cls.weights.reshape(-1, cls.n_rows)
-            flat[cls.slots] = cells
-            self.faulty_cells += faulty
+            flat[cls.slots] = 0.0
+            for prog in cls.programs:
+                cells, faulty = device.program(prog.levels, prog.sites, self.layer.name)
+                flat[prog.slots] += prog.sign * cells
+                self.faulty_cells += faulty
 
     def __call__(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
         """The layer's output on the hardware: ``(N, Cout, Ho, Wo)`` or ``(N, Cout)`` float64.
@@ -294,7 +312,7 @@ class CrossbarLayer:
         if adc.ideal:
             bound = None if cls.analog else cls.max_sum
         else:
-            limit = float((1 << adc.bits) - 1)
+            limit = float(adc_top(adc, cls.signed))
             bound = None if adc.lsb_mode == "full_range" else \
                 limit if cls.analog else min(limit, cls.max_sum)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
@@ -310,9 +328,9 @@ class CrossbarLayer:
             if cls.analog:
                 if noise is not None:
                     sums += noise.result()
-                self.stats.clipped += adc_read(sums, cls.max_sum, adc, cls.real)
+                self.stats.clipped += adc_read(sums, cls.max_sum, adc, cls.real, cls.signed)
             else:
-                self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
+                self.stats.clipped += adc_convert(sums, cls.max_sum, adc, cls.signed)
             merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
             y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
@@ -323,10 +341,11 @@ class CrossbarLayer:
                       uint: type) -> None:
         """A saturating (``unit``) ADC on integer sums, exactly, sampling only what can clip.
 
-        ``ADC(a) = a - max(a - L, 0)`` with ``L = 2^bits - 1``. Shift-and-add of the first
-        term over the steps is ``cells @ x_u``, one float64 matmul. A (unit, step, pixel)
+        ``ADC(a) = a - max(a - L, 0)`` with ``L = 2^bits - 1`` (a signed ADC, analog
+        subtraction: ``L = 2^(bits-1) - 1`` and also ``+ max(-a - L, 0)``). Shift-and-add of
+        the first term over the steps is ``cells @ x_u``, one float64 matmul. A (unit, step, pixel)
         sample can clip only if its step's DAC levels summed over the unit's rows, times
-        the unit's largest cell, exceed ``L``; only those run bit-serially. Each such
+        the unit's largest cell magnitude, exceed ``L``; only those run bit-serially. Each such
         step's DAC levels are stored pre-shifted, ``2^(s*dac_bits) * d_s``, next to a
         constant ``-2^(s*dac_bits) * L``, so that one matmul with ``[cells | 1]`` gives
         ``2^(s*dac_bits) * (a - L)`` per bit-line directly (and one matrix-vector product
@@ -337,13 +356,14 @@ class CrossbarLayer:
         """
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
-        limit = float((1 << self.config.adc.bits) - 1)
+        limit = float(adc_top(self.config.adc, cls.signed))
         top_shift = float(1 << ((steps - 1) * dac_bits))
-        dtype = np.float32 if cls.max_sum * top_shift < _EXACT_F32 else np.float64
+        reach = cls.max_sum + 2 * limit if cls.signed else cls.max_sum  # largest |value|
+        dtype = np.float32 if reach * top_shift < _EXACT_F32 else np.float64
         cells = cls.weights.astype(np.float64)
         aug = np.concatenate([cls.weights, np.ones((units, outs, 1), cls.weights.dtype)],
                              axis=2).astype(dtype).transpose(0, 2, 1)  # (units, rows+1, outs)
-        cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(dtype)
+        cell_max = np.abs(cls.weights).max(axis=(1, 2), initial=0).astype(dtype)
         risk_vector = np.concatenate([np.repeat(cell_max[:, None], rows, axis=1),
                                       np.ones((units, 1), dtype)], axis=1)[:, :, None]
         step_masks = [uint(self.dac_max << (s * dac_bits)) for s in range(steps)]
@@ -363,8 +383,14 @@ class CrossbarLayer:
                 flagged = np.flatnonzero(risky[u])  # (pixel, step) pairs, pixel-major
                 if not len(flagged):
                     continue
-                excess = np.matmul(planes[u, flagged], aug[u])  # (flagged, outs)
-                np.maximum(excess, 0, out=excess)
+                chosen = planes[u, flagged]
+                excess = np.matmul(chosen, aug[u])  # (flagged, outs): 2^(s*dac_bits) (a - L)
+                if cls.signed:  # below -L: 2^(s*dac_bits) (a + L) = excess - 2 * threshold
+                    below = np.minimum(excess - 2 * chosen[:, rows:], 0)
+                    np.maximum(excess, 0, out=excess)
+                    excess += below
+                else:
+                    np.maximum(excess, 0, out=excess)
                 self.stats.clipped += int(np.count_nonzero(excess))
                 per_pixel = np.bincount(flagged // steps, minlength=px)  # flagged steps
                 shift_add = sp.csr_array((np.ones(len(flagged)), np.arange(len(flagged)),
@@ -473,8 +499,11 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
                    ) -> tuple[list[_OuClass], np.ndarray]:
     """Group the OUs into units and classes and program their cells; also the X0 constant.
 
-    With an active ``device`` every class runs bit-serially with real-valued readings, and
-    keeps its cells' levels and sites for :meth:`CrossbarLayer.program`.
+    With analog subtraction (``crossbar.subtract: analog``) the bit-lines of a unit that
+    hold the same column and slice on the positive and the negative array become one ADC
+    channel whose cells are ``G+ - G-`` (:func:`_pair_bit_lines`). With an active
+    ``device`` every class runs bit-serially with real-valued readings, and keeps its
+    physical bit-lines' levels and sites for :meth:`CrossbarLayer.program`.
 
     Returns ``(classes, const)`` with ``const`` ``(groups*cols,)``: the input-offset
     correction per output, multiplied by ``X0`` at run time.
@@ -492,6 +521,7 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
     else:
         w0 = 0
         stored = np.stack([np.maximum(q, 0), np.maximum(-q, 0)], axis=1)  # (G, 2, R, C)
+    analog_pairs = _analog_subtraction(config)
     top = (prec.weight_bits - 1) // cb
     ou_group = m.xbar_group[m.ou_xbar].astype(np.int64)
     ou_sign = m.xbar_polarity[m.ou_xbar].astype(np.int64)
@@ -513,31 +543,77 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
             sign=ou_sign[ous][local] * bl_sign[entry], col=m.ou_cols[entry].astype(np.int64),
             slice=m.ou_slices[entry].astype(np.int64),
         )
-        cls = _build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer, config,
-                           shortcut and device is None)
+        channels, member = _pair_bit_lines(e) if analog_pairs else (e, np.arange(len(e)))
+        cls = _build_class(int(n_rows), unit_inputs, channels, stored, const, w0, top, layer,
+                           config, shortcut and device is None, analog_pairs)
         if device is not None:
-            _keep_for_devices(cls, device, CellSites(
-                xbar=m.ou_xbar[ous][local], bl=m.ou_bl[entry], ou=local,
-                wl=m.ou_wl[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)]))
+            sites = CellSites(xbar=m.ou_xbar[ous][local], bl=m.ou_bl[entry], ou=local,
+                              wl=m.ou_wl[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)])
+            _keep_for_devices(cls, e, member, stored, cb, sites)
         classes.append(cls)
     return classes, const
 
 
-def _keep_for_devices(cls: _OuClass, device: DeviceModel, sites: CellSites) -> None:
-    """Make a bit-serial class analog: real-slot mask, float32 cells, levels and sites kept."""
+def _analog_subtraction(config: Config) -> bool:
+    """True when differential pairs subtract their currents before one (signed) ADC."""
+    return (config.crossbar.subtract == "analog"
+            and config.precision.signed_weights == "differential")
+
+
+def _pair_bit_lines(e: _Entries) -> tuple[_Entries, np.ndarray]:
+    """The ADC channels of analog subtraction: one per (unit, group, column, slice).
+
+    A channel reads the positive array's bit-line minus the negative array's (either may
+    be missing from a mapping: its term is then 0). Returns the channels, with ``pol`` 0,
+    ``sign`` +1 and ``plus`` / ``minus`` saying which arrays they read, and ``member``:
+    the channel of each bit-line of ``e``.
+    """
+    key = np.stack([e.unit, e.group, e.col, e.slice], axis=1)
+    _, first, member = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    member = member.reshape(-1)
+    plus = np.zeros(len(first), np.int64)
+    minus = np.zeros(len(first), np.int64)
+    np.add.at(plus, member[e.pol == 0], 1)
+    np.add.at(minus, member[e.pol == 1], 1)
+    channels = _Entries(unit=e.unit[first], rows=e.rows, local=e.local[first],
+                        group=e.group[first], pol=np.zeros(len(first), np.int64),
+                        sign=np.ones(len(first), np.int64), col=e.col[first],
+                        slice=e.slice[first], plus=plus, minus=minus)
+    return channels, member
+
+
+def _keep_for_devices(cls: _OuClass, e: _Entries, member: np.ndarray, stored: np.ndarray,
+                      cell_bits: int, sites: CellSites) -> None:
+    """Make a bit-serial class analog: real-slot mask, float32 cells, the programs kept.
+
+    ``e`` are the physical bit-lines (at ``sites``), ``member[i]`` the class entry (ADC
+    channel) bit-line ``i`` feeds: one program per polarity that a channel subtracts
+    (analog subtraction), else one program for all.
+    """
     units, width = cls.weights.shape[:2]
     cls.real = np.zeros(units * width, bool)
     cls.real[cls.slots] = True
     cls.real = cls.real.reshape(units, width, 1)
     cls.weights = cls.weights.astype(np.float32)
-    cls.sites = sites
-    if device.static:
-        cls.levels = cls.weights.reshape(-1, cls.n_rows)[cls.slots].astype(np.uint8)
+    cls.programs = []
+    for pol in (0, 1) if cls.signed else (None,):
+        idx = np.arange(len(e)) if pol is None else np.flatnonzero(e.pol == pol)
+        if not len(idx):
+            continue
+        cls.programs.append(_Program(
+            slots=cls.slots[member[idx]], sign=-1.0 if pol == 1 else 1.0,
+            levels=e.cells(stored, cell_bits, idx).astype(np.uint8),
+            sites=CellSites(xbar=sites.xbar[idx], bl=sites.bl[idx], ou=sites.ou[idx],
+                            wl=sites.wl)))
 
 
 @dataclass
 class _Entries:
-    """The bit-lines of one class's OUs, one array element per (OU, bit-line)."""
+    """The bit-lines of one class's OUs, one array element per (OU, bit-line).
+
+    With analog subtraction an entry is an ADC channel reading ``plus`` x the positive
+    array's cell minus ``minus`` x the negative array's (:func:`_pair_bit_lines`).
+    """
 
     unit: np.ndarray
     rows: np.ndarray  # (OUs of the class, rows): indexed by ``local``
@@ -547,24 +623,32 @@ class _Entries:
     sign: np.ndarray  # digital sign of the bit-line's partial sum (polarity x sign bit)
     col: np.ndarray
     slice: np.ndarray
+    plus: np.ndarray | None = None  # analog subtraction: 0/1, reads the positive array
+    minus: np.ndarray | None = None  # analog subtraction: 0/1, subtracts the negative array
 
     def __len__(self) -> int:
         return len(self.unit)
 
-    def cells(self, stored: np.ndarray, cell_bits: int, part: slice) -> np.ndarray:
-        """Cell levels ``(entries in part, rows)`` read from the programmed weights."""
-        g, pol = self.group[part, None], self.pol[part, None]
-        values = stored[g, pol, self.rows[self.local[part]], self.col[part, None]]
-        return cell_slice(values, self.slice[part, None], cell_bits)
+    def cells(self, stored: np.ndarray, cell_bits: int, part: slice | np.ndarray
+              ) -> np.ndarray:
+        """Cell levels ``(entries in part, rows)`` read from the programmed weights (signed
+        ``G+ - G-`` levels for analog-subtraction channels)."""
+        g, rows = self.group[part, None], self.rows[self.local[part]]
+        col, t = self.col[part, None], self.slice[part, None]
+        if self.minus is None:
+            return cell_slice(stored[g, self.pol[part, None], rows, col], t, cell_bits)
+        return (self.plus[part, None] * cell_slice(stored[g, 0, rows, col], t, cell_bits)
+                - self.minus[part, None] * cell_slice(stored[g, 1, rows, col], t, cell_bits))
 
 
 def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.ndarray,
                  const: np.ndarray, w0: int, top: int, layer: WeightLayer, config: Config,
-                 shortcut: bool) -> _OuClass:
+                 shortcut: bool, signed: bool = False) -> _OuClass:
     """Program one class's cells (bit-serial) or pre-shifted cells (linear); add to ``const``.
 
     ``const`` collects the input-offset correction ``-sum_r (digital weight of row r)``
     per output, so that ``X0 * const`` removes the ``X0`` every streamed input carries.
+    ``signed``: the entries are analog-subtraction channels read by a signed ADC.
     """
     cb = config.crossbar.cell_bits
     n_units, n_out = len(unit_inputs), layer.groups * layer.cols
@@ -574,8 +658,8 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
     max_sum = float(n_rows * ((1 << config.dac.bits) - 1) * ((1 << cb) - 1))
     step = max(1, BUILD_CHUNK_CELLS // n_rows)
     parts = [slice(i, min(i + step, len(e))) for i in range(0, len(e), step)]
-    linear = shortcut and _adc_transparent(config, max_sum, lambda: max(
-        (int(e.cells(stored, cb, p).sum(axis=1).max()) for p in parts), default=0))
+    linear = shortcut and _adc_transparent(config, max_sum, signed, lambda: max(
+        (_largest_sum(e.cells(stored, cb, p)) for p in parts), default=0))
     if linear:  # pre-shifted cells summed per (unit, output column), weight offset folded in
         pair_key, pair = np.unique(e.unit * n_out + out, return_inverse=True)
         pair = pair.reshape(-1)
@@ -613,7 +697,7 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
     contiguous = n_rows == 1 or bool(np.all(np.diff(unit_inputs, axis=1) == 1))
     return _OuClass(n_rows, unit_inputs, unit_inputs[:, 0].copy() if contiguous else None, linear,
                     weights.reshape(n_units, width, n_rows), scatter, offset_scatter, max_sum,
-                    len(e), None if linear else slot)
+                    len(e), None if linear else slot, signed)
 
 
 def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
@@ -623,18 +707,28 @@ def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[
     return matrix.toarray() if shape[0] * shape[1] <= DENSE_SCATTER_ELEMENTS else matrix
 
 
-def _adc_transparent(config: Config, max_sum: float, max_column_sum: Callable[[], int]) -> bool:
-    """True when the ADC reports every possible sum of a class exactly.
+def _adc_transparent(config: Config, max_sum: float, signed: bool,
+                     max_column_sum: Callable[[], int]) -> bool:
+    """True when the ADC (``signed`` for analog differences) reports every possible sum exactly.
 
-    ``max_column_sum()`` is the class's largest bit-line sum of cell levels (computed only
-    for a ``unit`` ADC, where it decides).
+    ``max_column_sum()`` is the class's largest bit-line sum magnitude in cell levels
+    (computed only for a ``unit`` ADC, where it decides).
     """
     adc = config.adc
     if adc.ideal:
         return True
     if adc.lsb_mode == "unit":
-        return max_column_sum() * ((1 << config.dac.bits) - 1) <= (1 << adc.bits) - 1
-    return adc_lsb(max_sum, adc) == 1.0
+        return max_column_sum() * ((1 << config.dac.bits) - 1) <= adc_top(adc, signed)
+    return adc_lsb(max_sum, adc, signed) == 1.0
+
+
+def _largest_sum(cells: np.ndarray) -> int:
+    """The largest ``|sum_r d_r cells[i, r]|`` over bit-lines ``i`` for 0/1 inputs ``d``:
+    the positive cells' sum or the negative cells' (signed channels), whichever is larger."""
+    if not cells.size:
+        return 0
+    positive, negative = np.maximum(cells, 0).sum(axis=1), np.maximum(-cells, 0).sum(axis=1)
+    return int(max(positive.max(), negative.max()))
 
 
 # --------------------------------------------------------------------------- whole network

@@ -136,6 +136,31 @@ def test_stuck_on_negative_array_cell(monkeypatch):
     assert model.forward(HAND_X)[0, 0] == pytest.approx(34 / 7, abs=1e-9)
 
 
+def test_stuck_negative_cell_with_analog_subtraction(monkeypatch):
+    """Analog subtraction programs each array's cells on their own sites: the stuck-on
+    negative cell (level 3 under slice 0 of weight 2) enters the pair's difference,
+    -3 * x2 = -3 as with digital subtraction (a 4-bit signed ADC, codes -7..7, never clips:
+    slice 0 reads [3, 1, 2] - [0, 0, 3] -> 2 and 4, slice 1 reads 2 and 2)."""
+    analog = ("precision.signed_weights=differential", "crossbar.subtract=analog",
+              "adc.bits=4")
+    probe = hand_model(*analog)
+    one_faulty_cell(monkeypatch, cell_id(probe, row=2, col=0, slice_=0, polarity=-1),
+                    u=1.0 - 1e-9)
+    model = hand_model(*analog, "device.sa1_rate=0.001")
+    assert model.faulty_cells == 1
+    assert model.forward(HAND_X)[0, 0] == pytest.approx(34 / 7, abs=1e-9)
+    assert model.adc_stats["fc"].samples == 4  # 2 channels x 2 steps
+    assert model.adc_stats["fc"].clipped == 0
+
+
+def test_analog_subtraction_cancels_the_leak():
+    """Both arrays of a pair leak the same off-state current, so their difference does not:
+    with a finite r_off analog subtraction reads the ideal 37/7 (4-bit signed ADC)."""
+    model = hand_model("precision.signed_weights=differential", "crossbar.subtract=analog",
+                       "adc.bits=4", "device.r_on_ohm=10000", "device.r_off_ohm=100000")
+    assert model.forward(HAND_X)[0, 0] == pytest.approx(37 / 7, abs=1e-9)
+
+
 def test_off_cell_leak_offset_adds_known_current():
     """r_off = 4 r_on, 2-bit cells: every cell leaks 3/(4-1) = 1 level: +(1 + 4) * (3+2+1)."""
     model = hand_model("device.r_on_ohm=10000", "device.r_off_ohm=40000")
