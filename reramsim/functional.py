@@ -73,6 +73,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from reramsim._core._bitserial import clip_correction, pack_cells
 from reramsim.config import Config
 from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read
 from reramsim.ir import Network, WeightLayer
@@ -161,6 +162,7 @@ class _OuClass:
     # With device models on (analog cells or readings; always bit-serial):
     real: np.ndarray | None = None  # (units, outs, 1) bool: slots holding a real bit-line
     programs: list[_Program] | None = None  # the physical bit-lines behind the slots
+    packed: tuple | None = None  # cell bit planes for the clipping kernel (built on first use)
 
     @property
     def n_units(self) -> int:
@@ -302,7 +304,7 @@ class CrossbarLayer:
         """
         if self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog \
                 and not self.config.adc.ideal:
-            self._run_clipping(cls, inputs, y_int, uint)
+            self._run_clipping(cls, inputs, y_int)
             return
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
@@ -337,70 +339,40 @@ class CrossbarLayer:
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
 
-    def _run_clipping(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray,
-                      uint: type) -> None:
+    def _run_clipping(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray) -> None:
         """A saturating (``unit``) ADC on integer sums, exactly, sampling only what can clip.
 
-        ``ADC(a) = a - max(a - L, 0)`` with ``L = 2^bits - 1`` (a signed ADC, analog
-        subtraction: ``L = 2^(bits-1) - 1`` and also ``+ max(-a - L, 0)``). Shift-and-add of
-        the first term over the steps is ``cells @ x_u``, one float64 matmul. A (unit, step, pixel)
-        sample can clip only if its step's DAC levels summed over the unit's rows, times
-        the unit's largest cell magnitude, exceed ``L``; only those run bit-serially. Each such
-        step's DAC levels are stored pre-shifted, ``2^(s*dac_bits) * d_s``, next to a
-        constant ``-2^(s*dac_bits) * L``, so that one matmul with ``[cells | 1]`` gives
-        ``2^(s*dac_bits) * (a - L)`` per bit-line directly (and one matrix-vector product
-        with ``[cell_max ... | 1]`` the risk test); the positive part, summed over the
-        steps of each pixel, is the exact excess to subtract, and its non-zero entries are
-        the clipped samples. The products run in float32 when every value stays below
-        2^24 (exact), else in float64.
+        ``ADC(a) = a - max(a - T, 0)`` with ``T = 2^bits - 1`` (a signed ADC, analog
+        subtraction: ``T = 2^(bits-1) - 1`` and also ``- min(a + T, 0)``). Shift-and-add of
+        the first term over the steps is ``cells @ x_u``, one float64 matmul. A (unit, step,
+        pixel) sample can clip only if its step's DAC levels summed over the unit's rows,
+        times the unit's largest cell magnitude, exceed ``T``; for those the compiled
+        kernel :func:`reramsim._core._bitserial.clip_correction` counts every bit-line's
+        sum in popcounts of bit planes and subtracts ``2^(s*dac_bits)`` times the part
+        the ADC cuts off. Integers throughout: the same numbers and clip count as the
+        step-by-step path.
         """
-        steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
-        limit = float(adc_top(self.config.adc, cls.signed))
-        top_shift = float(1 << ((steps - 1) * dac_bits))
-        reach = cls.max_sum + 2 * limit if cls.signed else cls.max_sum  # largest |value|
-        dtype = np.float32 if reach * top_shift < _EXACT_F32 else np.float64
+        if cls.packed is None:  # cell bit planes, positive and negative parts
+            plus = pack_cells(np.maximum(cls.weights, 0))
+            negative = np.maximum(-cls.weights, 0)
+            minus = pack_cells(negative) if negative.any() else plus[:, :0].copy()
+            cls.packed = (plus, minus,
+                          np.abs(cls.weights).max(axis=(1, 2), initial=0).astype(np.float64))
+        plus, minus, cell_max = cls.packed
+        top = adc_top(self.config.adc, cls.signed)
         cells = cls.weights.astype(np.float64)
-        aug = np.concatenate([cls.weights, np.ones((units, outs, 1), cls.weights.dtype)],
-                             axis=2).astype(dtype).transpose(0, 2, 1)  # (units, rows+1, outs)
-        cell_max = np.abs(cls.weights).max(axis=(1, 2), initial=0).astype(dtype)
-        risk_vector = np.concatenate([np.repeat(cell_max[:, None], rows, axis=1),
-                                      np.ones((units, 1), dtype)], axis=1)[:, :, None]
-        step_masks = [uint(self.dac_max << (s * dac_bits)) for s in range(steps)]
-        thresholds = -limit * np.exp2(np.arange(steps) * dac_bits)
-        for cols in self._chunks(cls, inputs.shape[1], steps * max(rows + 1, outs)):
+        for cols in self._chunks(cls, inputs.shape[1], max(rows, outs)):
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
-            px = xg.shape[2]
             merged = np.matmul(cells, xg)  # (units, outs, px): shift-and-add of a, exact
-            levels = np.ascontiguousarray(xg.astype(uint).transpose(0, 2, 1))  # (u, px, rows)
-            planes = np.empty((units, px, steps, rows + 1), dtype)
-            for s, step_mask in enumerate(step_masks):  # 2^(s*dac_bits) * DAC level of step s
-                planes[:, :, s, :rows] = levels & step_mask
-            planes[:, :, :, rows] = thresholds
-            planes = planes.reshape(units, px * steps, rows + 1)
-            risky = np.matmul(planes, risk_vector)[:, :, 0] > 0  # (units, px*steps)
-            for u in range(units):
-                flagged = np.flatnonzero(risky[u])  # (pixel, step) pairs, pixel-major
-                if not len(flagged):
-                    continue
-                chosen = planes[u, flagged]
-                excess = np.matmul(chosen, aug[u])  # (flagged, outs): 2^(s*dac_bits) (a - L)
-                if cls.signed:  # below -L: 2^(s*dac_bits) (a + L) = excess - 2 * threshold
-                    below = np.minimum(excess - 2 * chosen[:, rows:], 0)
-                    np.maximum(excess, 0, out=excess)
-                    excess += below
-                else:
-                    np.maximum(excess, 0, out=excess)
-                self.stats.clipped += int(np.count_nonzero(excess))
-                per_pixel = np.bincount(flagged // steps, minlength=px)  # flagged steps
-                shift_add = sp.csr_array((np.ones(len(flagged)), np.arange(len(flagged)),
-                                          np.r_[0, np.cumsum(per_pixel)]),
-                                         shape=(px, len(flagged)))
-                merged[u] -= (shift_add @ excess).T
-            y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
+            levels = np.ascontiguousarray(xg.astype(np.uint32).transpose(0, 2, 1))
+            self.stats.clipped += clip_correction(levels, plus, minus, cell_max, top,
+                                                  self.steps, self.config.dac.bits,
+                                                  cls.signed, merged)
+            y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, -1)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
-        self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+        self.stats.samples += cls.n_bitlines * self.steps * inputs.shape[1]
 
     def _shift_add(self, sums: np.ndarray, bound: float | None) -> np.ndarray:
         """``sum_s 2^(s*dac_bits) * sums[:, s, :]`` in float64, ``sums`` ``(bit-lines, steps, px)``.
