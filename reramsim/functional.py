@@ -49,8 +49,15 @@ the same integers (exact in float64 while below 2^53), which tests check against
 bit-serial path. A ``unit`` ADC that can clip runs ``cells @ x_u`` the same way and then
 subtracts ``2^(s*dac_bits) * max(a - L, 0)`` for the (step, pixel) samples that can
 exceed ``L = 2^bits - 1`` (bounded by the step's DAC levels summed over the OU's rows x
-its largest cell), computed bit-serially (:meth:`CrossbarLayer._clip_correction`).
+its largest cell), counted bit by bit in popcounts by a compiled kernel
+(:meth:`CrossbarLayer._run_clipping`, :mod:`reramsim._core._bitserial`).
 ``shortcut=False`` turns both off: one ADC sample per step everywhere.
+
+Analog subtraction (``crossbar.subtract: analog`` with differential weights): the
+positive and the negative array's bit-lines holding the same column and slice are one
+ADC channel whose cells are ``G+ - G-``, read by a signed ADC (codes
+``-(2^(bits-1) - 1) .. 2^(bits-1) - 1``, :func:`reramsim.quantize.adc_top`); one
+conversion per pair.
 
 Device models (``config.device``, :mod:`reramsim.devices`; all off by default): the
 layers keep their cells' levels and physical sites, :meth:`CrossbarLayer.program` writes
