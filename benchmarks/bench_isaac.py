@@ -154,7 +154,7 @@ def component_table(cfg, area) -> dict:
 
 
 def simulated(cfg, images: int, engine: str):
-    """Run the chip-filling workload: (its throughput and average power, the simulation)."""
+    """Run the chip-filling workload: (the simulation, its throughput and average power)."""
     net = fill_workload()
     t0 = time.perf_counter()
     sim = simulate(net, cfg, engine=engine, budget="chip", images=images)
@@ -164,14 +164,17 @@ def simulated(cfg, images: int, engine: str):
     ops = 2 * layer.rows * layer.cout * layer.out_pixels * images
     time_ns = run.total_cycles * cfg.cycle_ns
     energy = compute_energy(run, cfg, sim.placement, sim.mapping)
-    return sim, {"workload": f"conv 3x3 128->128, {layer.out_shape[1]}x{layer.out_shape[2]} outputs, "
-                        f"{images} image(s)",
-            "copies": sim.placement.replicas(layer.name), "tiles": sim.placement.n_tiles,
-            "crossbars": sim.mapping.n_crossbars, "engine": engine, "cycles": run.total_cycles,
-            "ops": ops, "tops": ops / time_ns / 1e3, "avg_power_w": energy.total_pj / time_ns / 1e3,
-            "avg_power_by_component_w": {k: v / time_ns / 1e3
-                                         for k, v in energy.components().items() if v},
-            "wall_s": wall}
+    out = {
+        "workload": f"conv 3x3 128->128, {layer.out_shape[1]}x{layer.out_shape[2]} outputs, "
+                    f"{images} image(s)",
+        "copies": sim.placement.replicas(layer.name), "tiles": sim.placement.n_tiles,
+        "crossbars": sim.mapping.n_crossbars, "engine": engine, "cycles": run.total_cycles,
+        "ops": ops, "tops": ops / time_ns / 1e3, "avg_power_w": energy.total_pj / time_ns / 1e3,
+        "avg_power_by_component_w": {k: v / time_ns / 1e3
+                                     for k, v in energy.components().items() if v},
+        "wall_s": wall,
+    }
+    return sim, out
 
 
 def run(images: int, engine: str) -> dict:

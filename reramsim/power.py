@@ -116,7 +116,6 @@ def _tile_rates(config: Config) -> dict[str, float]:
         "input_buffer_read": per_access(config.buffers.input.access_ns),
         "output_buffer_write": per_access(config.buffers.output.access_ns),
         "noc_bit_hop": config.noc.link_width_bits * per_access(config.noc.hop_latency_ns),
-        "accumulate": 0.0,
     }
     for unit in DIGITAL_UNITS:
         cfg = getattr(config.digital, unit)
@@ -127,6 +126,9 @@ def _tile_rates(config: Config) -> dict[str, float]:
 
 def full_activity_power(config: Config) -> list[PowerTerm]:
     """One tile's power terms at full activity: dynamic per event kind, then static.
+
+    The tile's digital units are counted as shared (``per_tile`` of each kind), whatever
+    ``digital.shared_per_tile`` says: private units exist per layer, not per tile.
 
     Event kinds without a full-activity rate (index reads, gathers, zero checks: a pruned
     or zero-skipping data path; the second access kind of a buffer, which shares the
