@@ -14,6 +14,10 @@ entry times a count:
   ``index_buffer.leakage_mw_per_kb``), over the whole simulated time
   ``total_cycles x cycle_ns``.
 
+* **programming** (a reloaded run only, :mod:`reramsim.reload`): ``cells written x
+  crossbar.cell_write_energy_pj`` per weight layer; a model loaded once has its load
+  reported apart (:mod:`reramsim.programming`).
+
 Leakage attribution (documented in ``docs/metrics.md``):
 
 * a resource leaks for the whole run: in a pipelined accelerator every layer's
