@@ -178,6 +178,10 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
     if int(images) < 1:
         raise SimulationError(f"images must be >= 1, got {images}")
     if needs_reload(network, mapping):
+        if budget is not None:
+            raise SimulationError(f"--budget {budget}: a reloaded run (mapping.reload) uses "
+                                  "the chip as it is; budgets size copies of layers, which "
+                                  "reloading does not make")
         return _simulate_reloaded(network, mapping, run_engine, trace, trace_limit,
                                   int(images), inputs)
     limit = crossbar_budget(network, mapping, budget)
@@ -222,9 +226,9 @@ def _simulate_reloaded(network: Network, mapping: NetworkMapping, run_engine: En
     total = stream.total_cycles if stream is not None else result.total_cycles
     throughput = Throughput(-(-total // images), f"reload: {len(runs)} groups of layers "
                             "programmed and run in turn", "-")
-    placement = merged_placement(runs)
-    return Simulation(network, config, mapping, placement, result, None, plan=None,
-                      budget=chip_pes(config) * config.organization.crossbars_per_pe, images=images, stream=stream,
+    chip = chip_pes(config) * config.organization.crossbars_per_pe
+    return Simulation(network, config, mapping, merged_placement(runs), result, None,
+                      plan=None, budget=chip, images=images, stream=stream,
                       throughput=throughput, busiest=None, zero_skip=zero_skip,
                       programming=weight_programming(mapping), groups=runs)
 

@@ -135,3 +135,11 @@ def test_reload_trace_holds_every_group_at_its_time(tmp_path):
     assert min(e["ts"] for e in group1) >= 116
     assert max(e["ts"] + e["dur"] for e in work) <= 177
     assert doc["otherData"]["groups"] == 2 and not doc["otherData"]["truncated"]
+
+
+def test_reload_refuses_a_crossbar_budget():
+    from reramsim.simulator import SimulationError
+
+    with pytest.raises(SimulationError, match="--budget 2: a reloaded run"):
+        simulate(two_fc(), config(**SMALL_CHIP, mapping__reload=True), engine="analytical",
+                 budget=2)
