@@ -82,9 +82,10 @@ NOTES = {
              "0.25 mW static (reconstruction: the rest of ISAAC's 20.7 mW).",
     "reramsim only": "reramsim's tile also has an element-wise and an 'other' digital unit "
                      "(residual adds, concat, softmax...), which ISAAC's table does not list.",
-    "chip links": "ISAAC's chip includes 4 HyperTransport links (10.4 W, 22.88 mm^2); "
-                  "reramsim's chip total includes chip-level components only where the config "
-                  "describes them.",
+    "chip links": "ISAAC's chip includes 4 HyperTransport links (10.4 W, 22.88 mm^2). The chip "
+                  "row lists the area model's components outside the tiles (none in this "
+                  "config); reramsim.power has no full-activity rate for chip-to-chip links, "
+                  "so their power is shown as 0 and the chip total's power is the tiles'.",
     "simulated": "The simulated run's average power is below the full-activity power: "
                  "the eDRAM, output register, router and digital units are far from busy every "
                  "cycle in a convolution (one register load per IMA per 16 steps).",
@@ -146,8 +147,8 @@ def component_table(cfg, area) -> dict:
               if not _matches(t.config_key, claimed) and t.area_um2}
     other_mm2 = sum(t.area_um2 for t in area.terms
                     if not _matches(t.config_key, claimed)) / 1e6
-    chip.append(_row("chip links (ISAAC: 4 HyperTransport)" if others else
-                     "chip links (not in this config)", *ISAAC_CHIP["links"], 0.0, other_mm2))
+    label = ("chip level: " + ", ".join(sorted(others))) if others else "chip links: none modelled"
+    chip.append(_row(label, *ISAAC_CHIP["links"], 0.0, other_mm2))
     chip.append(_row("chip total", *ISAAC_CHIP["total"], n_tiles * tile_mw,
                      area.total_um2 / 1e6))
     return {"ima": ima, "tile": tile, "chip": chip, "chip_level_components": sorted(others)}

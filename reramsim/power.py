@@ -22,7 +22,8 @@ Full activity, per the timing model (``docs/metrics.md``, "Power"):
   them, ``input_bits`` each);
 * **tile side**: each port or unit busy every cycle: the input and output buffer one
   access per ``access_ns``, each digital unit ``lanes x per_tile`` elements per
-  ``latency_ns``, the tile's router ``link_width_bits`` per ``hop_latency_ns``.
+  ``latency_ns``, the tile's router ``link_width_bits`` per ``hop_latency_ns`` (each of
+  these durations in whole cycles, at least one).
 
 A chip's figures are ``tiles x`` a tile's (``organization.tiles``, or the tiles a
 model occupies). Peak throughput counts two operations per multiply-accumulate: a
