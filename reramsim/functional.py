@@ -351,32 +351,31 @@ class CrossbarLayer:
 
         ``ADC(a) = a - max(a - T, 0)`` with ``T = 2^bits - 1`` (a signed ADC, analog
         subtraction: ``T = 2^(bits-1) - 1`` and also ``- min(a + T, 0)``). Shift-and-add of
-        the first term over the steps is ``cells @ x_u``, one float64 matmul. A (unit, step,
+        the first term over the steps, scattered to the outputs, is one float64 matmul of
+        ``x_u`` with the pre-shifted cells summed per output. A (unit, step,
         pixel) sample can clip only if its step's DAC levels summed over the unit's rows,
         times the unit's largest cell magnitude, exceed ``T``; for those the compiled
         kernel :func:`reramsim._core._bitserial.clip_correction` counts every bit-line's
         sum in popcounts of bit planes and subtracts ``2^(s*dac_bits)`` times the part
-        the ADC cuts off. Integers throughout: the same numbers and clip count as the
+        the ADC cuts off (times the bit-line's digital weight) from its output. Integers
+        throughout: the same numbers and clip count as the
         step-by-step path.
         """
         units, outs, rows = cls.weights.shape
-        if cls.packed is None:  # cell bit planes, positive and negative parts
-            plus = pack_cells(np.maximum(cls.weights, 0))
-            negative = np.maximum(-cls.weights, 0)
-            minus = pack_cells(negative) if negative.any() else plus[:, :0].copy()
-            cls.packed = (plus, minus,
-                          np.abs(cls.weights).max(axis=(1, 2), initial=0).astype(np.float64))
-        plus, minus, cell_max = cls.packed
+        if cls.packed is None:
+            cls.packed = _clip_kernel_inputs(cls)
+        plus, minus, cell_max, target, weight, folded = cls.packed
         top = adc_top(self.config.adc, cls.signed)
-        cells = cls.weights.astype(np.float64)
         for cols in self._chunks(cls, inputs.shape[1], max(rows, outs)):
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
-            merged = np.matmul(cells, xg)  # (units, outs, px): shift-and-add of a, exact
-            levels = np.ascontiguousarray(xg.astype(np.uint32).transpose(0, 2, 1))
+            # the shift-and-added sums of a, folded into the outputs: exact in float64
+            y_int[:, cols] += folded @ xg.reshape(units * rows, -1)
+            correction = np.zeros((xg.shape[2], y_int.shape[0]))
+            levels = np.ascontiguousarray(xg.transpose(0, 2, 1).astype(np.uint32))
             self.stats.clipped += clip_correction(levels, plus, minus, cell_max, top,
                                                   self.steps, self.config.dac.bits,
-                                                  cls.signed, merged)
-            y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, -1)
+                                                  cls.signed, target, weight, correction)
+            y_int[:, cols] += correction.T
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * self.steps * inputs.shape[1]
@@ -408,6 +407,32 @@ class CrossbarLayer:
             merged += float(1 << (s0 * dac_bits)) * part
             s0 += k
         return merged
+
+
+def _clip_kernel_inputs(cls: _OuClass) -> tuple:
+    """What :func:`reramsim._core._bitserial.clip_correction` needs for a bit-serial class.
+
+    The cells' bit planes (positive and negative parts), each unit's largest cell
+    magnitude, each bit-line's output and digital weight (``(units, lines8)``, read off the
+    scatter matrix, which has one entry per real bit-line), and ``folded``
+    ``(outputs, units*rows)``: the cells pre-shifted and summed per output, so that
+    ``folded @ x_u`` is the shift-and-added ``a`` of every bit-line, scattered.
+    """
+    units, outs, rows = cls.weights.shape
+    plus = pack_cells(np.maximum(cls.weights, 0))
+    negative = np.maximum(-cls.weights, 0)
+    minus = pack_cells(negative) if negative.any() else plus[:, :0].copy()
+    lines8 = plus.shape[3]
+    scatter = sp.coo_array(cls.scatter)
+    target = np.zeros(units * lines8, np.int64)
+    weight = np.zeros(units * lines8)
+    position = scatter.col // outs * lines8 + scatter.col % outs
+    target[position] = scatter.row
+    weight[position] = scatter.data
+    folded = cls.scatter @ sp.block_diag(list(cls.weights.astype(np.float64)), format="csr")
+    return (plus, minus, np.abs(cls.weights).max(axis=(1, 2), initial=0).astype(np.float64),
+            target.reshape(units, lines8), weight.reshape(units, lines8),
+            np.ascontiguousarray(folded.toarray() if sp.issparse(folded) else folded))
 
 
 def word_line_inputs(x: np.ndarray, layer: WeightLayer, pad_value: float = 0.0) -> np.ndarray:

@@ -35,12 +35,21 @@ def test_clip_correction_equals_every_sample(signed, rows, dac_bits, steps, simd
     top = 12
     plus = pack_cells(np.maximum(cells, 0))
     minus = pack_cells(np.maximum(-cells, 0)) if signed else plus[:, :0].copy()
-    merged = np.zeros((units, lines, pixels))
+    lines8 = plus.shape[3]
+    # bit-line j of unit u adds into output (u*lines + j) // 2 with weight +-2^k
+    target = np.zeros((units, lines8), np.int64)
+    weight = np.zeros((units, lines8))
+    target[:, :lines] = (np.arange(units)[:, None] * lines + np.arange(lines)) // 2
+    weight[:, :lines] = RNG.choice([-4.0, -1.0, 1.0, 2.0, 16.0], (units, lines))
+    y = np.zeros((pixels, units * lines // 2 + 1))
     cell_max = np.abs(cells).max(axis=(1, 2)).astype(np.float64)
     clipped = clip_correction(levels, plus, minus, cell_max, top, steps, dac_bits, signed,
-                              merged, simd)
+                              target, weight, y, simd)
     expected, count = reference(levels, cells, top, steps, dac_bits, signed)
-    np.testing.assert_array_equal(merged, expected)
+    want = np.zeros_like(y)
+    for u in range(units):
+        np.add.at(want.T, target[u, :lines], weight[u, :lines, None] * expected[u])
+    np.testing.assert_array_equal(y, want)
     assert clipped == count > 0
 
 
@@ -56,9 +65,13 @@ def test_pack_cells_layout():
     assert np.count_nonzero(planes) == 3
 
 
-def test_inconsistent_shapes_error():
+def test_inconsistent_shapes_and_targets_error():
     levels = np.zeros((1, 4, 10), np.uint32)
     plus = pack_cells(np.ones((1, 3, 10)))
+    target, weight = np.zeros((1, 8), np.int64), np.ones((1, 8))
     with pytest.raises(ValueError, match="inconsistent array shapes"):
         clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 2, 1, False,
-                        np.zeros((1, 3, 5)))
+                        target, weight, np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="outside y"):
+        clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 2, 1, False,
+                        target + 3, weight, np.zeros((4, 3)))

@@ -40,12 +40,12 @@ cdef extern from *:
        popcount(x_k & c_mj) over the cell planes ``c`` laid out [plane][word][bit-line]
        (``lines`` a multiple of 8; padding bit-lines hold zero cells), minus the same over
        ``n`` (negative cells; ``nplanes`` may be 0). A sum beyond the top code subtracts
-       ``shift * (a - top)`` (above) or ``shift * (a + top)`` (below -top, signed) from
-       ``out[j * stride]``. Returns the number of such samples. */
+       ``shift * weight[j] * (a - top)`` (above) or ``... (a + top)`` (below -top, signed)
+       from ``out[target[j]]``. Returns the number of such samples. */
     static int64_t step_clip_scalar(const uint64_t *x, const uint64_t *c, int cplanes,
                                     const uint64_t *n, int nplanes, int dac_bits, int words,
                                     int lines, int64_t top, int sign, double shift,
-                                    double *out, int64_t stride) {
+                                    const int64_t *target, const double *weight, double *out) {
         int64_t clipped = 0;
         for (int j = 0; j < lines; j++) {
             int64_t a = 0;
@@ -63,8 +63,8 @@ cdef extern from *:
                     a -= part << (k + m);
                 }
             }
-            if (a > top) { out[j * stride] -= shift * (double)(a - top); clipped++; }
-            else if (sign && a < -top) { out[j * stride] -= shift * (double)(a + top); clipped++; }
+            if (a > top) { out[target[j]] -= shift * weight[j] * (double)(a - top); clipped++; }
+            else if (sign && a < -top) { out[target[j]] -= shift * weight[j] * (double)(a + top); clipped++; }
         }
         return clipped;
     }
@@ -106,26 +106,38 @@ cdef extern from *:
     static int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
                                     const uint64_t *n, int nplanes, int dac_bits, int words,
                                     int lines, int64_t top, int sign, double shift,
-                                    double *out, int64_t stride) {
+                                    const int64_t *target, const double *weight, double *out) {
         int64_t clipped = 0;
         int64_t sums[8];
         const __m512i hi = _mm512_set1_epi64(top), lo = _mm512_set1_epi64(-top);
+        __m512i bits[64];  /* the step's word-line words, broadcast once */
+        if (dac_bits * words > 64)
+            return step_clip_scalar(x, c, cplanes, n, nplanes, dac_bits, words, lines, top,
+                                    sign, shift, target, weight, out);
+        for (int i = 0; i < dac_bits * words; i++)
+            bits[i] = _mm512_set1_epi64((long long)x[i]);
         for (int j = 0; j < lines; j += 8) {
             __m512i acc = _mm512_setzero_si512();
             for (int k = 0; k < dac_bits; k++) {
-                for (int m = 0; m < cplanes + nplanes; m++) {
-                    const uint64_t *planes = m < cplanes ? c : n;
-                    int plane = m < cplanes ? m : m - cplanes;
+                for (int m = 0; m < cplanes; m++) {
                     __m512i part = _mm512_setzero_si512();
                     for (int w = 0; w < words; w++) {
                         __m512i cells = _mm512_loadu_si512(
-                            (const void *)(planes + ((int64_t)plane * words + w) * lines + j));
-                        __m512i bits = _mm512_set1_epi64((long long)x[k * words + w]);
+                            (const void *)(c + ((int64_t)m * words + w) * lines + j));
                         part = _mm512_add_epi64(part, _mm512_popcnt_epi64(
-                            _mm512_and_si512(cells, bits)));
+                            _mm512_and_si512(cells, bits[k * words + w])));
                     }
-                    part = _mm512_sll_epi64(part, _mm_cvtsi32_si128(k + plane));
-                    acc = m < cplanes ? _mm512_add_epi64(acc, part) : _mm512_sub_epi64(acc, part);
+                    acc = _mm512_add_epi64(acc, _mm512_sll_epi64(part, _mm_cvtsi32_si128(k + m)));
+                }
+                for (int m = 0; m < nplanes; m++) {
+                    __m512i part = _mm512_setzero_si512();
+                    for (int w = 0; w < words; w++) {
+                        __m512i cells = _mm512_loadu_si512(
+                            (const void *)(n + ((int64_t)m * words + w) * lines + j));
+                        part = _mm512_add_epi64(part, _mm512_popcnt_epi64(
+                            _mm512_and_si512(cells, bits[k * words + w])));
+                    }
+                    acc = _mm512_sub_epi64(acc, _mm512_sll_epi64(part, _mm_cvtsi32_si128(k + m)));
                 }
             }
             __mmask8 over = _mm512_cmpgt_epi64_mask(acc, hi);
@@ -135,7 +147,7 @@ cdef extern from *:
             for (int i = 0; i < 8; i++) {
                 if (!((over >> i) & 1)) continue;
                 int64_t a = sums[i];
-                out[(int64_t)(j + i) * stride] -= shift * (double)(a > top ? a - top : a + top);
+                out[target[j + i]] -= shift * weight[j + i] * (double)(a > top ? a - top : a + top);
                 clipped++;
             }
         }
@@ -153,9 +165,9 @@ cdef extern from *:
     static int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
                                     const uint64_t *n, int nplanes, int dac_bits, int words,
                                     int lines, int64_t top, int sign, double shift,
-                                    double *out, int64_t stride) {
+                                    const int64_t *target, const double *weight, double *out) {
         return step_clip_scalar(x, c, cplanes, n, nplanes, dac_bits, words, lines, top, sign,
-                                shift, out, stride);
+                                shift, target, weight, out);
     }
     static int has_avx512_popcnt(void) { return 0; }
     #endif
@@ -168,12 +180,12 @@ cdef extern from *:
                            uint64_t *x) nogil
     int64_t step_clip_scalar(const uint64_t *x, const uint64_t *c, int cplanes,
                              const uint64_t *n, int nplanes, int dac_bits, int words, int lines,
-                             int64_t top, int sign, double shift, double *out,
-                             int64_t stride) nogil
+                             int64_t top, int sign, double shift, const int64_t *target,
+                             const double *weight, double *out) nogil
     int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
                              const uint64_t *n, int nplanes, int dac_bits, int words, int lines,
-                             int64_t top, int sign, double shift, double *out,
-                             int64_t stride) nogil
+                             int64_t top, int sign, double shift, const int64_t *target,
+                             const double *weight, double *out) nogil
     int has_avx512_popcnt()
 
 #: True when this CPU runs the AVX-512 VPOPCNTQ kernel (8 bit-lines per instruction).
@@ -206,8 +218,10 @@ def pack_cells(cells):
 def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::1] plus,
                     const uint64_t[:, :, :, ::1] minus, const double[::1] cell_max,
                     int64_t top, int steps, int dac_bits, bint signed,
-                    double[:, :, ::1] merged, bint simd=True):
-    """Subtract every clipped sample's cut-off part from ``merged``; return the clip count.
+                    const int64_t[:, ::1] target, const double[:, ::1] weight,
+                    double[:, ::1] y, bint simd=True):
+    """Subtract every clipped sample's cut-off part from the outputs ``y``; return the
+    clip count.
 
     Args:
         levels: ``(units, pixels, rows)`` streamed input levels ``x_u`` of each unit's rows.
@@ -219,20 +233,25 @@ def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::
             DAC levels sum to ``D`` cannot clip when ``D * cell_max <= top``).
         top: the ADC's top code ``T``; ``signed``: codes ``-T..T``, else ``0..T``.
         steps, dac_bits: input steps and DAC bits per step.
-        merged: ``(units, lines, pixels)`` float64, the shift-and-added sums ``cells @ x_u``,
-            corrected in place.
+        target, weight: ``(units, lines8)`` the output each bit-line adds into and its
+            digital weight (``+-2^(slice*cell_bits)``; 0 for padding bit-lines).
+        y: ``(pixels, outputs)`` float64 integer outputs, corrected in place by
+            ``-2^(s*dac_bits) * weight * (cut-off part)`` per clipped sample.
         simd: use the AVX-512 kernel when the CPU has it (:data:`SIMD`); the scalar
             popcounts give the same integers.
     """
     cdef Py_ssize_t units = levels.shape[0], pixels = levels.shape[1], rows = levels.shape[2]
-    cdef Py_ssize_t lines = merged.shape[1], lines8 = plus.shape[3], words = plus.shape[2]
+    cdef Py_ssize_t lines8 = plus.shape[3], words = plus.shape[2]
     cdef int pbits = plus.shape[1], nbits = minus.shape[1]
     cdef Py_ssize_t planes_n = steps * dac_bits
-    if merged.shape[0] != units or merged.shape[2] != pixels or plus.shape[0] != units \
-            or lines8 < lines or lines8 % 8 or minus.shape[0] != units \
-            or minus.shape[2] != words or minus.shape[3] != lines8 \
+    if y.shape[0] != pixels or plus.shape[0] != units or lines8 % 8 \
+            or minus.shape[0] != units or minus.shape[2] != words or minus.shape[3] != lines8 \
+            or target.shape[0] != units or target.shape[1] != lines8 \
+            or weight.shape[0] != units or weight.shape[1] != lines8 \
             or cell_max.shape[0] != units or words * 64 < rows or planes_n > 64:
         raise ValueError("clip_correction: inconsistent array shapes")
+    if target.shape[1] and (np.min(target) < 0 or np.max(target) >= y.shape[1]):
+        raise ValueError("clip_correction: a target output outside y")
     bits_buffer = np.zeros((planes_n, words), np.uint64)
     cdef uint64_t[:, ::1] x = bits_buffer
     cdef bint vector = simd and SIMD
@@ -259,11 +278,11 @@ def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::
                     if vector:
                         clipped += step_clip_avx512(&x[s * dac_bits, 0], &plus[u, 0, 0, 0],
                                                     pbits, neg, nbits, dac_bits, words, lines8,
-                                                    top, signed, shift, &merged[u, 0, p],
-                                                    pixels)
+                                                    top, signed, shift, &target[u, 0],
+                                                    &weight[u, 0], &y[p, 0])
                     else:
                         clipped += step_clip_scalar(&x[s * dac_bits, 0], &plus[u, 0, 0, 0],
                                                     pbits, neg, nbits, dac_bits, words, lines8,
-                                                    top, signed, shift, &merged[u, 0, p],
-                                                    pixels)
+                                                    top, signed, shift, &target[u, 0],
+                                                    &weight[u, 0], &y[p, 0])
     return clipped
