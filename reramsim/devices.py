@@ -27,14 +27,14 @@ seed programs the same chip for every mapping. See ``docs/devices.md``.
 """
 from __future__ import annotations
 
-import os
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtri
 
+from reramsim import workers
 from reramsim.config import Config
 from reramsim.config.schema import Adc
 from reramsim.quantize import adc_lsb, adc_top
@@ -51,9 +51,6 @@ _IR_CHUNK_CELLS = 1 << 22
 #: Read-noise values per block: each block has its own generator, so blocks are drawn in
 #: parallel and the values do not depend on how many threads draw them.
 NOISE_BLOCK = 1 << 20
-#: Threads drawing read-noise blocks (numpy releases the GIL while it fills an array).
-NOISE_THREADS = max(1, min(4, os.cpu_count() or 1))
-_noise_pool: ThreadPoolExecutor | None = None
 
 
 def _mix_int(z: int) -> int:
@@ -191,8 +188,8 @@ class ReadNoise:
     own SFC64 generator (the fastest of numpy's bit generators for normal draws) seeded by
     ``SeedSequence(entropy, spawn_key=(b,))``. Each request takes whole fresh blocks, so
     the same sequence of requests gives the same values whatever the thread count.
-    :meth:`start` hands the blocks to :data:`NOISE_THREADS` worker threads and returns at
-    once, so the draws overlap the caller's matrix products.
+    :meth:`start` hands the blocks to the worker threads (:mod:`reramsim.workers`) and
+    returns at once, so the draws overlap the caller's matrix products.
     """
 
     def __init__(self, sigma: float, entropy: list[int]) -> None:
@@ -205,7 +202,7 @@ class ReadNoise:
         out = np.empty(int(np.prod(shape)), dtype)
         blocks = -(-len(out) // NOISE_BLOCK)
         first, self.next_block = self.next_block, self.next_block + blocks
-        pool = _pool()
+        pool = workers.pool()
         parts = [pool.submit(self._fill, out[i * NOISE_BLOCK:(i + 1) * NOISE_BLOCK], first + i)
                  for i in range(blocks)]
         return PendingNoise(out.reshape(shape), parts)
@@ -228,14 +225,6 @@ class PendingNoise:
         for part in self.parts:
             part.result()
         return self.values
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The worker threads that draw read noise (started on first use)."""
-    global _noise_pool
-    if _noise_pool is None:
-        _noise_pool = ThreadPoolExecutor(NOISE_THREADS, thread_name_prefix="read-noise")
-    return _noise_pool
 
 
 def ir_drop(g: np.ndarray, sites: CellSites, r_wire: float, xbar_rows: int) -> np.ndarray:

@@ -81,6 +81,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reramsim._core._bitserial import clip_correction, pack_cells
+from reramsim import workers
 from reramsim.config import Config
 from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read
 from reramsim.ir import Network, WeightLayer
@@ -370,11 +371,17 @@ class CrossbarLayer:
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
             # the shift-and-added sums of a, folded into the outputs: exact in float64
             y_int[:, cols] += folded @ xg.reshape(units * rows, -1)
-            correction = np.zeros((xg.shape[2], y_int.shape[0]))
+            px = xg.shape[2]
+            correction = np.zeros((px, y_int.shape[0]))
             levels = np.ascontiguousarray(xg.transpose(0, 2, 1).astype(np.uint32))
-            self.stats.clipped += clip_correction(levels, plus, minus, cell_max, top,
-                                                  self.steps, self.config.dac.bits,
-                                                  cls.signed, target, weight, correction)
+            # parts of the pixels on the worker threads (the kernel releases the GIL)
+            edges = np.linspace(0, px, min(workers.THREADS, px) + 1).astype(int)
+            parts = [workers.pool().submit(
+                clip_correction, np.ascontiguousarray(levels[:, p0:p1]), plus, minus, cell_max,
+                top, self.steps,
+                self.config.dac.bits, cls.signed, target, weight, correction[p0:p1])
+                for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
+            self.stats.clipped += sum(part.result() for part in parts)
             y_int[:, cols] += correction.T
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
