@@ -80,8 +80,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from reramsim._core._bitserial import clip_correction, pack_cells
 from reramsim import workers
+from reramsim._core._bitserial import clip_correction, pack_cells
 from reramsim.config import Config
 from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read
 from reramsim.ir import Network, WeightLayer
@@ -377,10 +377,9 @@ class CrossbarLayer:
             # parts of the pixels on the worker threads (the kernel releases the GIL)
             edges = np.linspace(0, px, min(workers.THREADS, px) + 1).astype(int)
             parts = [workers.pool().submit(
-                clip_correction, np.ascontiguousarray(levels[:, p0:p1]), plus, minus, cell_max,
-                top, self.steps,
-                self.config.dac.bits, cls.signed, target, weight, correction[p0:p1])
-                for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
+                clip_correction, np.ascontiguousarray(levels[:, p0:p1]), plus, minus,
+                cell_max, top, self.steps, self.config.dac.bits, cls.signed, target, weight,
+                correction[p0:p1]) for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
             self.stats.clipped += sum(part.result() for part in parts)
             y_int[:, cols] += correction.T
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs

@@ -53,18 +53,23 @@ cdef extern from *:
                 for (int m = 0; m < cplanes; m++) {
                     int64_t part = 0;
                     for (int w = 0; w < words; w++)
-                        part += popcount64(x[k * words + w] & c[((int64_t)m * words + w) * lines + j]);
+                        part += popcount64(x[k * words + w]
+                                           & c[((int64_t)m * words + w) * lines + j]);
                     a += part << (k + m);
                 }
                 for (int m = 0; m < nplanes; m++) {
                     int64_t part = 0;
                     for (int w = 0; w < words; w++)
-                        part += popcount64(x[k * words + w] & n[((int64_t)m * words + w) * lines + j]);
+                        part += popcount64(x[k * words + w]
+                                           & n[((int64_t)m * words + w) * lines + j]);
                     a -= part << (k + m);
                 }
             }
             if (a > top) { out[target[j]] -= shift * weight[j] * (double)(a - top); clipped++; }
-            else if (sign && a < -top) { out[target[j]] -= shift * weight[j] * (double)(a + top); clipped++; }
+            else if (sign && a < -top) {
+                out[target[j]] -= shift * weight[j] * (double)(a + top);
+                clipped++;
+            }
         }
         return clipped;
     }
