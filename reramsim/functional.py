@@ -353,14 +353,13 @@ class CrossbarLayer:
         ``ADC(a) = a - max(a - T, 0)`` with ``T = 2^bits - 1`` (a signed ADC, analog
         subtraction: ``T = 2^(bits-1) - 1`` and also ``- min(a + T, 0)``). Shift-and-add of
         the first term over the steps, scattered to the outputs, is one float64 matmul of
-        ``x_u`` with the pre-shifted cells summed per output. A (unit, step,
-        pixel) sample can clip only if its step's DAC levels summed over the unit's rows,
-        times the unit's largest cell magnitude, exceed ``T``; for those the compiled
+        ``x_u`` with the pre-shifted cells summed per output. A (unit, step, pixel) sample
+        can clip only if its step's DAC levels summed over the unit's rows, times the
+        unit's largest cell magnitude, exceed ``T``; for those the compiled
         kernel :func:`reramsim._core._bitserial.clip_correction` counts every bit-line's
         sum in popcounts of bit planes and subtracts ``2^(s*dac_bits)`` times the part
         the ADC cuts off (times the bit-line's digital weight) from its output. Integers
-        throughout: the same numbers and clip count as the
-        step-by-step path.
+        throughout: the same numbers and clip count as the step-by-step path.
         """
         units, outs, rows = cls.weights.shape
         if cls.packed is None:
