@@ -75,3 +75,21 @@ def test_inconsistent_shapes_and_targets_error():
     with pytest.raises(ValueError, match="outside y"):
         clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 2, 1, False,
                         target + 3, weight, np.zeros((4, 3)))
+
+
+def test_worker_pool_restarts_in_a_forked_child():
+    """A forked child gets its own worker threads (the parent's do not exist there)."""
+    import os
+
+    from reramsim import workers
+
+    assert workers.pool().submit(int, "7").result() == 7
+    pid = os.fork()
+    if pid == 0:  # child: a task must run, not hang on the inherited pool
+        code = 1
+        try:
+            code = 0 if workers.pool().submit(int, "8").result(timeout=20) == 8 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
