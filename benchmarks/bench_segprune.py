@@ -3,7 +3,7 @@
 For each model (default LeNet, AlexNet, Plain20) the trained weights
 (:func:`reramsim.training.load_trained`) are pruned with SegPrune to the target ratio and
 fine-tuned (cached as ``models/build/<model>_segprune_r<ratio>.onnx`` plus a ``.json``
-sidecar with the accuracies; ``--force`` redoes it). The dense ONNX and the pruned ONNX
+sidecar with the accuracies by ``benchmarks/pruned_cache.py``; ``--force`` redoes it). The dense ONNX and the pruned ONNX
 are then simulated on the same hardware config and engine, and the table compares:
 
 * pruning ratio (dense weights / non-zero weights) and float top-1 on the digits test
@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,55 +38,23 @@ from reramsim.area import compute_area  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
 from reramsim.pipeline import load_model  # noqa: E402
-from reramsim.prune import (  # noqa: E402
-    get_pruner,
-    scheme_from_metadata,
-    workflow,  # noqa: E402
-)
-from reramsim.prune.export import export_pruned  # noqa: E402
-from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
+from reramsim.prune import scheme_from_metadata, workflow  # noqa: E402
 from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 
-BUILD = ROOT / "models" / "build"
+import pruned_cache as cache  # noqa: E402
+
+BUILD = cache.BUILD
 FULL_CHIP_TILES = 168  # ISAAC's chip, for the overhead relative to a whole accelerator
 
 
 def pruned_model(name: str, config, ratio: float, epochs: int, force: bool,
                  allocation: str = "lamp") -> tuple[Path, dict]:
-    """The cached pruned ONNX of ``name`` and its facts; prunes and fine-tunes when missing.
-
-    ``allocation`` sets the per-layer budgets (``reramsim.prune.base.allocate``); models
-    pruned with another allocation than LAMP are cached under their own name.
-    """
+    """SegPrune's cached model of ``name`` (:func:`pruned_cache.pruned_model`), named
+    ``models/build/<name>_segprune_r<ratio>[_<allocation>].onnx`` (no suffix for LAMP)."""
     suffix = "" if allocation == "lamp" else f"_{allocation}"
-    stem = f"{name}_segprune_r{ratio:g}{suffix}"
-    path = BUILD / f"{stem}.onnx"
-    sidecar = path.with_suffix(".json")
-    pruner = get_pruner("segprune", config)
-    settings = FinetuneSettings(epochs=epochs, allocation=allocation)
-    key = {"ratio": ratio, "params": pruner.params, "epochs": epochs, "config": config.name}
-    if allocation != "lamp":
-        key["allocation"] = allocation
-    if not force and path.is_file() and sidecar.is_file():
-        facts = json.loads(sidecar.read_text())
-        if facts.get("key") == key:
-            return path, facts
-    model = train.load_trained(name)
-    test, train_data = train.digits(name, "test"), train.digits(name, "train")
-    dense_acc = workflow.float_accuracy(model, test)
-    start = time.perf_counter()
-    result = prune_model(model, pruner, ratio, train_data, settings, test_data=test,
-                         checkpoint=BUILD / f"{stem}.ckpt",
-                         signature={"arch": name, "data": "digits"})
-    pruned_acc = workflow.float_accuracy(result.model, test)
-    facts = {"key": key, "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
-             "prune_seconds": time.perf_counter() - start, "history": result.history}
-    export_pruned(result, path, INPUT_SHAPES[name],
-                  extra={"model": name, "data": "digits", "float_accuracy_dense": dense_acc,
-                         "float_accuracy_pruned": pruned_acc})
-    sidecar.write_text(json.dumps(facts, indent=1) + "\n")
-    (BUILD / f"{stem}.ckpt").unlink(missing_ok=True)
-    return path, facts
+    return cache.pruned_model(name, "segprune", config, ratio, epochs,
+                              stem=f"{name}_segprune_r{ratio:g}{suffix}", force=force,
+                              allocation=allocation)
 
 
 def reram_accuracy(network, config, mapping, name: str, limit: int) -> float | None:
