@@ -11,13 +11,16 @@ are then simulated on the same hardware config and engine, and the table compare
 * ReRAM top-1 (functional model, the config's ADC) on ``--reram-limit`` test images;
 * crossbars (CR on crossbars), latency (speedup), energy (reduction), area;
 * the pruned data path's area (index buffer + input gather) as % of the accelerator,
-  and the index buffer alone.
+  and the index buffer alone; the index data by kind, beside an estimate of the
+  information the layouts hold (:func:`layout_information_bits`, what any lossless
+  index must store).
 
 SegPrune's shape voting, mapping and data path are reconstructions (docs/segprune.md).
 Fixed seeds; prints the table and writes JSON (default models/build/bench_segprune.json).
 
     python benchmarks/bench_segprune.py [--models lenet alexnet plain20] [--hw ou_16x16]
                                         [--ratio 8] [--epochs 30] [--engine cycle]
+                                        [--ou-cap none dense] [--columns per_piece shared]
 """
 from __future__ import annotations
 
@@ -78,17 +81,50 @@ def bench_model(name: str, args, config) -> list[dict]:
     dense_sim = simulate(dense_net, config, "dense", args.engine)
     dense_report = build_report(dense_sim)
     reram_dense = reram_accuracy(dense_net, config, dense_sim.mapping, name, args.reram_limit)
+    info_kib = layout_information_bits(pruned_net, options, config) / 8192
     rows = []
     for cap in args.ou_cap:
         cap_value = None if cap == "none" else (cap if cap == "dense" else int(cap))
-        layer_options = {k: {**v, "max_ous_per_crossbar": cap_value} for k, v in options.items()}
-        sim = simulate(pruned_net, config, scheme, args.engine, options=layer_options)
-        report = build_report(sim)
-        reram = (reram_accuracy(pruned_net, config, sim.mapping, name, args.reram_limit)
-                 if not rows else rows[0]["reram_accuracy_pruned"])  # same weights, same OUs
-        rows.append(_row(name, cap, facts, dense_report, report, sim, reram_dense, reram, args,
-                         config, pruned_path))
+        for columns in args.columns:
+            layer_options = {k: {**v, "max_ous_per_crossbar": cap_value, "columns": columns}
+                             for k, v in options.items()}
+            sim = simulate(pruned_net, config, scheme, args.engine, options=layer_options)
+            report = build_report(sim)
+            reram = (reram_accuracy(pruned_net, config, sim.mapping, name, args.reram_limit)
+                     if not rows else rows[0]["reram_accuracy_pruned"])  # same weights
+            rows.append({**_row(name, cap, facts, dense_report, report, sim, reram_dense, reram,
+                                args, config, pruned_path),
+                         "columns": columns, "layout_information_kib": info_kib})
     return rows
+
+
+def layout_information_bits(network, options: dict, config) -> float:
+    """An estimate of the information in a model's SegPrune layouts, in bits.
+
+    What any lossless index of the layouts must hold, with the per-block counts taken
+    as known (so a lower estimate): per row-block of ``C`` columns, which columns take
+    which shape, ``log2(C! / prod_s c_s!)`` (``c_s`` columns of shape ``s``, ``c_0`` the
+    empty ones) less ``log2(n_b!)`` (shape ids are only names); per shape of ``k`` of
+    the block's ``h_b`` rows, its mask, ``log2 binom(h_b, k)``.
+    """
+    from math import lgamma, log
+
+    from reramsim.mapping.segprune import layer_layouts
+
+    def log2_factorial(n: int) -> float:
+        return lgamma(n + 1) / log(2)
+
+    bits = 0.0
+    for layer in network.weight_layers():
+        for layout in layer_layouts(layer, config, options.get(layer.name, {})):
+            for table, assign in zip(layout.shapes, layout.assign):
+                counts = np.bincount(assign, minlength=len(table) + 1)
+                bits += (log2_factorial(len(assign)) - sum(map(log2_factorial, counts))
+                         - log2_factorial(len(table)))
+                h = table.shape[1]
+                bits += sum(log2_factorial(h) - log2_factorial(k) - log2_factorial(h - k)
+                            for k in table.sum(axis=1))
+    return bits
 
 
 def _row(name, cap, facts, dense_report, report, sim, reram_dense, reram, args, config,
@@ -123,9 +159,19 @@ def _row(name, cap, facts, dense_report, report, sim, reram_dense, reram, args, 
         "index_overhead_pct_full_chip": 100 * index_um2 / chip.total_um2,
         "gather_overhead_pct": 100 * gather_um2 / total_area,
         "index_kib": sum(m.index_storage_bits for m in sim.mapping.layers.values()) / 8192,
+        "index_bits": _index_bits_by_kind(sim.mapping),
         "engine": args.engine, "config": config.name, "pruned_onnx": str(pruned_path),
         "reconstruction": True,
     }
+
+
+def _index_bits_by_kind(mapping) -> dict[str, int]:
+    """The index data of all layers, summed per kind (``info["index_bits"]`` of each layer)."""
+    out: dict[str, int] = {}
+    for lm in mapping.layers.values():
+        for kind, bits in lm.info["index_bits"].items():
+            out[kind] = out.get(kind, 0) + int(bits)
+    return out
 
 
 def _full_chip(config):
@@ -135,7 +181,7 @@ def _full_chip(config):
 
 
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'model':<8} {'OU cap':>6} {'ratio':>6} {'acc dense':>9} {'acc pruned':>10} {'drop':>5} "
+    head = (f"{'model':<8} {'OU cap':>6} {'org':>9} {'ratio':>6} {'acc dense':>9} {'acc pruned':>10} {'drop':>5} "
             f"{'ReRAM d/p':>11} {'xbars d/p':>11} {'CR':>5} {'speedup':>7} {'energy':>6} "
             f"{'area d/p mm2':>13} {'idx+gather':>10} {'idx only':>8} {'chip: i+g':>9} "
             f"{'idx':>5}")
@@ -144,7 +190,7 @@ def format_table(rows: list[dict]) -> str:
         reram = ("-" if r["reram_accuracy_pruned"] is None else
                  f"{r['reram_accuracy_dense']:.0%}/{r['reram_accuracy_pruned']:.0%}")
         lines.append(
-            f"{r['model']:<8} {r['ou_cap']:>6} {r['pruning_ratio']:>5.2f}x {r['float_accuracy_dense']:>9.2%} "
+            f"{r['model']:<8} {r['ou_cap']:>6} {r['columns']:>9} {r['pruning_ratio']:>5.2f}x {r['float_accuracy_dense']:>9.2%} "
             f"{r['float_accuracy_pruned']:>10.2%} {r['accuracy_drop_points']:>5.2f} {reram:>11} "
             f"{r['crossbars_dense']:>5}/{r['crossbars_pruned']:<5} {r['cr_xbs']:>4.1f}x "
             f"{r['speedup']:>6.2f}x {r['energy_reduction']:>5.2f}x "
@@ -156,7 +202,19 @@ def format_table(rows: list[dict]) -> str:
                  "(docs/segprune.md). drop in points of float top-1; ReRAM = functional model, "
                  "config ADC. OU cap = mapper max_ous_per_crossbar (none: fewest crossbars).\n"
                  "idx+gather, idx only: % of the accelerator the model occupies (tiles: 0); "
-                 f"chip: % of a {FULL_CHIP_TILES}-tile (ISAAC-sized) chip.")
+                 f"chip: % of a {FULL_CHIP_TILES}-tile (ISAAC-sized) chip. org = mapper "
+                 "option columns (data-path organisation).")
+    return "\n".join(lines)
+
+
+def format_index_table(rows: list[dict]) -> str:
+    """Index data per row by kind (bits), its KiB, and the layouts' information estimate."""
+    lines = ["model    OU cap       org  index data [bits by kind]  ->  KiB  (layout "
+             "information estimate, KiB)"]
+    for r in rows:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in r["index_bits"].items() if k != "total")
+        lines.append(f"{r['model']:<8} {r['ou_cap']:>6} {r['columns']:>9}  {kinds}  ->  "
+                     f"{r['index_kib']:.2f}  ({r['layout_information_kib']:.2f})")
     return "\n".join(lines)
 
 
@@ -170,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reram-limit", type=int, default=100)
     parser.add_argument("--ou-cap", nargs="+", default=["none", "dense"],
                         help="mapper max_ous_per_crossbar per row: none, dense or an int")
+    parser.add_argument("--columns", nargs="+", default=["per_piece"],
+                        help="mapper data-path organisations per row: per_piece, shared")
     parser.add_argument("--force", action="store_true", help="prune again even if cached")
     parser.add_argument("--json", default=str(BUILD / "bench_segprune.json"))
     args = parser.parse_args(argv)
@@ -187,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SegPrune vs dense on {config.name}, engine {args.engine}, target {args.ratio:g}x, "
           f"{args.epochs} fine-tuning epochs, digits")
     print(format_table(rows))
+    print(format_index_table(rows))
     Path(args.json).write_text(json.dumps({"rows": rows, "args": vars(args)}, indent=1) + "\n")
     print(f"wrote {args.json}")
     return 0
