@@ -17,6 +17,7 @@ from reramsim.mapping.segprune import (
     INDEX_READS_PER_OU,
     SegmentLayout,
     block_bounds,
+    filter_index_bits,
     index_storage_bits,
     layout_from_matrix,
 )
@@ -207,9 +208,15 @@ def test_index_storage_bits_by_hand():
     assert bits == {"shape_tables": 0, "piece_shapes": 32, "block_runs": 4,
                     "filter_indices": 6, "total": 42}
     assert m.info["shape_encoding"] == "inline" and m.index_storage_bits == 42
-    layouts = [layout_from_matrix(matrix, 16)]
-    assert index_storage_bits(layouts, 32, 64, np.array([[0, 0, 2], [0, 0, 1], [0, 1, 40]])
-                              )["filter_indices"] == 2 * 6 + 1 * 6 + 64
+
+
+def test_filter_index_bits_take_the_cheapest_of_list_bitmap_and_deltas():
+    """Of 64 filters: a list of 6-bit indices, a 64-bit bitmap, or 3-bit width + first + gaps."""
+    assert filter_index_bits(np.array([3, 4, 5, 9]), 64) == 3 + 6 + 3 * 2  # gaps 0, 0, 3
+    assert filter_index_bits(np.array([0, 63]), 64) == 2 * 6  # one gap of 62: 6 bits
+    spread = np.r_[np.arange(20), np.arange(40, 60)]  # 40 filters, a gap of 20: 5-bit gaps
+    assert filter_index_bits(spread, 64) == 64
+    assert filter_index_bits(np.array([7]), 64) == 6
 
 
 def test_index_storage_keeps_a_shape_table_for_a_group_cut_into_pieces():
@@ -220,9 +227,10 @@ def test_index_storage_keeps_a_shape_table_for_a_group_cut_into_pieces():
     m = get_mapper("segprune")(layer, CFG, {})
     m.validate(layer, CFG)
     # Table 16 + 3 x 1 = 19 < inline 3 x 16; one row-block: no block ids; the pieces hold
-    # 16, 16 and 8 filters of 40: bitmaps of 40 bits each (cheaper than 6-bit indices).
+    # filters 0-15, 16-31 and 32-39 of 40: deltas of 1 bit after a 3-bit width and a
+    # 6-bit first index, 3 + 6 + 15 = 24, 24 and 3 + 6 + 7 = 16 bits (bitmaps: 40 each).
     assert m.info["index_bits"] == {"shape_tables": 16, "piece_shapes": 3, "block_runs": 0,
-                                    "filter_indices": 120, "total": 139}
+                                    "filter_indices": 64, "total": 83}
     assert m.info["shape_encoding"] == "table"
 
 
@@ -230,7 +238,7 @@ def test_block_ids_are_stored_once_per_run_of_a_crossbar():
     """Pieces (crossbar, block): runs (0,0) (0,1) (1,1) (1,0): 4 block ids + 5 run flags."""
     layouts = [layout_from_matrix(np.ones((32, 4)), 16)]
     pieces = np.array([[0, 0, 1], [0, 0, 1], [0, 1, 1], [1, 1, 1], [1, 0, 1]])
-    assert index_storage_bits(layouts, 32, 4, pieces)["block_runs"] == 4 * 1 + 5
+    assert index_storage_bits(layouts, 32, pieces)["block_runs"] == 4 * 1 + 5
 
 
 def test_a_crossbar_runs_its_pieces_grouped_by_row_block():
