@@ -115,8 +115,8 @@ class LayerPlan:
     unit: str  # resource kind of the digital unit ("accumulator" for weight layers)
     unit_count_kind: str  # the EVENT_KINDS key its unit work is counted under
     n_inputs: int  # input elements fetched per pixel
-    fetch_accesses: int
-    t_fetch: int
+    fetch_accesses: int  # input-buffer reads per pixel (weight layers: one load per PE)
+    t_fetch: int  # max(fetch_accesses x access cycles, bus cycles)
     unit_ops: int  # element ops (weight layers: accumulate additions) per pixel
     t_unit: int
     out_bits: int
@@ -128,6 +128,8 @@ class LayerPlan:
     res_out: int
     is_weight: bool
     n_crossbars: int  # crossbars the mapping allocates (active or not)
+    ir_writes: int = 0  # input values loaded into PE input registers per pixel
+    bus_bits: int = 0  # bits over the tile's eDRAM-to-PE bus per pixel (ir_writes x a)
     xbar_lo: int = 0  # active crossbars: plan indices [xbar_lo, xbar_hi)
     xbar_hi: int = 0
     edges: list[int] = field(default_factory=list)
@@ -173,6 +175,9 @@ class TimingPlan:
     ou_n_cols: np.ndarray  # (n_ou,) int64 active bit-lines
     ou_index_reads: np.ndarray  # (n_ou,) int64 index-buffer lookups per pixel
     ou_gather: np.ndarray  # (n_ou,) int64 gathered inputs per pixel
+    #: (n_ou,) int64 bit-lines converted per step (samples, conversions, shift-adds): the
+    #: OU's bit-lines, 0 on the negative array of an analog-subtracting pair
+    ou_n_conv: np.ndarray
     #: per plan layer, ``(n_pixels, its OUs)`` uint8 active input steps (zero-skipping), or
     #: None: every step runs. Non-empty only with ``ou.skip_zero_inputs`` and activity data.
     ou_active: list[np.ndarray | None] = field(default_factory=list)
@@ -322,13 +327,36 @@ def _check_mapping(name: str, m: LayerMapping) -> None:
                           f"per crossbar")
 
 
+def analog_pairs(config: Config) -> bool:
+    """True when differential pairs subtract their bit-line currents before one conversion
+    (``crossbar.subtract: analog``; the loader allows it with differential weights only)."""
+    return config.crossbar.subtract == "analog" and config.polarities == 2
+
+
+def _converted_cols(name: str, lmap: LayerMapping, config: Config) -> np.ndarray:
+    """Bit-lines each OU hands to the ADC group per step: all of them, except on the
+    negative array of an analog-subtracting pair (its currents join the positive array's
+    conversions). Raises TimingError when the pair's arrays do not mirror each other."""
+    n_cols = np.asarray(lmap.ou_n_cols, np.int64)
+    if not analog_pairs(config):
+        return n_cols
+    negative = np.asarray(lmap.xbar_polarity)[np.asarray(lmap.ou_xbar, np.int64)] < 0
+    if n_cols[negative].sum() != n_cols[~negative].sum():
+        raise TimingError(f"layer {name}: analog subtraction needs the negative arrays to "
+                          f"mirror the positive ones, got {int(n_cols[~negative].sum())} "
+                          f"positive and {int(n_cols[negative].sum())} negative bit-lines")
+    return np.where(negative, 0, n_cols)
+
+
 def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> int:
     """Additions per output pixel on the accumulator unit.
 
     * merging crossbars: an output (group g, column c) whose bit-lines lie on ``n``
       crossbars needs ``n - 1`` additions (each crossbar's shift-and-add has already
       merged its own bit-slices and input bit-steps); the negative array of a
-      differential pair is one of the ``n`` (its sum is subtracted);
+      differential pair is one of the ``n`` (its sum is subtracted), unless the pair
+      subtracts in analog (``crossbar.subtract: analog``): then the positive array's
+      conversions already hold the difference and the negative array is no part;
     * offset correction (``signed_weights: offset``): one subtraction per output of
       ``2^(b-1) * sum(x)`` plus ``rows - 1`` additions per group for ``sum(x)``;
     * bias: one addition per output when the layer has a bias.
@@ -337,8 +365,12 @@ def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> i
     ops = 0
     if lmap.n_ous:
         xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
+        cols = lmap.ou_cols.astype(np.int64)
+        if analog_pairs(config):
+            keep = lmap.xbar_polarity[xbar_of_col] > 0
+            xbar_of_col, cols = xbar_of_col[keep], cols[keep]
         group = lmap.xbar_group.astype(np.int64)[xbar_of_col]
-        output = group * layer.cols + lmap.ou_cols.astype(np.int64)
+        output = group * layer.cols + cols
         pairs = np.unique(output * max(n_xbar, 1) + xbar_of_col)
         parts = np.bincount(pairs // max(n_xbar, 1))
         ops += int(np.maximum(parts - 1, 0).sum())
@@ -412,7 +444,7 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
         for c in range(r):
             name = layer.name if r == 1 else f"{layer.name}#{c}"
             lp = _plan_layer(len(layers), layer, network, mapping, res, name, int(tiles[c]),
-                             len(range(c, stream, r)))
+                             len(range(c, stream, r)), placement, c)
             lp.layer_name, lp.replica, lp.replicas = layer.name, c, r
             layers.append(lp)
             ir_layers.append(layer)
@@ -428,7 +460,7 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
         xbar_layer=xbars[0], xbar_local=xbars[1], xbar_adc=xbars[2], xbar_ou_lo=xbars[3],
         xbar_ou_hi=xbars[4], ou_t_first=ous[0], ou_t_rest=ous[1], ou_t_adc=ous[2],
         ou_n_rows=ous[3], ou_n_cols=ous[4], ou_index_reads=ous[5], ou_gather=ous[6],
-        ou_active=active,
+        ou_n_conv=ous[7], ou_active=active,
     )
 
 
@@ -460,10 +492,39 @@ def _plan_activity(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Net
     return out
 
 
+def _register_loads(lmap: LayerMapping, placement: Placement, name: str,
+                    replica: int) -> np.ndarray:
+    """Input values each PE of a layer copy loads into its input register per pixel.
+
+    A PE loads every distinct (conv group, matrix row) its crossbars' active word-lines
+    take, once: its crossbars that share rows share the register's copy of them, and
+    two PEs that need the same rows load them twice (``docs/timing.md``, "Fetch").
+    """
+    n_xbar = lmap.n_crossbars
+    pes = np.asarray(placement.xbar_pe.get(name, ()), np.int64)
+    if len(pes) != n_xbar * placement.replicas(name):
+        raise TimingError(f"layer {name}: placement has {len(pes)} crossbars, mapping "
+                          f"{n_xbar} x {placement.replicas(name)} copies")
+    pes = pes[replica * n_xbar:(replica + 1) * n_xbar]
+    xbar = np.repeat(np.asarray(lmap.ou_xbar, np.int64),
+                     np.diff(np.asarray(lmap.ou_row_ptr, np.int64)))
+    rows = np.asarray(lmap.ou_rows, np.int64)
+    if not len(rows):
+        return np.zeros(0, np.int64)
+    groups = np.asarray(lmap.xbar_group, np.int64)[xbar]
+    loaded = np.unique(np.stack([pes[xbar], groups, rows]), axis=1)  # (pe, group, row)
+    return np.unique(loaded[0], return_counts=True)[1]
+
+
 def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
-                res: _Resources, name: str, tile: int, n_pixels: int) -> LayerPlan:
+                res: _Resources, name: str, tile: int, n_pixels: int,
+                placement: Placement, replica: int) -> LayerPlan:
     """Stage durations, counts and resources of one layer instance ``name`` on ``tile``
-    handling ``n_pixels`` output pixels (flows and t_out come later)."""
+    handling ``n_pixels`` output pixels (flows and t_out come later).
+
+    A weight layer's fetch is its PEs' register loads (:func:`_register_loads`): each
+    reads ``ceil(values x a / buffers.input.width_bits)`` input-buffer accesses and moves
+    ``values x a`` bits over the bus; a digital layer reads its ``n_inputs`` directly."""
     cfg = mapping.config
     bits, in_buf, out_buf = cfg.precision.input_bits, cfg.buffers.input, cfg.buffers.output
     share_buf, share_dig = cfg.buffers.shared_per_tile, cfg.digital.shared_per_tile
@@ -472,6 +533,7 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
             raise TimingError(f"{network.name}: weight layer {layer.name} is not in the mapping")
         lmap = mapping.layers[layer.name]
         _check_mapping(layer.name, lmap)
+        loads = _register_loads(lmap, placement, layer.name, replica)
         unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
         n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg)
     else:
@@ -482,15 +544,24 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
         unit, n_xbar = op.unit, 0
         count_kind = f"{unit}_op"
         n_inputs, unit_ops = op.work(layer)
+        loads = None
     unit_cfg = getattr(cfg.digital, unit)
-    fetch_accesses = _ceil_div(n_inputs * bits, in_buf.width_bits)
+    lanes = unit_cfg.lanes * (unit_cfg.per_tile if share_dig else 1)
+    if loads is not None:
+        ir_writes = int(loads.sum())
+        fetch_accesses = sum(_ceil_div(int(v) * bits, in_buf.width_bits) for v in loads)
+    else:
+        ir_writes, fetch_accesses = 0, _ceil_div(n_inputs * bits, in_buf.width_bits)
+    bus_bits = ir_writes * bits
     out_bits = (layer.out_elements // layer.out_pixels) * bits
     own = "" if share_buf else f"[{name}]"
     return LayerPlan(
         index=i, name=name, op=layer.op, tile=tile, n_pixels=n_pixels, unit=unit,
         unit_count_kind=count_kind, n_inputs=n_inputs, fetch_accesses=fetch_accesses,
-        t_fetch=fetch_accesses * cfg.cycles(in_buf.access_ns), unit_ops=unit_ops,
-        t_unit=(cfg.cycles(_ceil_div(unit_ops, unit_cfg.lanes) * unit_cfg.latency_ns)
+        t_fetch=max(fetch_accesses * cfg.cycles(in_buf.access_ns),
+                    _ceil_div(bus_bits, cfg.bus.width_bits)),
+        ir_writes=ir_writes, bus_bits=bus_bits, unit_ops=unit_ops,
+        t_unit=(cfg.cycles(_ceil_div(unit_ops, lanes) * unit_cfg.latency_ns)
                 if unit_ops else 0),
         out_bits=out_bits, out_writes=_ceil_div(out_bits, out_buf.width_bits),
         out_reads=_ceil_div(out_bits, out_buf.width_bits), t_out=0,
@@ -608,17 +679,21 @@ def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Ne
         n_xbar_total += len(active)
         n_ou_total += m.n_ous
         n_rows, n_cols = np.asarray(m.ou_n_rows, np.int64), np.asarray(m.ou_n_cols, np.int64)
+        n_conv = _converted_cols(layer.name, m, cfg)
         idx = np.asarray(m.ou_index_reads, np.int64)
         gat = np.asarray(m.ou_gather_inputs, np.int64)
-        adc_ns = np.ceil(n_cols / cfg.adc.count) / cfg.adc.sample_rate_gsps
+        adc_ns = np.ceil(n_conv / cfg.adc.count) / cfg.adc.sample_rate_gsps
         t_adc = _cycles_of(cfg, adc_ns) if m.n_ous else np.zeros(0, np.int64)
         t_rest = t_read + np.where(gat > 0, t_gather, 0)
-        ou_parts.append((t_rest + idx * t_index, t_rest, t_adc, n_rows, n_cols, idx, gat))
+        ou_parts.append((t_rest + idx * t_index, t_rest, t_adc, n_rows, n_cols, idx, gat,
+                         n_conv))
         lp.step_counts = {
             "ou_step": steps * m.n_ous, "cell_read": steps * int(np.dot(n_rows, n_cols)),
-            "dac_conversion": steps * int(n_rows.sum()), "sample_hold": steps * int(n_cols.sum()),
-            "adc_conversion": steps * int(n_cols.sum()), "shift_add": steps * int(n_cols.sum()),
+            "dac_conversion": steps * int(n_rows.sum()), "sample_hold": steps * int(n_conv.sum()),
+            "adc_conversion": steps * int(n_conv.sum()), "shift_add": steps * int(n_conv.sum()),
             "index_read": int(idx.sum()), "gather_input": int(gat.sum()),
+            "input_register_read": steps * int(n_rows.sum()),
+            "output_register_update": steps * int(n_conv.sum()),
         }
 
     def cat(parts: list[tuple[np.ndarray, ...]], j: int, dtype) -> np.ndarray:
@@ -628,4 +703,4 @@ def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Ne
 
     xbars = [cat(xb_parts, j, dt) for j, dt in
              enumerate((np.int32, np.int32, np.int32, np.int64, np.int64))]
-    return xbars, [cat(ou_parts, j, np.int64) for j in range(7)]
+    return xbars, [cat(ou_parts, j, np.int64) for j in range(8)]

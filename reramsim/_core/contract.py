@@ -103,6 +103,9 @@ ARRAYS = (
     ArrayField("l_unit_ckind", "int32_t", _L, "CountKind column its unit work is counted in",
                lo=0),
     ArrayField("l_fetch_acc", "int64_t", _L, "input-buffer reads per pixel (accesses)", lo=0),
+    ArrayField("l_ir_writes", "int64_t", _L, "input values loaded into PE input registers per "
+               "pixel", lo=0),
+    ArrayField("l_bus_bits", "int64_t", _L, "bits over the eDRAM-to-PE bus per pixel", lo=0),
     ArrayField("l_unit_ops", "int64_t", _L, "element ops (accumulate additions) per pixel", lo=0),
     ArrayField("l_out_writes", "int64_t", _L, "output-buffer writes per pixel", lo=0),
     ArrayField("l_out_reads", "int64_t", _L, "output-buffer reads per pixel, all flows", lo=0),
@@ -130,8 +133,8 @@ ARRAYS = (
     ArrayField("o_t_adc", "time_t", _O, "cycles: converting its bit-lines on the ADC group",
                lo=0),
     ArrayField("o_rows", "int64_t", _O, "active word-lines (DAC conversions per step)", lo=0),
-    ArrayField("o_cols", "int64_t", _O, "active bit-lines (samples, conversions, shift-adds "
-               "per step)", lo=0),
+    ArrayField("o_cols", "int64_t", _O, "bit-lines converted per step (samples, conversions, "
+               "shift-adds; 0 on the negative array of an analog-subtracting pair)", lo=0),
     ArrayField("o_cells", "int64_t", _O, "rows * cols (cell reads per step)", lo=0),
     ArrayField("o_index", "int64_t", _O, "index-buffer lookups per pixel", lo=0),
     ArrayField("o_gather", "int64_t", _O, "gathered inputs per pixel", lo=0),
