@@ -27,6 +27,8 @@ import numpy as np
 
 from reramsim import ReramsimError
 from reramsim.area import AREA_COMPONENTS, AreaBreakdown, area_breakdown
+from reramsim.buffer_fit import input_buffer_fit
+from reramsim.config.costs import component_costs
 from reramsim.energy import (
     COMPONENTS,
     EnergyBreakdown,
@@ -96,6 +98,10 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "energy_breakdown": _energy_entry(energy),
         "area_breakdown": _area_entry(area),
         "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
+        "component_costs": {key: {"value": cost.value, "origin": cost.origin,
+                                  "derived": cost.derived}
+                            for key, cost in component_costs(config).items()},
+        "input_buffer": _buffer_entry(sim),
         "config_values": _plain(dataclasses.asdict(config)),
     }
     # The last guard: validated inputs cannot give these; refuse to print one if they do.
@@ -209,6 +215,19 @@ def _accelerator_entry(sim: SimulationLike, area: AreaBreakdown) -> dict[str, An
         "crossbars_occupied": sim.mapping.n_crossbars,
         "pruned_datapath_area_um2": area.pruned_datapath_um2,
         "pruned_datapath_overhead_pct": area.pruned_datapath_pct,
+    }
+
+
+def _buffer_entry(sim: SimulationLike) -> dict[str, Any]:
+    """Each layer's live input bytes against its tile's input buffer
+    (:mod:`reramsim.buffer_fit`); ``overflows`` lists the layers that do not fit."""
+    fits = input_buffer_fit(sim.network, sim.config, sim.placement)
+    available = fits[0].available_bytes if fits else None
+    return {
+        "available_bytes": available,
+        "live_bytes": {f.layer: f.live_bytes for f in fits},
+        "overflows": [{"layer": f.layer, "tile": f.tile, "live_bytes": f.live_bytes,
+                       "available_bytes": f.available_bytes} for f in fits if not f.fits],
     }
 
 
@@ -437,6 +456,12 @@ def format_table(report: dict[str, Any]) -> str:
     lines += ["", f"area by component (total {_qty(totals['area_um2'], _AREA_UNITS)}, "
                   f"pruned data path {acc['pruned_datapath_overhead_pct']:.2f}% of it):"]
     lines += _breakdown_lines(report["area_breakdown"], "area_um2", _AREA_UNITS, _area_how)
+    if report.get("component_costs"):
+        lines += ["", "per-unit values that follow a component's size (docs/components.md):"]
+        lines += [f"  {key} = {_num(c['value'])} {'pJ' if key.endswith('_pj') else 'um^2'}: "
+                  f"{c['origin']}" for key, c in report["component_costs"].items()]
+    if "input_buffer" in report:
+        lines += ["", *_buffer_lines(report["input_buffer"])]
     lines += ["", f"legend: {LEGEND}"]
     return "\n".join(lines)
 
@@ -457,6 +482,22 @@ def _speed_lines(totals: dict[str, Any]) -> list[str]:
         lines.append(f"stream of {totals['images']} images: "
                      f"{_qty(totals['stream_ns'], _TIME_UNITS)} "
                      f"({totals['stream_cycles']:,} cycles)")
+    return lines
+
+
+def _buffer_lines(entry: dict[str, Any]) -> list[str]:
+    """The input-buffer check: each overflowing layer, or that every layer fits."""
+    live = entry["live_bytes"]
+    if entry["available_bytes"] is None:
+        return ["input buffer: unbounded (buffers.input.size_kb: 0); no live-input check"]
+    if not entry["overflows"]:
+        top = max(live, key=live.__getitem__) if live else "-"
+        return [f"input buffer: every layer's live inputs fit its tile's "
+                f"{entry['available_bytes']:,} B (largest: {top}, {live.get(top, 0):,} B)"]
+    lines = [f"input buffer: {_count(len(entry['overflows']), 'layer')} whose live inputs do not "
+             "fit the tile's input buffer (the timing does not charge the spill):"]
+    lines += [f"  {o['layer']} (tile {o['tile']}): needs {o['live_bytes']:,} B, the buffer "
+              f"holds {o['available_bytes']:,} B" for o in entry["overflows"]]
     return lines
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from reramsim.config.costs import SIZED_KEYS, resolve_cost
 from reramsim.config.loader import SHIPPED_DIR
 from reramsim.config.schema import Config
 
@@ -60,12 +61,19 @@ def _range(kind: Any, meta: dict[str, Any]) -> str:
     lo, hi = meta.get("lo"), meta.get("hi")
     lo_text = f"{lo:g}" if lo is not None else "-inf"
     hi_text = f"{hi:g}" if hi is not None else "inf"
-    return f"[{lo_text}, {hi_text}]" + (" integer" if kind is int else "")
+    nullable = type(None) in typing.get_args(kind)
+    return (f"[{lo_text}, {hi_text}]" + (" integer" if kind is int else "")
+            + (" or null" if nullable else ""))
 
 
-def describe(config: Any = None, prefix: str = "") -> list[FieldInfo]:
-    """Every leaf field of ``config`` (default: the schema's defaults), sections walked in order."""
+def describe(config: Any = None, prefix: str = "", root: Any = None) -> list[FieldInfo]:
+    """Every leaf field of ``config`` (default: the schema's defaults), sections walked in order.
+
+    A null entry that follows its component's size (:mod:`reramsim.config.costs`) shows
+    the value it resolves to, its doc prefixed with ``(null: <where the value comes from>)``.
+    """
     config = Config() if config is None else config
+    root = config if root is None else root
     hints = typing.get_type_hints(type(config))
     out: list[FieldInfo] = []
     for fld in dataclasses.fields(config):
@@ -73,12 +81,15 @@ def describe(config: Any = None, prefix: str = "") -> list[FieldInfo]:
             continue
         value = getattr(config, fld.name)
         key = f"{prefix}{fld.name}"
+        doc = fld.metadata.get("doc", "")
         if dataclasses.is_dataclass(value):
-            out += describe(value, key + ".")
-        else:
-            out.append(FieldInfo(key, value, unit_of(fld.name), _range(hints[fld.name],
-                                                                      fld.metadata),
-                                 fld.metadata.get("doc", "")))
+            out += describe(value, key + ".", root)
+            continue
+        if value is None and key in SIZED_KEYS:
+            cost = resolve_cost(root, key)
+            value, doc = cost.value, f"(null: {cost.origin}) {doc}"
+        out.append(FieldInfo(key, value, unit_of(fld.name),
+                             _range(hints[fld.name], fld.metadata), doc))
     return out
 
 
@@ -142,7 +153,11 @@ Rules:
   and the closest one:
   `my.yaml:7: adc.bitz: unknown key; did you mean 'bits'? allowed: bits, energy_pj, ...`
 * Cross-section rules: an OU fits in its crossbar, `cell_bits <= weight_bits`,
-  `dac.bits <= input_bits`.
+  `dac.bits <= input_bits`; an unbounded buffer (`size_kb: 0`) gives its energy and area.
+* `adc.energy_pj`, `adc.area_um2` and `buffers.*.energy_pj`, `buffers.*.area_um2` left out
+  (or `null`) follow the component's size: ISAAC's ADC table at `adc.bits`, ISAAC's eDRAM
+  scaled to `size_kb` ([components.md](components.md)); a number given wins. `config show`
+  and every report say which was used.
 
 Derived quantities, defined once on `Config`: `slices = ceil(weight_bits / cell_bits)`,
 `polarities` (2 for differential pairs), `input_steps = ceil(input_bits / dac.bits)`,
