@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from reramsim.config import Config, ConfigError, load_config
+from reramsim.energy import config_value
 
 SHIPPED = ("isaac", "autoprune_128x128_ou32", "ou_16x16")
 
@@ -26,7 +27,10 @@ def test_isaac_numbers_come_from_the_paper():
     cfg = load_config("isaac")
     assert (cfg.crossbar.rows, cfg.crossbar.cols, cfg.crossbar.cell_bits) == (128, 128, 2)
     assert (cfg.precision.weight_bits, cfg.precision.input_bits, cfg.dac.bits) == (16, 16, 1)
-    assert (cfg.adc.bits, cfg.adc.energy_pj, cfg.adc.area_um2) == (8, 1.667, 1200)
+    assert (cfg.adc.bits, config_value(cfg, "adc.energy_pj"),
+            config_value(cfg, "adc.area_um2")) == (8, 1.667, 1200)
+    assert (config_value(cfg, "buffers.input.energy_pj"),
+            config_value(cfg, "buffers.input.area_um2")) == (20.45, 83000)
     assert cfg.crossbar.read_latency_ns == 100
     assert (cfg.organization.crossbars_per_pe, cfg.organization.pes_per_tile,
             cfg.organization.tiles) == (8, 12, 168)

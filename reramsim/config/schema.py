@@ -187,7 +187,8 @@ class Buffer:
 
     size_kb: float = spec(
         64.0, "capacity in KiB (ISAAC eDRAM: 64 KB); sets energy_pj and area_um2 when they "
-        "are null, and the live-input check; 0 = unbounded (needs both explicit)", lo=0.0)
+        "are null; the input buffer's is checked against each layer's live inputs; "
+        "0 = unbounded (needs both explicit)", lo=0.0)
     width_bits: int = spec(256, "bits per access (ISAAC: 256-bit bus)", lo=1)
     access_ns: float = spec(1.0, "time of one access (reconstruction)", lo=0.0)
     energy_pj: float | None = spec(
