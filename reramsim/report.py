@@ -375,11 +375,14 @@ def _qty(value: float, units: tuple[tuple[str, float], ...]) -> str:
 
 
 def _num(x: float) -> str:
-    """4 significant digits below 1000, whole numbers with thousands separators above."""
+    """4 significant digits below 1000 (in e-notation below 1e-4), whole numbers with
+    thousands separators above."""
     if not math.isfinite(x):
         return str(x)
     if abs(x) >= 1000 or float(x).is_integer():
         return f"{round(x):,}"
+    if abs(x) < 1e-4:
+        return f"{x:.4g}"
     decimals = 3 - math.floor(math.log10(abs(x)))
     return f"{x:.{decimals}f}".rstrip("0").rstrip(".")
 

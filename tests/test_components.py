@@ -208,3 +208,12 @@ def test_unbounded_buffer_with_explicit_costs_is_unchecked():
     assert report["input_buffer"]["available_bytes"] is None
     assert report["input_buffer"]["overflows"] == []
     assert "input buffer: unbounded" in format_table(report)
+
+
+def test_tiny_derived_values_print_readably():
+    """A 1e-9 KiB buffer's derived energy prints in e-notation, not 30 zeros."""
+    net = _small_net()
+    cfg = load_config("isaac", ["organization.tiles=0", "buffers.input.size_kb=1e-9"])
+    text = format_table(build_report(simulate(net, cfg, engine="analytical")))
+    energy = 20.45 * (1e-9 / 64) ** 0.78
+    assert f"buffers.input.energy_pj = {energy:.4g} pJ: ISAAC eDRAM scaled to 1e-09 KiB" in text
