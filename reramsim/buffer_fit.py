@@ -9,11 +9,13 @@ its inputs::
     live_bytes = sum over inputs of ceil(live_pixels x elements_per_pixel x input_bits / 8)
 
 A layer whose live bytes exceed ``size_kb x 1024`` is an overflow, which the report
-names (layer, tile, bytes needed and available). The timing model does not charge
-the spill (it keeps no buffer occupancy); the check says where a real design would
-need a larger buffer, a different placement or off-tile traffic. ``size_kb: 0`` is
-unbounded (no check). A layer is checked alone: layers sharing a tile share its
-buffer too, which this per-layer bound does not add up (``docs/components.md``).
+names (layer, tile, bytes needed and available). Layers on one tile share its buffer,
+and a pixel pipeline runs them all at once (on successive pixels and images), so a
+tile whose layers' live bytes together exceed it is reported too (every copy of a
+replicated layer holds its own window on its own tile). The timing model does not
+charge the spill (it keeps no buffer occupancy); the check says where a real design
+would need a larger buffer, a different placement or off-tile traffic. ``size_kb: 0``
+is unbounded (no check). See ``docs/components.md``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class BufferFit:
     tile: int
     live_bytes: int
     available_bytes: int | None
+    tiles: tuple[int, ...] = ()  # the tiles of all its copies (home tile first)
 
     @property
     def fits(self) -> bool:
@@ -58,6 +61,32 @@ def input_buffer_fit(network: Network, config: Config, placement: Placement) -> 
         for shape in dict(zip(layer.inputs, layer.in_shapes)).values():
             pixels = live_input_pixels(layer, shape, config.pipeline.mode)
             live_bits += -(-pixels * per_pixel(shape) * bits // 8) * 8
-        out.append(BufferFit(layer.name, int(placement.layer_tile[layer.name]),
-                             live_bits // 8, available))
+        home = int(placement.layer_tile[layer.name])
+        tiles = tuple(int(t) for t in placement.replica_tile.get(layer.name) or [home])
+        out.append(BufferFit(layer.name, home, live_bits // 8, available, tiles))
     return out
+
+
+@dataclass(frozen=True)
+class TileFit:
+    """The live inputs of every layer (copy) on one tile against the tile's input buffer."""
+
+    tile: int
+    layers: tuple[str, ...]
+    live_bytes: int
+    available_bytes: int | None
+
+    @property
+    def fits(self) -> bool:
+        return self.available_bytes is None or self.live_bytes <= self.available_bytes
+
+
+def tile_fit(fits: list[BufferFit]) -> list[TileFit]:
+    """Per tile, in tile order: the sum of the live bytes of the layer copies it holds."""
+    layers: dict[int, list[BufferFit]] = {}
+    for fit in fits:
+        for tile in fit.tiles or (fit.tile,):
+            layers.setdefault(tile, []).append(fit)
+    available = fits[0].available_bytes if fits else None
+    return [TileFit(tile, tuple(f.layer for f in on), sum(f.live_bytes for f in on), available)
+            for tile, on in sorted(layers.items())]

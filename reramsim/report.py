@@ -27,7 +27,7 @@ import numpy as np
 
 from reramsim import ReramsimError
 from reramsim.area import AREA_COMPONENTS, AreaBreakdown, area_breakdown
-from reramsim.buffer_fit import input_buffer_fit
+from reramsim.buffer_fit import input_buffer_fit, tile_fit
 from reramsim.config.costs import component_costs
 from reramsim.energy import (
     COMPONENTS,
@@ -220,7 +220,8 @@ def _accelerator_entry(sim: SimulationLike, area: AreaBreakdown) -> dict[str, An
 
 def _buffer_entry(sim: SimulationLike) -> dict[str, Any]:
     """Each layer's live input bytes against its tile's input buffer
-    (:mod:`reramsim.buffer_fit`); ``overflows`` lists the layers that do not fit."""
+    (:mod:`reramsim.buffer_fit`); ``overflows`` lists the layers that do not fit alone,
+    ``tile_overflows`` the tiles whose layers do not fit together."""
     fits = input_buffer_fit(sim.network, sim.config, sim.placement)
     available = fits[0].available_bytes if fits else None
     return {
@@ -228,6 +229,9 @@ def _buffer_entry(sim: SimulationLike) -> dict[str, Any]:
         "live_bytes": {f.layer: f.live_bytes for f in fits},
         "overflows": [{"layer": f.layer, "tile": f.tile, "live_bytes": f.live_bytes,
                        "available_bytes": f.available_bytes} for f in fits if not f.fits],
+        "tile_overflows": [{"tile": t.tile, "layers": list(t.layers), "live_bytes": t.live_bytes,
+                            "available_bytes": t.available_bytes}
+                           for t in tile_fit(fits) if not t.fits],
     }
 
 
@@ -490,17 +494,19 @@ def _speed_lines(totals: dict[str, Any]) -> list[str]:
 
 def _buffer_lines(entry: dict[str, Any]) -> list[str]:
     """The input-buffer check: each overflowing layer, or that every layer fits."""
-    live = entry["live_bytes"]
+    live, tiles = entry["live_bytes"], entry.get("tile_overflows", [])
     if entry["available_bytes"] is None:
         return ["input buffer: unbounded (buffers.input.size_kb: 0); no live-input check"]
-    if not entry["overflows"]:
+    if not entry["overflows"] and not tiles:
         top = max(live, key=live.__getitem__) if live else "-"
-        return [f"input buffer: every layer's live inputs fit its tile's "
-                f"{entry['available_bytes']:,} B (largest: {top}, {live.get(top, 0):,} B)"]
-    lines = [f"input buffer: {_count(len(entry['overflows']), 'layer')} whose live inputs do not "
-             "fit the tile's input buffer (the timing does not charge the spill):"]
-    lines += [f"  {o['layer']} (tile {o['tile']}): needs {o['live_bytes']:,} B, the buffer "
-              f"holds {o['available_bytes']:,} B" for o in entry["overflows"]]
+        return [f"input buffer: every tile's layers' live inputs fit its "
+                f"{entry['available_bytes']:,} B (largest layer: {top}, {live.get(top, 0):,} B)"]
+    lines = [f"input buffer of {entry['available_bytes']:,} B: live inputs that do not fit "
+             "(the timing does not charge the spill):"]
+    lines += [f"  {o['layer']} (tile {o['tile']}): needs {o['live_bytes']:,} B alone"
+              for o in entry["overflows"]]
+    lines += [f"  tile {t['tile']}: its {_count(len(t['layers']), 'layer')} need "
+              f"{t['live_bytes']:,} B together" for t in tiles]
     return lines
 
 

@@ -175,12 +175,27 @@ def test_buffer_overflow_is_reported(tmp_path):
         == [("conv0", 184, 128), ("maxpool2", 160, 128), ("flatten3", 256, 128),
             ("fc4", 256, 128)]
     text = format_table(report)
-    assert "4 layers whose live inputs do not fit" in text
-    assert "conv0 (tile 0): needs 184 B, the buffer holds 128 B" in text
+    assert "input buffer of 128 B: live inputs that do not fit" in text
+    assert "conv0 (tile 0): needs 184 B alone" in text
     roomy = build_report(simulate(net, load_config("isaac", ["organization.tiles=0"]),
                                   engine="analytical"))
-    assert roomy["input_buffer"]["overflows"] == []
-    assert "every layer's live inputs fit its tile's 65,536 B" in format_table(roomy)
+    assert roomy["input_buffer"]["overflows"] == roomy["input_buffer"]["tile_overflows"] == []
+    assert "every tile's layers' live inputs fit its 65,536 B" in format_table(roomy)
+
+
+def test_layers_sharing_a_tile_are_added_up():
+    """A 512-byte buffer holds each layer alone (at most 256 B) but not the five layers of
+    tile 0 together: 184 + 16 + 160 + 256 + 256 = 872 B."""
+    net = _small_net()
+    cfg = load_config("isaac", ["organization.tiles=0", "buffers.input.size_kb=0.5"])
+    sim = simulate(net, cfg, engine="analytical")
+    assert set(sim.placement.layer_tile.values()) == {0}
+    report = build_report(sim)
+    assert report["input_buffer"]["overflows"] == []
+    assert report["input_buffer"]["tile_overflows"] == [{
+        "tile": 0, "layers": ["conv0", "relu1", "maxpool2", "flatten3", "fc4"],
+        "live_bytes": 872, "available_bytes": 512}]
+    assert "tile 0: its 5 layers need 872 B together" in format_table(report)
 
 
 @pytest.mark.parametrize("sets, match", [
