@@ -26,8 +26,8 @@ PUBLISHED_ADC = {4: (0.79, 361.04), 5: (0.99, 476.91), 6: (1.20, 626.91), 7: (1.
 
 @pytest.mark.parametrize("bits", sorted(PUBLISHED_ADC))
 def test_adc_cost_at_each_table_entry(bits):
-    """isaac.yaml leaves the ADC's energy and area out: both follow adc.bits from the table."""
-    cfg = load_config("isaac", [f"adc.bits={bits}"])
+    """A config that leaves the ADC's energy and area out gets the table's row for adc.bits."""
+    cfg = load_config(None, [f"adc.bits={bits}"])
     energy, area = PUBLISHED_ADC[bits]
     assert config_value(cfg, "adc.energy_pj") == pytest.approx(energy, rel=1e-12)
     assert config_value(cfg, "adc.area_um2") == pytest.approx(area, rel=1e-12)
@@ -37,7 +37,7 @@ def test_adc_cost_at_each_table_entry(bits):
 @pytest.mark.parametrize("bits, steps, end, inner", [(12, 2, 10, 9), (3, 1, 4, 5), (1, 3, 4, 5)])
 def test_adc_cost_outside_the_table_continues_geometrically(bits, steps, end, inner):
     """Outside 4-10 bits: the end entry times the end pair's ratio per bit, labelled."""
-    cfg = load_config("isaac", [f"adc.bits={bits}"])
+    cfg = load_config(None, [f"adc.bits={bits}"])
     (e_end, a_end), (e_in, a_in) = PUBLISHED_ADC[end], PUBLISHED_ADC[inner]
     assert config_value(cfg, "adc.energy_pj") == pytest.approx(e_end * (e_end / e_in) ** steps)
     assert config_value(cfg, "adc.area_um2") == pytest.approx(a_end * (a_end / a_in) ** steps)
@@ -45,17 +45,37 @@ def test_adc_cost_outside_the_table_continues_geometrically(bits, steps, end, in
     assert "reconstruction" in resolve_cost(cfg, "adc.area_um2").origin
 
 
+@pytest.mark.parametrize("bits", [4, 6, 8, 10])
+def test_isaac_paper_figures_follow_bits_by_the_table(bits):
+    """isaac.yaml gives ISAAC's paper figures for 8 bits (1.5625 pJ = 2 mW / 1.28 GS/s,
+    1200 um^2; adc.cost_bits: 8): another resolution scales them by the table's ratio."""
+    cfg = load_config("isaac", [f"adc.bits={bits}"])
+    energy, area = PUBLISHED_ADC[bits]
+    assert config_value(cfg, "adc.energy_pj") == pytest.approx(1.5625 * energy / 1.667)
+    assert config_value(cfg, "adc.area_um2") == pytest.approx(1200.0 * area / 1200.0)
+    origin = resolve_cost(cfg, "adc.energy_pj").origin
+    assert origin == ("config value" if bits == 8 else
+                      f"config value 1.5625 at 8 bits x ISAAC ADC table {bits}-bit / 8-bit "
+                      f"ratio {energy / 1.667:.4g}")
+
+
 def test_explicit_adc_values_win():
-    """FORMS's own 4-bit ADC (0.226 pJ, 284 um^2) wins over the table; null restores it."""
+    """FORMS's own 4-bit ADC (0.226 pJ, 284 um^2) wins over the table at 4 bits, follows the
+    table's ratio at 6 (cost_bits: 4), and applies at every resolution with cost_bits null;
+    null energy restores the table."""
     forms = load_config("forms")
     assert (config_value(forms, "adc.energy_pj"), config_value(forms, "adc.area_um2")) == \
         (0.226, 284.0)
     assert resolve_cost(forms, "adc.energy_pj").origin == "config value"
-    assert config_value(load_config("forms", ["adc.bits=6"]), "adc.energy_pj") == 0.226
+    six = load_config("forms", ["adc.bits=6"])
+    assert config_value(six, "adc.energy_pj") == pytest.approx(0.226 * 1.20 / 0.79)
+    assert config_value(six, "adc.area_um2") == pytest.approx(284 * 626.91 / 361.04)
+    fixed = load_config("forms", ["adc.bits=6", "adc.cost_bits=null"])
+    assert config_value(fixed, "adc.energy_pj") == 0.226
     table = load_config("forms", ["adc.energy_pj=null"])
     assert config_value(table, "adc.energy_pj") == 0.79
     assert config_value(table, "adc.area_um2") == 284.0  # still the config's
-    mixed = load_config("isaac", ["adc.bits=6", "adc.area_um2=500"])
+    mixed = load_config(None, ["adc.bits=6", "adc.area_um2=500"])
     assert (config_value(mixed, "adc.energy_pj"), config_value(mixed, "adc.area_um2")) == \
         (1.20, 500.0)
 
@@ -78,21 +98,24 @@ def test_buffer_cost_from_size(sets, energy, area):
 
 
 def test_adc_bits_changes_the_report_and_says_why(repo_root, tmp_path, capsys):
-    """simulate --set adc.bits=6 on isaac: ADC energy and area at 1.20 pJ and 626.91 um^2,
-    with the table named in the JSON and the text."""
+    """simulate --set adc.bits=6 on isaac: ADC energy and area at 1.5625 x 1.20 / 1.667 pJ
+    and 626.91 um^2, with the table's ratio named in the JSON and the text."""
     out = tmp_path / "r.json"
     assert main(["simulate", str(repo_root / "models" / "lenet.onnx"), "--hw", "isaac",
                  "--engine", "analytical", "--set", "adc.bits=6", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     report = json.loads(out.read_text())
-    assert report["component_costs"]["adc.energy_pj"] == {
-        "value": 1.20, "origin": "ISAAC ADC table at 6 bits", "derived": True}
+    energy = 1.5625 * 1.20 / 1.667
+    cost = report["component_costs"]["adc.energy_pj"]
+    assert cost["value"] == pytest.approx(energy) and cost["derived"]
+    assert cost["origin"] == "config value 1.5625 at 8 bits x ISAAC ADC table 6-bit / 8-bit " \
+                             "ratio 0.7199"
     (term,) = report["energy_breakdown"]["adc"]["terms"]
-    assert term["per_unit"] == 1.20
-    assert report["energy_breakdown"]["adc"]["energy_pj"] == pytest.approx(term["count"] * 1.20)
+    assert term["per_unit"] == pytest.approx(energy)
+    assert report["energy_breakdown"]["adc"]["energy_pj"] == pytest.approx(term["count"] * energy)
     (adcs,) = report["area_breakdown"]["adc"]["terms"]
-    assert adcs["um2_each"] == 626.91
-    assert "adc.energy_pj = 1.2 pJ: ISAAC ADC table at 6 bits" in text
+    assert adcs["um2_each"] == pytest.approx(626.91)
+    assert "adc.energy_pj = 1.125 pJ: config value 1.5625 at 8 bits x ISAAC ADC table" in text
     assert "buffers.output.area_um2 = 3,200 um^2: config value" in text
     eight = build_report(simulate(_lenet(repo_root), load_config("isaac"), engine="analytical"))
     assert eight["area_breakdown"]["adc"]["area_um2"] == pytest.approx(

@@ -4,9 +4,12 @@ buffer access energy and area by capacity.
 A config may give ``adc.energy_pj``, ``adc.area_um2``, ``buffers.<b>.energy_pj`` and
 ``buffers.<b>.area_um2`` explicitly (a paper's own numbers, e.g. FORMS's 4-bit ADC);
 when it leaves one out (or sets it to ``null``), the value follows the component's
-size from the rules below. :func:`resolve_cost` is the one place that decides which,
-and says so (:class:`Cost`'s ``origin``), so every report figure still traces to a
-per-unit value, where that value came from, and an event count (``docs/components.md``).
+size from the rules below. An explicit ADC value given for a stated resolution
+(``adc.cost_bits``, e.g. ISAAC's paper figures at 8 bits) follows ``adc.bits`` by the
+table's ratio, ``value x table(bits) / table(cost_bits)``. :func:`resolve_cost` is the
+one place that decides which, and says so (:class:`Cost`'s ``origin``), so every report
+figure still traces to a per-unit value, where that value came from, and an event count
+(``docs/components.md``).
 
 * **ADC** (:data:`ADC_TABLE`): ISAAC's ADC (ISCA 2016, 32 nm; Kull et al., ISSCC 2013,
   8 bits, 1.2 GS/s) and its versions at 4-10 bits scaled after Saberi et al. (2011), as
@@ -109,13 +112,24 @@ def resolve_cost(config: Any, key: str) -> Cost:
     for part in section_path:
         section = getattr(section, part)
     explicit = getattr(section, name)
+    pick = 0 if name == "energy_pj" else 1
+    if section_path == ["adc"]:
+        table = adc_cost(section.bits)
+        ref_bits = section.cost_bits
+        if explicit is None:
+            return Cost(table[pick], table[2], derived=True)
+        if ref_bits is None or ref_bits == section.bits:
+            return Cost(float(explicit), "config value", derived=False)
+        ref = adc_cost(ref_bits)
+        ratio = table[pick] / ref[pick]
+        note = " (reconstruction)" if "reconstruction" in table[2] + ref[2] else ""
+        return Cost(float(explicit) * ratio,
+                    f"config value {float(explicit):g} at {ref_bits} bits x ISAAC ADC table "
+                    f"{section.bits}-bit / {ref_bits}-bit ratio {ratio:.4g}{note}", derived=True)
     if explicit is not None:
         return Cost(float(explicit), "config value", derived=False)
-    if section_path == ["adc"]:
-        energy, area, origin = adc_cost(section.bits)
-    else:
-        energy, area, origin = buffer_cost(section.size_kb, section.width_bits)
-    return Cost(energy if name == "energy_pj" else area, origin, derived=True)
+    energy, area, origin = buffer_cost(section.size_kb, section.width_bits)
+    return Cost((energy, area)[pick], origin, derived=True)
 
 
 def component_costs(config: Any) -> dict[str, Cost]:

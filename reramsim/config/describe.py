@@ -52,6 +52,9 @@ def unit_of(name: str) -> str:
 
 
 def _range(kind: Any, meta: dict[str, Any]) -> str:
+    if type(None) in typing.get_args(kind) and typing.get_origin(kind) is not Literal:
+        inner = next(k for k in typing.get_args(kind) if k is not type(None))
+        return _range(inner, meta) + " or null"
     if typing.get_origin(kind) is Literal:
         return "one of " + ", ".join(str(c) for c in typing.get_args(kind))
     if kind is bool:
@@ -61,16 +64,14 @@ def _range(kind: Any, meta: dict[str, Any]) -> str:
     lo, hi = meta.get("lo"), meta.get("hi")
     lo_text = f"{lo:g}" if lo is not None else "-inf"
     hi_text = f"{hi:g}" if hi is not None else "inf"
-    nullable = type(None) in typing.get_args(kind)
-    return (f"[{lo_text}, {hi_text}]" + (" integer" if kind is int else "")
-            + (" or null" if nullable else ""))
+    return f"[{lo_text}, {hi_text}]" + (" integer" if kind is int else "")
 
 
 def describe(config: Any = None, prefix: str = "", root: Any = None) -> list[FieldInfo]:
     """Every leaf field of ``config`` (default: the schema's defaults), sections walked in order.
 
-    A null entry that follows its component's size (:mod:`reramsim.config.costs`) shows
-    the value it resolves to, its doc prefixed with ``(null: <where the value comes from>)``.
+    An entry that follows its component's size (:mod:`reramsim.config.costs`) shows the
+    value it resolves to, its doc prefixed with ``(<where the value comes from>)``.
     """
     config = Config() if config is None else config
     root = config if root is None else root
@@ -85,9 +86,9 @@ def describe(config: Any = None, prefix: str = "", root: Any = None) -> list[Fie
         if dataclasses.is_dataclass(value):
             out += describe(value, key + ".", root)
             continue
-        if value is None and key in SIZED_KEYS:
-            cost = resolve_cost(root, key)
-            value, doc = cost.value, f"(null: {cost.origin}) {doc}"
+        cost = resolve_cost(root, key) if key in SIZED_KEYS else None
+        if cost is not None and cost.derived:
+            value, doc = cost.value, f"({cost.origin}) {doc}"
         out.append(FieldInfo(key, value, unit_of(fld.name),
                              _range(hints[fld.name], fld.metadata), doc))
     return out
@@ -96,6 +97,8 @@ def describe(config: Any = None, prefix: str = "", root: Any = None) -> list[Fie
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -156,7 +159,8 @@ Rules:
   `dac.bits <= input_bits`; an unbounded buffer (`size_kb: 0`) gives its energy and area.
 * `adc.energy_pj`, `adc.area_um2` and `buffers.*.energy_pj`, `buffers.*.area_um2` left out
   (or `null`) follow the component's size: ISAAC's ADC table at `adc.bits`, ISAAC's eDRAM
-  scaled to `size_kb` ([components.md](components.md)); a number given wins. `config show`
+  scaled to `size_kb` ([components.md](components.md)); a number given wins, and an ADC
+  number given for `adc.cost_bits` follows `adc.bits` by the table's ratio. `config show`
   and every report say which was used.
 
 Derived quantities, defined once on `Config`: `slices = ceil(weight_bits / cell_bits)`,
