@@ -1,12 +1,20 @@
 """AUTO-PRUNE on the digits zoo: search speed, CR on crossbars, accuracy, efficiency, granularity.
 
-Three parts (``--parts``):
+Five parts (``--parts``):
 
 * ``speed``: one episode on Plain20 with ``--val-size`` (200) validation images on one
   core (torch and BLAS at 1 thread): seconds per warm-up episode and per learning
   episode (with the agent's updates), split into crossbar counting (the mapper's
   count), the accuracy model (quantise + calibrate, then the validation images) and the
   agent; beside it, the functional model doing the same accuracy (build + run).
+* ``ceiling``: what bounds the CR on crossbars, per ``--ceiling-models`` (default
+  ``--models``), without the agent: the dense crossbars and the least any policy can reach
+  (one crossbar per layer and conv group, as the mapper places them); every layer at
+  the same rate (:data:`UNIFORM_RATES`, first and last layer capped at the agent's 0.5):
+  crossbars, CR, the search's accuracy (not fine-tuned) and reward, optionally the test
+  accuracy after ``--ceiling-epochs`` of fine-tuning, the mapper's OUs against full OUs,
+  and the CR if OU slots were shared by all layers; optionally a coordinate search of
+  the same reward (``--coordinate-passes``), a reference for what the agent finds.
 * ``eval``: ``reramsim prune MODEL --scheme autoprune`` on each ``--models`` (default
   AlexNet, VGG16, Plain20; ``--quick``: Plain20 with few episodes and epochs) on
   ``autoprune_128x128_ou32``; then dense and pruned simulated (``--engine``, default
@@ -15,6 +23,9 @@ Three parts (``--parts``):
   inference), area efficiency (throughput per area, pruned / dense), index overhead
   (weight index buffer bits / kept weight bits), search seconds. The paper's rows are
   printed beside ours.
+* ``baselines`` (with ``eval``): PIM-Prune and Pattern-Prune at the network pruning ratio
+  AUTO-PRUNE reached on the same model (``bench_schemes.pruned_model``, ``--epochs``), the
+  same columns.
 * ``granularity``: the same for ``g`` in ``--granularities`` on ``--granularity-model``
   (AlexNet; ``--quick``: LeNet).
 
@@ -24,6 +35,7 @@ with the CLI's JSON beside them (``--force`` redoes them). Writes
 
     python benchmarks/bench_autoprune.py --quick
     python benchmarks/bench_autoprune.py --parts eval --models alexnet vgg16 plain20
+    python benchmarks/bench_autoprune.py --parts ceiling --models lenet plain20 --ceiling-epochs 5
 """
 from __future__ import annotations
 
@@ -298,7 +310,8 @@ def efficiency(name: str, summary: dict, engine: str) -> dict:
 
 def eval_row(name: str, g: int, args) -> dict:
     s = pruned(name, g, args.episodes, args.warmup, args.epochs, args.force)
-    row = {"model": name, "g": g, "episodes": s["episodes"], "search_s": s["search_seconds"],
+    row = {"model": name, "scheme": "autoprune", "g": g, "episodes": s["episodes"],
+           "search_s": s["search_seconds"], "pruning_ratio": s["pruning_ratio"],
            "xb_dense": s["crossbars_dense"], "xb": s["crossbars"], "cr": s["cr_crossbars"],
            "acc_dense": s["acc_float_dense"], "acc": s["acc_float"],
            "drop": 100 * (s["acc_float_dense"] - s["acc_float"]), "acc_reram": s["acc_reram"],
@@ -309,20 +322,65 @@ def eval_row(name: str, g: int, args) -> dict:
     return row
 
 
+# --------------------------------------------------------------------------- baselines
+
+
+def index_overhead(path: str) -> float:
+    """Index-buffer bits of ``path``'s own mapping / (kept weights x weight bits)."""
+    from reramsim.mapping import map_network
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune import scheme_from_metadata
+
+    config = load_config(HW)
+    network = load_onnx(path)
+    scheme, options = scheme_from_metadata(network)
+    mapping = map_network(network, config, scheme, options)
+    bits = sum(m.index_storage_bits for m in mapping.layers.values())
+    return bits / max(network.n_nonzero_weights * config.precision.weight_bits, 1)
+
+
+def baseline_row(name: str, scheme: str, ratio: float, args) -> dict:
+    """``scheme`` at network pruning ratio ``ratio`` (AUTO-PRUNE's) on ``HW``, same columns."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_schemes import pruned_model
+
+    from reramsim.mapping import map_network
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune import scheme_from_metadata
+
+    t0 = time.perf_counter()
+    path, facts = pruned_model(name, scheme, HW, ratio, args.epochs, args.force)
+    config = load_config(HW)
+    network = load_onnx(path)
+    sch, options = scheme_from_metadata(network)
+    xb_dense = map_network(load_onnx(train.ensure(name)), config, "dense").n_crossbars
+    xb = map_network(network, config, sch, options).n_crossbars
+    dense, acc = facts["float_accuracy_dense"], facts["float_accuracy_pruned"]
+    row = {"model": name, "scheme": scheme, "g": "-", "episodes": 0,
+           "search_s": time.perf_counter() - t0, "xb_dense": xb_dense, "xb": xb,
+           "cr": xb_dense / max(xb, 1), "acc_dense": dense, "acc": acc,
+           "drop": 100 * (dense - acc), "acc_reram": "-",
+           "pruning_ratio": network.n_weights / max(network.n_nonzero_weights, 1),
+           "index_overhead": index_overhead(str(path))}
+    row.update(efficiency(name, {"output": str(path)}, args.engine))
+    return row
+
+
 def format_rows(rows: list[dict]) -> str:
-    head = (f"{'model':<8} {'g':>3} {'episodes':>8} {'search s':>8} {'xbars d/p':>10} "
-            f"{'CR':>6} {'acc d/p':>13} {'drop':>6} {'ReRAM':>6} {'energy eff':>10} "
-            f"{'area eff':>8} {'index':>6} {'paper AP/PIM':>13}")
-    lines = [head, "-" * len(head)]
+    """A markdown table; the paper's CR of the row's scheme and model at the end."""
+    lines = ["| model | scheme | g | episodes | seconds | pruning ratio | crossbars dense -> "
+             "pruned | CR on crossbars | float acc dense -> pruned (drop, points) | ReRAM acc | "
+             "energy eff | area eff | index | paper CR |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        paper = PAPER.get(r["model"], {})
-        ref = (f"{paper['autoprune'][0]:.1f}/{paper['pimprune'][0]:.1f}" if paper else "-")
-        reram = r["acc_reram"] if isinstance(r["acc_reram"], float) else float("nan")
+        paper = PAPER.get(r["model"], {}).get(r["scheme"])
+        reram = f"{r['acc_reram']:.1%}" if isinstance(r["acc_reram"], float) else "-"
         lines.append(
-            f"{r['model']:<8} {r['g']:>3} {r['episodes']:>8} {r['search_s']:>8.0f} "
-            f"{r['xb_dense']:>4}/{r['xb']:<5} {r['cr']:>5.2f}x {r['acc_dense']:>6.2%}/"
-            f"{r['acc']:<6.2%} {r['drop']:>6.2f} {reram:>6.1%} {r['energy_eff']:>9.2f}x "
-            f"{r['area_eff']:>7.2f}x {r['index_overhead']:>6.2%} {ref:>13}")
+            f"| {r['model']} | {r['scheme']} | {r['g']} | {r['episodes']} | {r['search_s']:.0f} | "
+            f"{r['pruning_ratio']:.2f}x | {r['xb_dense']} -> {r['xb']} | {r['cr']:.2f} | "
+            f"{r['acc_dense']:.2%} -> {r['acc']:.2%} ({r['drop']:.2f}) | {reram} | "
+            f"{r['energy_eff']:.2f}x | {r['area_eff']:.2f}x | {r['index_overhead']:.2%} | "
+            f"{paper[0] if paper else '-'} |")
     return "\n".join(lines)
 
 
@@ -382,7 +440,13 @@ def main(argv: list[str] | None = None) -> int:
             out["ceiling"].append(c)
             print(format_ceiling(c), flush=True)
     if "eval" in args.parts:
-        rows = [eval_row(name, 16, args) for name in args.models]
+        rows = []
+        for name in args.models:
+            rows.append(eval_row(name, 16, args))
+            if "baselines" in args.parts:  # at AUTO-PRUNE's pruning ratio
+                ratio = round(rows[-1]["pruning_ratio"], 2)
+                rows += [baseline_row(name, scheme, ratio, args)
+                         for scheme in ("pimprune", "pattern")]
         out["eval"] = rows
         print(f"\nAUTO-PRUNE on {HW}, digits, {args.episodes} episodes ({args.warmup} warm-up), "
               f"{args.epochs} fine-tuning epochs, engine {args.engine}")
