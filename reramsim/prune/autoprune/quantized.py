@@ -36,9 +36,9 @@ paper's"). Modes:
   BatchNorm scale folded in, as the dense network's export would place them; the
   re-estimated normalisation's per-channel correction ``sqrt(var_dense + eps) /
   sqrt(var + eps)`` multiplies the output digitally with the weight scale (``s_w[c]``
-  above becomes ``s_w[c] * gain[c]``), and its shift goes into the bias. MNSIM-2.0, the
-  paper's simulator, runs BatchNorm as a digital layer. With per-channel weight scales
-  this equals ``"folded"``.
+  above becomes ``s_w[c] * gain[c]``: one more per-channel factor in the output stage
+  that already rescales every column), and its shift goes into the bias. With
+  per-channel weight scales this equals ``"folded"``.
 * ``"folded"``: the re-estimated BatchNorm is folded into the weights, which are then
   quantised: exactly what the exported ONNX of this pruned network gives on the hardware
   (the functional model).
