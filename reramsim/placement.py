@@ -105,7 +105,8 @@ def place(network: Network, mapping: NetworkMapping,
             f"{network.name}: needs {n_tiles} tiles ({placed} crossbars, "
             f"{org.crossbars_per_pe} per PE, {org.pes_per_tile} PEs per tile) but the config "
             f"'{mapping.config.name}' has {org.tiles}; "
-            "set organization.tiles: 0 for as many as needed")
+            "set organization.tiles: 0 for as many as needed, or mapping.reload: true to "
+            "run it on this chip in groups of layers")
     mesh_cols = org.mesh_cols or math.ceil(math.sqrt(org.tiles or n_tiles))
     return Placement(xbar_pe, xbar_tile, xbar_adc, layer_tile, next_pe, n_tiles,
                      next_pe * groups_per_pe, mesh_cols, replica_tile)
