@@ -29,8 +29,8 @@ that lost most of its weights has a tiny variance, so its re-estimated scale ``g
 sqrt(var + eps)`` is large, and folded into the weights it makes that channel's weights the
 layer's peak (AlexNet at rate 0.7 everywhere: one channel 127x the median channel), so
 the per-layer 8-bit scale rounds the other channels to a few levels and a network that
-scores 90.5 % in float scores 8.5 % (``docs/autoprune.md``, "Why the CR is below the
-paper's"). Modes:
+scores 90.5 % in float scores 8.5 % (``docs/autoprune.md``, "Why the CR on crossbars
+is below the paper's"). Modes:
 
 * ``"digital"`` (default): the crossbars hold the pruned weights with the *dense* network's
   BatchNorm scale folded in, as the dense network's export would place them; the
