@@ -219,6 +219,8 @@ def _layer_counts(plan: TimingPlan, lp: LayerPlan) -> dict[str, int]:
         counts["input_buffer_write"] += p * plan.flows[f].inwrites
         counts["noc_bit_hop"] += p * plan.flows[f].bits * plan.flows[f].hops
     counts["input_buffer_read"] += p * lp.fetch_accesses
+    counts["input_register_write"] += p * lp.ir_writes
+    counts["bus_bit"] += p * lp.bus_bits
     counts["output_buffer_write"] += p * lp.out_writes
     counts["output_buffer_read"] += p * lp.out_reads * len(lp.flows)
     counts[lp.unit_count_kind] += p * lp.unit_ops

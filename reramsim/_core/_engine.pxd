@@ -47,7 +47,11 @@ cdef enum:  # CountKind
     CK_OUTPUT_BUFFER_READ = 12
     CK_NOC_BIT_HOP = 13
     CK_ZERO_CHECK = 18
-    N_COUNT_KINDS = 19  # activation_op, pooling_op, eltwise_op, other_op are 14-17
+    CK_INPUT_REGISTER_WRITE = 19
+    CK_BUS_BIT = 20
+    CK_INPUT_REGISTER_READ = 21
+    CK_OUTPUT_REGISTER_UPDATE = 22
+    N_COUNT_KINDS = 23  # activation_op, pooling_op, eltwise_op, other_op are 14-17
 
 
 cdef struct TraceRecord:
