@@ -50,20 +50,20 @@ def load_model(path: str | os.PathLike[str], input_shape: Sequence[str] | None =
     return load_onnx(model_path(path), input_shapes=parse_input_shapes(list(input_shape or [])))
 
 
-def model_path(path: str | os.PathLike[str]) -> Path:
-    """The ONNX file ``path`` names: itself when it exists, else the shipped model of that
-    name (``lenet``...).
+def model_path(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """The ONNX file ``path`` names: ``path`` itself when it exists (unchanged, so errors
+    name it as given), else the shipped model of that name (``lenet``...).
 
     Raises:
         reramsim.onnx_import.OnnxImportError: neither a file nor a shipped model.
     """
     if Path(path).exists():
-        return Path(path)
+        return path
     shipped = shipped_file("models", str(path))
     if shipped is None:
         raise OnnxImportError(f"{path}: no such file (shipped models: "
                               f"{', '.join(shipped_names('models'))})")
-    return Path(shipped)
+    return shipped
 
 
 def _network(model: ModelLike) -> Network:
