@@ -32,6 +32,7 @@ EVENT_KINDS: dict[str, str] = {
     "other_op": "digital.other.energy_pj: one element",
     "zero_check": "ou.zero_detect_energy_pj: one OU input bit-step checked for zeros "
                   "(every step of every OU of every pixel, with ou.skip_zero_inputs)",
+    "chip_link_bit": "chip_link.energy_pj_per_bit: one bit over one link between chips",
 }
 
 

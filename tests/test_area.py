@@ -17,7 +17,7 @@ ONE_TILE = [
     "buffers.output.area_um2=500", "digital.accumulator.area_um2=7",
     "digital.activation.area_um2=7", "digital.pooling.area_um2=7", "digital.eltwise.area_um2=7",
     "digital.other.area_um2=7", "noc.router_area_um2=200", "index_buffer.area_um2_per_kb=1500",
-    "input_gather.area_um2_per_input=2",
+    "input_gather.area_um2_per_input=2", "chip_link.area_um2=5000", "chip_link.links_per_chip=4",
 ]
 
 
@@ -54,13 +54,27 @@ def test_one_tile_area_by_hand():
         "accumulator": 7,
         "buffers": 1000 + 500,
         "noc": 200,
+        "chip_link": 4 * 5000,  # the chip's 4 links
         "digital": 4 * 7,
     }
     assert set(area.components()) == set(AREA_COMPONENTS)
     for component, um2 in by_hand.items():
         assert area.components()[component] == pytest.approx(um2), component
-    assert area.total_um2 == pytest.approx(2735.0)
+    assert area.total_um2 == pytest.approx(22735.0)
     assert (area.n_tiles, area.n_crossbars, area.pruned_datapath_pct) == (1, 8, 0.0)
+
+
+def test_area_counts_every_chip_and_its_links():
+    """Two chips of one tile each: twice the one-chip area; a fixed chip count gives that many
+    chips even where the model needs fewer; tiles: 0 is the model's own tiles, no chip links."""
+    two = area_of([*ONE_TILE, "organization.crossbars_per_pe=2"])  # 6 crossbars: 3 PEs, 2 chips
+    assert (two.n_chips, two.n_tiles, two.n_crossbars) == (2, 2, 8)
+    assert two.components()["chip_link"] == pytest.approx(2 * 4 * 5000)
+    three = area_of([*ONE_TILE, "organization.chips=3"])
+    assert (three.n_chips, three.n_tiles) == (3, 3)
+    assert three.total_um2 == pytest.approx(3 * 22735.0)
+    own = area_of([*ONE_TILE, "organization.tiles=0"])
+    assert own.components()["chip_link"] == 0.0 and own.n_chips == 1
 
 
 def test_tiles_zero_means_the_tiles_the_model_occupies():
@@ -83,7 +97,7 @@ def test_pruned_datapath_area_and_overhead():
     index, gather = 2 * 1500, 6 * 8 * 4 * 2  # 6 crossbars of the layer, 8 OU rows, fan-in 4
     assert area.components()["index_buffer"] == pytest.approx(index)
     assert area.components()["input_gather"] == pytest.approx(gather)
-    total = 2735.0 + index + gather
+    total = 22735.0 + index + gather
     assert area.total_um2 == pytest.approx(total)
     assert area.pruned_datapath_pct == pytest.approx(100 * (index + gather) / total)
 

@@ -70,7 +70,7 @@ def test_declared_bounds_are_checked_with_the_value(field, value, message):
 @pytest.mark.parametrize("change,message", [
     ({"input_steps": 0}, r"engine sizes: input_steps = 0, expected 1 <= input_steps <= "),
     ({"n_res": -1}, r"engine sizes: n_res = -1, expected 0 <= n_res"),
-    ({"t_hop": 1.5}, r"engine sizes: t_hop = 1.5, expected"),
+    ({"t_shift_add": 1.5}, r"engine sizes: t_shift_add = 1.5, expected"),
 ])
 def test_bad_sizes_are_named(change, message):
     """A size below its declared least value, or not an integer, is named."""
