@@ -163,6 +163,9 @@ class LayerPlan:
     flows: list[int] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)  # crossbar groups, one per tile, in order
     step_counts: dict[str, int] = field(default_factory=dict)  # crossbar events per pixel
+    #: per crossbar of the mapping, the partial sums (outputs it holds a part of) it hands
+    #: the accumulator per pixel (:func:`_output_parts`); empty for digital layers
+    xbar_outputs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     layer_name: str = ""  # the IR layer (== name unless replicated)
     replica: int = 0
     replicas: int = 1
@@ -381,26 +384,38 @@ def _check_mapping(name: str, m: LayerMapping) -> None:
                           f"per crossbar")
 
 
-def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> int:
-    """Additions per output pixel on the accumulator unit.
+def _output_parts(layer: WeightLayer, lmap: LayerMapping) -> np.ndarray:
+    """Per crossbar of the mapping, the outputs (group, column) its bit-lines hold a part of:
+    the partial sums it hands to the accumulator per pixel."""
+    if not lmap.n_ous:
+        return np.zeros(lmap.n_crossbars, np.int64)
+    n_xbar = max(lmap.n_crossbars, 1)
+    xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
+    output = (lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols
+              + lmap.ou_cols.astype(np.int64))
+    pairs = np.unique(output * n_xbar + xbar_of_col)
+    return np.bincount(pairs % n_xbar, minlength=lmap.n_crossbars).astype(np.int64)
+
+
+def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config,
+                    parts: np.ndarray) -> int:
+    """Additions per output pixel on the accumulator unit (``parts``: :func:`_output_parts`).
 
     * merging crossbars: an output (group g, column c) whose bit-lines lie on ``n``
       crossbars needs ``n - 1`` additions (each crossbar's shift-and-add has already
       merged its own bit-slices and input bit-steps); the negative array of a
-      differential pair is one of the ``n`` (its sum is subtracted);
+      differential pair is one of the ``n`` (its sum is subtracted): the partial sums
+      of all crossbars less one per output;
     * offset correction (``signed_weights: offset``): one subtraction per output of
       ``2^(b-1) * sum(x)`` plus ``rows - 1`` additions per group for ``sum(x)``;
     * bias: one addition per output when the layer has a bias.
     """
-    n_xbar = lmap.n_crossbars
     ops = 0
     if lmap.n_ous:
         xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
-        group = lmap.xbar_group.astype(np.int64)[xbar_of_col]
-        output = group * layer.cols + lmap.ou_cols.astype(np.int64)
-        pairs = np.unique(output * max(n_xbar, 1) + xbar_of_col)
-        parts = np.bincount(pairs // max(n_xbar, 1))
-        ops += int(np.maximum(parts - 1, 0).sum())
+        output = (lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols
+                  + lmap.ou_cols.astype(np.int64))
+        ops += int(parts.sum()) - int(np.count_nonzero(np.bincount(output)))
     if config.precision.signed_weights == "offset":
         ops += layer.cout + layer.groups * max(layer.rows - 1, 0)
     if layer.bias is not None:
@@ -581,13 +596,14 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
         lmap = mapping.layers[layer.name]
         _check_mapping(layer.name, lmap)
         unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
-        n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg)
+        parts = _output_parts(layer, lmap)
+        n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg, parts)
     else:
         if layer.op not in OPS:
             raise TimingError(f"layer {layer.name}: op {layer.op!r} has no timing rule; known: "
                               f"conv, fc, {', '.join(OPS.names())}")
         op = OPS.get(layer.op)
-        unit, n_xbar = op.unit, 0
+        unit, n_xbar, parts = op.unit, 0, np.zeros(0, np.int64)
         count_kind = f"{unit}_op"
         n_inputs, unit_ops = op.work(layer)
     unit_cfg = getattr(cfg.digital, unit)
@@ -608,7 +624,7 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
                          f"tile{tile}.{unit}" + ("" if share_dig else f"[{name}]")),
         res_out=res.get(("out", tile) if share_buf else ("out", name), "output_buffer",
                         f"tile{tile}.output_buffer{own}"),
-        is_weight=isinstance(layer, WeightLayer), n_crossbars=n_xbar,
+        is_weight=isinstance(layer, WeightLayer), n_crossbars=n_xbar, xbar_outputs=parts,
     )
 
 
@@ -644,19 +660,6 @@ def _plan_flows(layers: list[LayerPlan], ir_layers: list[Layer], network: Networ
     return flows
 
 
-def _xbar_outputs(layer: WeightLayer, lmap: LayerMapping) -> np.ndarray:
-    """Per crossbar of the mapping, the outputs (group, column) its bit-lines hold a part of:
-    the partial sums it hands to the accumulator per pixel."""
-    n_xbar = max(lmap.n_crossbars, 1)
-    if not lmap.n_ous:
-        return np.zeros(lmap.n_crossbars, np.int64)
-    xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
-    output = (lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols
-              + lmap.ou_cols.astype(np.int64))
-    pairs = np.unique(output * n_xbar + xbar_of_col)
-    return np.bincount(pairs % n_xbar, minlength=lmap.n_crossbars).astype(np.int64)
-
-
 def _plan_groups(layers: list[LayerPlan], ir_layers: list[Layer], mapping: NetworkMapping,
                  placement: Placement, res: _Resources, flows: list[FlowPlan]
                  ) -> list[GroupPlan]:
@@ -664,7 +667,7 @@ def _plan_groups(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Netwo
     off the home tile gets a partial-sum flow to it, appended to ``flows``.
 
     A crossbar of a remote group sends ``psum_bits`` per output it holds a part of, per
-    pixel (:func:`_xbar_outputs`); the home accumulator adds them (its ``accumulate`` count
+    pixel (``LayerPlan.xbar_outputs``); the home accumulator adds them (its ``accumulate`` count
     is unchanged). A placement fills tiles in crossbar order, so each tile's active
     crossbars are a contiguous range of the plan's, and groups follow crossbar order.
     """
@@ -676,7 +679,7 @@ def _plan_groups(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Netwo
         m = mapping.layers[layer.name]
         local = _active_locals(m)
         tiles = np.asarray(placement.xbar_tile[layer.name])[lp.replica * m.n_crossbars + local]
-        outputs = _xbar_outputs(layer, m)[local]
+        outputs = lp.xbar_outputs[local]
         cuts = np.flatnonzero(np.diff(tiles)) + 1
         for run in np.split(np.arange(len(local)), cuts):
             tile = int(tiles[run[0]])
