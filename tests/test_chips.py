@@ -16,7 +16,7 @@ from reramsim.mapping import MappingError, map_network
 from reramsim.placement import place
 from reramsim.plan import build_plan
 from reramsim.pyref import PyRefEngine
-from reramsim.report import build_report
+from reramsim.report import build_report, format_table
 from reramsim.simulator import simulate
 
 pytest.importorskip("reramsim._core._engine")
@@ -153,8 +153,10 @@ def test_chips_auto_and_a_fixed_count():
     net = two_layers()
     sim = simulate(net, config(**TWO_CHIPS), engine="analytical")
     assert (sim.placement.n_chips, sim.placement.chips_occupied) == (2, 2)
-    accelerator = build_report(sim)["accelerator"]
-    assert (accelerator["chips"], accelerator["tiles"]) == (2, 2)
+    report = build_report(sim)
+    assert (report["accelerator"]["chips"], report["accelerator"]["tiles"]) == (2, 2)
+    assert "accelerator: 2 chips, 2 tiles" in format_table(report)
+    assert report["energy_breakdown"]["chip_link"]["energy_pj"] == pytest.approx(32 * 0.5)
     assert simulate(net, config(**TWO_CHIPS, organization__chips=2)).placement.n_chips == 2
     four = simulate(net, config(**TWO_CHIPS, organization__chips=4), engine="analytical")
     assert build_report(four)["accelerator"]["chips"] == 4
