@@ -14,6 +14,10 @@ entry times a count:
   ``index_buffer.leakage_mw_per_kb``), over the whole simulated time
   ``total_cycles x cycle_ns``.
 
+* **programming** (a reloaded run only, :mod:`reramsim.reload`): ``cells written x
+  crossbar.cell_write_energy_pj`` per weight layer; a model loaded once has its load
+  reported apart (:mod:`reramsim.programming`).
+
 Leakage attribution (documented in ``docs/metrics.md``):
 
 * a resource leaks for the whole run: in a pipelined accelerator every layer's
@@ -51,7 +55,12 @@ from reramsim.stats import SimResult
 COMPONENTS: tuple[str, ...] = (
     "crossbar", "dac", "sample_hold", "adc", "shift_add", "index_buffer", "input_gather",
     "zero_detect", "accumulator", "buffers", "noc", "chip_link", "digital", "leakage",
+    "programming",
 )
+
+#: The price of one cell written when weights are (re)programmed during a run.
+PROGRAMMING_ENERGY: tuple[str, str, str] = ("programming", "cell_write",
+                                            "crossbar.cell_write_energy_pj")
 
 #: Event kind -> (component, config entry of the energy of one event in pJ).
 #: The single place where an event kind meets its price; ``None``: timing only.
@@ -189,12 +198,15 @@ class EnergyBreakdown:
 
 
 def energy_breakdown(sim: SimulationLike) -> EnergyBreakdown:
-    """Energy of a simulation (``reramsim.simulator.Simulation``), per layer and component, pJ."""
-    return compute_energy(sim.result, sim.config, sim.placement, sim.mapping)
+    """Energy of a simulation (``reramsim.simulator.Simulation``), per layer and component, pJ;
+    a reloaded run's weight writes included (``sim.reprogrammed``)."""
+    return compute_energy(sim.result, sim.config, sim.placement, sim.mapping,
+                          getattr(sim, "reprogrammed", None))
 
 
 def compute_energy(result: SimResult, config: Config, placement: Placement | None = None,
-                   mapping: NetworkMapping | None = None) -> EnergyBreakdown:
+                   mapping: NetworkMapping | None = None,
+                   programmed: dict[str, int] | None = None) -> EnergyBreakdown:
     """Energy = event counts x per-event energies + leakage x simulated time (module doc).
 
     Args:
@@ -202,6 +214,8 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
         config: prices every event and gives the static powers.
         placement: which tiles each layer uses (no placement: no per-tile leakage).
         mapping: the layers' index storage (no mapping: no index-buffer leakage).
+        programmed: cells written per weight layer during the run (a reloaded run:
+            ``reramsim.reload``), priced at ``crossbar.cell_write_energy_pj`` each.
 
     Raises:
         ValueError: an event kind that :data:`EVENT_ENERGY` does not price (an engine bug).
@@ -227,6 +241,10 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
                 "leakage", "leak:chip_link", "chip_link.leakage_mw",
                 config.chip_link.links_per_chip * chip_shares[stats.name],
                 config.chip_link.leakage_mw, time_ns))
+        cells = (programmed or {}).get(stats.name, 0)
+        if cells:
+            component, source, key = PROGRAMMING_ENERGY
+            terms.append(EnergyTerm(component, source, key, cells, config_value(config, key)))
         breakdown.layer_terms[stats.name] = terms
     return breakdown
 

@@ -141,7 +141,7 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
         "x_layer": plan.xbar_layer, "x_adc": plan.xbar_adc, "x_group": x_group,
         "x_ou_lo": plan.xbar_ou_lo, "x_ou_hi": plan.xbar_ou_hi,
         "o_t_first": plan.ou_t_first, "o_t_rest": plan.ou_t_rest, "o_t_adc": plan.ou_t_adc,
-        "o_rows": plan.ou_n_rows, "o_cols": plan.ou_n_cols,
+        "o_rows": plan.ou_n_rows, "o_cols": plan.ou_n_conv,
         "o_cells": np.asarray(plan.ou_n_rows) * np.asarray(plan.ou_n_cols),
         "o_index": plan.ou_index_reads, "o_gather": plan.ou_gather,
         "l_act_off": act_off, "l_act_cols": act_cols, "o_act_col": act_col, "act": act_rows,

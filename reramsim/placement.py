@@ -145,7 +145,8 @@ def place(network: Network, mapping: NetworkMapping,
             f"{network.name}: needs {needed} chips of {org.tiles} tiles ({n_tiles} tiles, "
             f"{placed} crossbars, {org.crossbars_per_pe} per PE, {org.pes_per_tile} PEs per "
             f"tile) but the config '{mapping.config.name}' has organization.chips: "
-            f"{org.chips}; set organization.chips: auto for as many as needed")
+            f"{org.chips}; set organization.chips: auto for as many as needed, or "
+            "mapping.reload: true to run it on one chip in groups of layers")
     n_chips = needed if org.chips == "auto" else int(org.chips)
     mesh_cols = org.mesh_cols or math.ceil(math.sqrt(org.tiles or n_tiles))
     chip_cols = mapping.config.chip_link.mesh_cols or math.ceil(math.sqrt(n_chips))

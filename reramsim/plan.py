@@ -179,7 +179,8 @@ class LayerPlan:
 class GroupPlan:
     """A weight layer instance's active crossbars on one tile: plan crossbars ``[lo, hi)``.
 
-    ``flow`` is the partial-sum flow to the layer's home tile, or -1 on the home tile.
+    ``flow`` is the partial-sum flow to the layer's home tile, or -1 on the home tile (and
+    for a group with no partial sum to send).
     """
 
     index: int
@@ -222,6 +223,9 @@ class TimingPlan:
     ou_n_cols: np.ndarray  # (n_ou,) int64 active bit-lines
     ou_index_reads: np.ndarray  # (n_ou,) int64 index-buffer lookups per pixel
     ou_gather: np.ndarray  # (n_ou,) int64 gathered inputs per pixel
+    #: (n_ou,) int64 bit-lines converted per step (samples, conversions, shift-adds): the
+    #: OU's bit-lines, 0 on the negative array of an analog-subtracting pair
+    ou_n_conv: np.ndarray
     #: per plan layer, ``(n_pixels, its OUs)`` uint8 active input steps (zero-skipping), or
     #: None: every step runs. Non-empty only with ``ou.skip_zero_inputs`` and activity data.
     ou_active: list[np.ndarray | None] = field(default_factory=list)
@@ -384,15 +388,47 @@ def _check_mapping(name: str, m: LayerMapping) -> None:
                           f"per crossbar")
 
 
-def _output_parts(layer: WeightLayer, lmap: LayerMapping) -> np.ndarray:
-    """Per crossbar of the mapping, the outputs (group, column) its bit-lines hold a part of:
-    the partial sums it hands to the accumulator per pixel."""
+def analog_pairs(config: Config) -> bool:
+    """True when differential pairs subtract their bit-line currents before one conversion
+    (``crossbar.subtract: analog``; the loader allows it with differential weights only)."""
+    return config.crossbar.subtract == "analog" and config.polarities == 2
+
+
+def _converted_cols(name: str, lmap: LayerMapping, config: Config) -> np.ndarray:
+    """Bit-lines each OU hands to the ADC group per step: all of them, except on the
+    negative array of an analog-subtracting pair (its currents join the positive array's
+    conversions). Raises TimingError when the pair's arrays do not mirror each other."""
+    n_cols = np.asarray(lmap.ou_n_cols, np.int64)
+    if not analog_pairs(config):
+        return n_cols
+    negative = np.asarray(lmap.xbar_polarity)[np.asarray(lmap.ou_xbar, np.int64)] < 0
+    if n_cols[negative].sum() != n_cols[~negative].sum():
+        raise TimingError(f"layer {name}: analog subtraction needs the negative arrays to "
+                          f"mirror the positive ones, got {int(n_cols[~negative].sum())} "
+                          f"positive and {int(n_cols[negative].sum())} negative bit-lines")
+    return np.where(negative, 0, n_cols)
+
+
+def _column_outputs(layer: WeightLayer, lmap: LayerMapping, config: Config
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(crossbar, output ``group * cols + column``) of every bit-line whose partial sum reaches
+    the accumulator: all of them, except on the negative array of an analog-subtracting pair
+    (its currents join the positive array's conversions)."""
+    xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
+    cols = lmap.ou_cols.astype(np.int64)
+    if analog_pairs(config):
+        keep = lmap.xbar_polarity[xbar_of_col] > 0
+        xbar_of_col, cols = xbar_of_col[keep], cols[keep]
+    return xbar_of_col, lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols + cols
+
+
+def _output_parts(layer: WeightLayer, lmap: LayerMapping, config: Config) -> np.ndarray:
+    """Per crossbar of the mapping, the outputs (group, column) whose partial sum it hands to
+    the accumulator per pixel (:func:`_column_outputs`)."""
     if not lmap.n_ous:
         return np.zeros(lmap.n_crossbars, np.int64)
     n_xbar = max(lmap.n_crossbars, 1)
-    xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
-    output = (lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols
-              + lmap.ou_cols.astype(np.int64))
+    xbar_of_col, output = _column_outputs(layer, lmap, config)
     pairs = np.unique(output * n_xbar + xbar_of_col)
     return np.bincount(pairs % n_xbar, minlength=lmap.n_crossbars).astype(np.int64)
 
@@ -404,17 +440,17 @@ def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config,
     * merging crossbars: an output (group g, column c) whose bit-lines lie on ``n``
       crossbars needs ``n - 1`` additions (each crossbar's shift-and-add has already
       merged its own bit-slices and input bit-steps); the negative array of a
-      differential pair is one of the ``n`` (its sum is subtracted): the partial sums
-      of all crossbars less one per output;
+      differential pair is one of the ``n`` (its sum is subtracted), unless the pair
+      subtracts in analog (``crossbar.subtract: analog``): then the positive array's
+      conversions already hold the difference and the negative array is no part. In all,
+      the partial sums of all crossbars less one per output;
     * offset correction (``signed_weights: offset``): one subtraction per output of
       ``2^(b-1) * sum(x)`` plus ``rows - 1`` additions per group for ``sum(x)``;
     * bias: one addition per output when the layer has a bias.
     """
     ops = 0
     if lmap.n_ous:
-        xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
-        output = (lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols
-                  + lmap.ou_cols.astype(np.int64))
+        _, output = _column_outputs(layer, lmap, config)
         ops += int(parts.sum()) - int(np.count_nonzero(np.bincount(output)))
     if config.precision.signed_weights == "offset":
         ops += layer.cout + layer.groups * max(layer.rows - 1, 0)
@@ -551,7 +587,7 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
         xbar_layer=xbars[0], xbar_local=xbars[1], xbar_adc=xbars[2], xbar_ou_lo=xbars[3],
         xbar_ou_hi=xbars[4], ou_t_first=ous[0], ou_t_rest=ous[1], ou_t_adc=ous[2],
         ou_n_rows=ous[3], ou_n_cols=ous[4], ou_index_reads=ous[5], ou_gather=ous[6],
-        ou_active=active,
+        ou_n_conv=ous[7], ou_active=active,
     )
 
 
@@ -596,7 +632,7 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
         lmap = mapping.layers[layer.name]
         _check_mapping(layer.name, lmap)
         unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
-        parts = _output_parts(layer, lmap)
+        parts = _output_parts(layer, lmap, cfg)
         n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg, parts)
     else:
         if layer.op not in OPS:
@@ -668,7 +704,8 @@ def _plan_groups(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Netwo
 
     A crossbar of a remote group sends ``psum_bits`` per output it holds a part of, per
     pixel (``LayerPlan.xbar_outputs``); the home accumulator adds them (its ``accumulate`` count
-    is unchanged). A placement fills tiles in crossbar order, so each tile's active
+    is unchanged). A group with no sum to send (the negative arrays of analog-subtracting
+    pairs) has no flow. A placement fills tiles in crossbar order, so each tile's active
     crossbars are a contiguous range of the plan's, and groups follow crossbar order.
     """
     cfg = mapping.config
@@ -685,9 +722,9 @@ def _plan_groups(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Netwo
             tile = int(tiles[run[0]])
             g = GroupPlan(len(groups), lp.index, tile, lp.xbar_lo + int(run[0]),
                           lp.xbar_lo + int(run[-1]) + 1)
-            if tile != lp.tile:
+            bits = cfg.psum_bits * int(outputs[run].sum())
+            if tile != lp.tile and bits:
                 g.flow = fi = len(flows)
-                bits = cfg.psum_bits * int(outputs[run].sum())
                 flows.append(FlowPlan(
                     index=fi, src=lp.index, dest_tile=lp.tile,
                     **_route_links(placement, cfg, res, tile, lp.tile, bits, fi),
@@ -768,16 +805,18 @@ def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Ne
         n_xbar_total += len(active)
         n_ou_total += m.n_ous
         n_rows, n_cols = np.asarray(m.ou_n_rows, np.int64), np.asarray(m.ou_n_cols, np.int64)
+        n_conv = _converted_cols(layer.name, m, cfg)
         idx = np.asarray(m.ou_index_reads, np.int64)
         gat = np.asarray(m.ou_gather_inputs, np.int64)
-        adc_ns = np.ceil(n_cols / cfg.adc.count) / cfg.adc.sample_rate_gsps
+        adc_ns = np.ceil(n_conv / cfg.adc.count) / cfg.adc.sample_rate_gsps
         t_adc = _cycles_of(cfg, adc_ns) if m.n_ous else np.zeros(0, np.int64)
         t_rest = t_read + np.where(gat > 0, t_gather, 0)
-        ou_parts.append((t_rest + idx * t_index, t_rest, t_adc, n_rows, n_cols, idx, gat))
+        ou_parts.append((t_rest + idx * t_index, t_rest, t_adc, n_rows, n_cols, idx, gat,
+                         n_conv))
         lp.step_counts = {
             "ou_step": steps * m.n_ous, "cell_read": steps * int(np.dot(n_rows, n_cols)),
-            "dac_conversion": steps * int(n_rows.sum()), "sample_hold": steps * int(n_cols.sum()),
-            "adc_conversion": steps * int(n_cols.sum()), "shift_add": steps * int(n_cols.sum()),
+            "dac_conversion": steps * int(n_rows.sum()), "sample_hold": steps * int(n_conv.sum()),
+            "adc_conversion": steps * int(n_conv.sum()), "shift_add": steps * int(n_conv.sum()),
             "index_read": int(idx.sum()), "gather_input": int(gat.sum()),
         }
 
@@ -788,4 +827,4 @@ def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Ne
 
     xbars = [cat(xb_parts, j, dt) for j, dt in
              enumerate((np.int32, np.int32, np.int32, np.int64, np.int64))]
-    return xbars, [cat(ou_parts, j, np.int64) for j in range(7)]
+    return xbars, [cat(ou_parts, j, np.int64) for j in range(8)]

@@ -193,14 +193,15 @@ class PyRefEngine:
         t_read = int(plan.ou_t_first[k] if b == 0 else plan.ou_t_rest[k])
         self.x_read_cycles[x] += t_read
         self.busy[layer]["crossbar"] += t_read
-        rows, cols = int(plan.ou_n_rows[k]), int(plan.ou_n_cols[k])
+        rows, cols, conv_cols = (int(plan.ou_n_rows[k]), int(plan.ou_n_cols[k]),
+                                 int(plan.ou_n_conv[k]))
         counts = self.counts[layer]
         counts["ou_step"] += 1
         counts["cell_read"] += rows * cols
         counts["dac_conversion"] += rows
-        counts["sample_hold"] += cols
-        counts["adc_conversion"] += cols
-        counts["shift_add"] += cols
+        counts["sample_hold"] += conv_cols
+        counts["adc_conversion"] += conv_cols
+        counts["shift_add"] += conv_cols
         if b == 0:
             counts["index_read"] += int(plan.ou_index_reads[k])
             counts["gather_input"] += int(plan.ou_gather[k])

@@ -96,11 +96,13 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "energy_breakdown": _energy_entry(energy),
         "area_breakdown": _area_entry(area),
         "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
+        "programming": _programming_entry(sim),
         "config_values": _plain(dataclasses.asdict(config)),
     }
     # The last guard: validated inputs cannot give these; refuse to print one if they do.
     check_finite_figures({k: report[k] for k in ("totals", "accelerator", "layers",
-                                                 "energy_breakdown", "area_breakdown")})
+                                                 "energy_breakdown", "area_breakdown",
+                                                 "programming")})
     return report
 
 
@@ -119,7 +121,8 @@ def _speed_totals(sim: SimulationLike, energy_pj: float, area_um2: float) -> dic
     macs = sum(layer.n_weights * layer.out_pixels for layer in net.weight_layers())
     nonzero_macs = sum(int(np.count_nonzero(layer.weight)) * layer.out_pixels
                        for layer in net.weight_layers())
-    per_image_pj = (compute_energy(stream, config, sim.placement, mapping).total_pj / images
+    per_image_pj = (compute_energy(stream, config, sim.placement, mapping,
+                                   getattr(sim, "reprogrammed", None)).total_pj / images
                     if stream is not None else energy_pj)
     ii = throughput.ii_cycles if throughput is not None else sim.result.total_cycles
     ips = 1e9 / (ii * config.cycle_ns) if ii else 0.0
@@ -150,6 +153,41 @@ def _speed_totals(sim: SimulationLike, energy_pj: float, area_um2: float) -> dic
         out["stream_cycles"] = int(stream.total_cycles)
         out["stream_ns"] = stream.total_cycles * config.cycle_ns
     return out
+
+
+def _programming_entry(sim: SimulationLike) -> dict[str, Any]:
+    """Writing the weights (``docs/timing.md``, "Weight programming"): one load of the model,
+    reported apart from the run, or, for a reloaded run, every group's writes, which the
+    run's latency and energy include (``in_run``)."""
+    config = sim.config
+    groups = getattr(sim, "groups", None)
+    load = getattr(sim, "programming", None)
+    if groups:
+        cells = sum(g.programming.cells for g in groups)
+        cycles = sum(g.programming.cycles for g in groups)
+        rows = max(g.programming.rows for g in groups)
+    elif load is not None:
+        cells, cycles, rows = load.cells, load.cycles, load.rows
+    else:
+        return {}
+    return {
+        "in_run": bool(groups),
+        "cells": int(cells),
+        "max_rows_per_crossbar": int(rows),
+        "cycles": int(cycles),
+        "time_ns": cycles * config.cycle_ns,
+        "energy_pj": cells * config.crossbar.cell_write_energy_pj,
+        "write_latency_ns": config.crossbar.write_latency_ns,
+        "cell_write_energy_pj": config.crossbar.cell_write_energy_pj,
+        "groups": [{
+            "group": g.index, "layers": g.layers, "crossbars": int(g.crossbars),
+            "cells_written": int(g.programming.cells), "program_ns": g.programming.time_ns,
+            "program_pj": g.programming.energy_pj,
+            "run_ns": g.result.total_cycles * config.cycle_ns,
+            "stream_ns": (g.stream.total_cycles * config.cycle_ns
+                          if g.stream is not None else None),
+        } for g in groups or []],
+    }
 
 
 def _layer_entry(stats: LayerStats, layer: Any, sim: SimulationLike,
@@ -427,6 +465,8 @@ def format_table(report: dict[str, Any]) -> str:
                  f"area {_qty(totals['area_um2'], _AREA_UNITS)}")
     if "throughput_ips" in totals:
         lines += _speed_lines(totals)
+    if report.get("programming"):
+        lines += _programming_lines(report["programming"])
     if report.get("resources"):
         lines += ["", "resources over the whole run (busy = busy cycles / (instances x total "
                       "cycles); stall = cycles requests waited for the resource):"]
@@ -461,6 +501,28 @@ def _speed_lines(totals: dict[str, Any]) -> list[str]:
                      f"{_qty(totals['stream_ns'], _TIME_UNITS)} "
                      f"({totals['stream_cycles']:,} cycles)")
     return lines
+
+
+def _programming_lines(prog: dict[str, Any]) -> list[str]:
+    """The weight-programming line, and for a reloaded run its groups."""
+    how = (f"{prog['cells']:,} cells written, the busiest crossbar's "
+           f"{prog['max_rows_per_crossbar']:,} word-lines x {_num(prog['write_latency_ns'])} ns; "
+           f"{_num(prog['cells'])} x {_num(prog['cell_write_energy_pj'])} pJ "
+           f"(crossbar.cell_write_energy_pj)")
+    if not prog["in_run"]:
+        return [f"weight programming, once per model load (not in the figures above): "
+                f"{_qty(prog['time_ns'], _TIME_UNITS)}, {_qty(prog['energy_pj'], _ENERGY_UNITS)}"
+                f" ({how})"]
+    groups = prog["groups"]
+    lines = [f"reloaded: {len(groups)} groups of layers programmed and run in turn on the chip; "
+             f"programming {_qty(prog['time_ns'], _TIME_UNITS)} and "
+             f"{_qty(prog['energy_pj'], _ENERGY_UNITS)} in total, both in the figures above "
+             f"({prog['cells']:,} cells written)"]
+    rows = [[f"  {g['group']}", f"{g['layers'][0]} .. {g['layers'][-1]}", f"{g['crossbars']:,}",
+             f"{g['cells_written']:,}", _qty(g["program_ns"], _TIME_UNITS),
+             _qty(g["run_ns"], _TIME_UNITS)] for g in groups]
+    return lines + grid_lines(["  group", "layers", "XBs", "cells written", "programming",
+                               "run (one image)"], rows, right={0, 2, 3, 4, 5})
 
 
 def _busiest(lay: dict[str, Any]) -> str:

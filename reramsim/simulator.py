@@ -38,8 +38,18 @@ from reramsim.ir import Network
 from reramsim.mapping import NetworkMapping, map_network
 from reramsim.placement import Placement, place
 from reramsim.plan import TimingPlan, build_plan
+from reramsim.programming import Programming, weight_programming
 from reramsim.pyref import PyRefEngine
 from reramsim.registry import Registry
+from reramsim.reload import (
+    GroupRun,
+    chip_pes,
+    group_cells,
+    merged_placement,
+    needs_reload,
+    run_groups,
+)
+from reramsim.reload import shifted as shifted_groups
 from reramsim.replication import choose_replicas, crossbar_budget, merge_instances
 from reramsim.stats import SimResult
 from reramsim.throughput import Busiest, Throughput, busiest_instances, initiation_interval
@@ -71,6 +81,11 @@ class Simulation:
         busiest: per layer, the resource instance its work keeps busiest (None with
             zero-skipping: the plan's fixed busy cycles do not hold then).
         zero_skip: whether the run skipped all-zero OU steps, and if not, why.
+        programming: the load of the model's weights (:mod:`reramsim.programming`): once
+            per model load, outside the run's time and energy, unless the run reloads.
+        groups: with ``mapping.reload`` on a chip too small for the model, each group of
+            layers programmed and run in turn (:mod:`reramsim.reload`); its programming is
+            part of the run's time and energy. None: the model ran in one piece.
     """
 
     network: Network
@@ -86,6 +101,13 @@ class Simulation:
     throughput: Throughput | None = None
     busiest: dict[str, Busiest] | None = None
     zero_skip: str = "off"
+    programming: Programming | None = None
+    groups: list[GroupRun] | None = None
+
+    @property
+    def reprogrammed(self) -> dict[str, int] | None:
+        """Cells written per weight layer during the run (a reloaded run), else None."""
+        return group_cells(self.groups) if self.groups else None
 
 
 EngineFn = Callable[[TimingPlan, "str | Path | None", int],
@@ -155,6 +177,13 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
                               f"not '{config.name}'")
     if int(images) < 1:
         raise SimulationError(f"images must be >= 1, got {images}")
+    if needs_reload(network, mapping):
+        if budget is not None:
+            raise SimulationError(f"--budget {budget}: a reloaded run (mapping.reload) uses "
+                                  "the chip as it is; budgets size copies of layers, which "
+                                  "reloading does not make")
+        return _simulate_reloaded(network, mapping, run_engine, trace, trace_limit,
+                                  int(images), inputs)
     limit = crossbar_budget(network, mapping, budget)
     replicas = None
     if config.mapping.replication == "balance":
@@ -179,7 +208,29 @@ def simulate(network: Network, config: Config, scheme: str = "dense", engine: st
                       components, plan=plan, budget=limit, images=int(images), stream=stream,
                       throughput=throughput,
                       busiest=None if plan.skip_zero else busiest_instances(plan),
-                      zero_skip=zero_skip)
+                      zero_skip=zero_skip,
+                      programming=weight_programming(
+                          mapping, copies={n: placement.replicas(n) for n in mapping.layers}))
+
+
+def _simulate_reloaded(network: Network, mapping: NetworkMapping, run_engine: EngineFn,
+                       trace: str | Path | None, trace_limit: int, images: int,
+                       inputs: np.ndarray | None) -> Simulation:
+    """A model larger than the chip, in groups of layers reprogrammed in turn
+    (:mod:`reramsim.reload`); the steady state is the stream's time per image."""
+    config = mapping.config
+    activity, zero_skip = _activity(network, mapping, config, inputs, images)
+    runs = run_groups(network, mapping, run_engine, images, activity, trace, trace_limit)
+    result = shifted_groups(runs, stream=False)
+    stream = shifted_groups(runs, stream=True) if images > 1 else None
+    total = stream.total_cycles if stream is not None else result.total_cycles
+    throughput = Throughput(-(-total // images), f"reload: {len(runs)} groups of layers "
+                            "programmed and run in turn", "-")
+    chip = chip_pes(config) * config.organization.crossbars_per_pe
+    return Simulation(network, config, mapping, merged_placement(runs), result, None,
+                      plan=None, budget=chip, images=images, stream=stream,
+                      throughput=throughput, busiest=None, zero_skip=zero_skip,
+                      programming=weight_programming(mapping), groups=runs)
 
 
 def _activity(network: Network, mapping: NetworkMapping, config: Config,

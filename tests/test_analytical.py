@@ -124,6 +124,32 @@ def test_accumulate_differential_pairs():
     assert res.layers[0].counts["accumulate"] == 4 * 3
 
 
+def test_analog_subtraction_halves_conversions_of_a_differential_layer():
+    """fc 10->4, differential: 2 row blocks x 2 polarities, 4 bit-lines each, B = 4.
+
+    digital: 4 crossbars x 4 steps x 4 bit-lines = 64 conversions per pixel, 3 merges per
+    output (12 additions, 3 accumulator steps = 9 cycles); analog: the 2 negative arrays
+    convert nothing (32 conversions) and are no parts (1 merge per output, 4 additions,
+    1 step = 3 cycles). The positive arrays set the crossbar time (10 + 3*10 + 8 + 1 = 49)
+    either way: fetch 10 + 49 + accumulate + 2 output writes. The 4 crossbars share one
+    tile (2 PEs), so no partial sums cross the mesh.
+    """
+    nb = Net((10,))
+    net = nb.network(nb.fc("x", 4))
+    one_tile = {"precision__signed_weights": "differential", "organization__pes_per_tile": 2}
+    digital = analytical(net, config(**one_tile))
+    analog = analytical(net, config(**one_tile, crossbar__subtract="analog"))
+    d, a = digital.layers[0], analog.layers[0]
+    for kind in ("adc_conversion", "sample_hold", "shift_add"):
+        assert d.counts[kind] == 4 * 4 * 4 == 64
+        assert a.counts[kind] == 2 * 4 * 4 == 32
+    assert d.counts["cell_read"] == a.counts["cell_read"] == 4 * 2 * (8 * 4 + 2 * 4)
+    assert d.busy_cycles["adc"] == 4 * 4 * 8 and a.busy_cycles["adc"] == 2 * 4 * 8
+    assert (d.counts["accumulate"], a.counts["accumulate"]) == (12, 4)
+    assert digital.total_cycles == 10 + 49 + 9 + 2 == 70
+    assert analog.total_cycles == 10 + 49 + 3 + 2 == 64
+
+
 def test_transfer_to_another_tile():
     """fc A (tile 0) -> fc B (tile 1): output 4, 1 hop + 2 link cycles, input write 4."""
     nb = Net((6,))

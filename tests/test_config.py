@@ -5,7 +5,7 @@ import pytest
 
 from reramsim.config import Config, ConfigError, load_config
 
-SHIPPED = ("isaac", "autoprune_128x128_ou32", "ou_16x16")
+SHIPPED = ("isaac", "autoprune_128x128_ou32", "ou_16x16", "mnsim")
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

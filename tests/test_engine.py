@@ -43,6 +43,8 @@ def small_cnn(seed: int = 0) -> Network:
     ("ou_16x16", {}),
     ("autoprune_128x128_ou32", {}),
     (None, {"precision__signed_weights": "differential", "ou__rows": 4, "ou__cols": 3}),
+    (None, {"precision__signed_weights": "differential", "crossbar__subtract": "analog",
+            "ou__rows": 4, "ou__cols": 3}),
 ])
 def test_single_layer_matches_analytical(base, extra):
     """One conv layer with private resources: cycle == analytical, cycle for cycle."""

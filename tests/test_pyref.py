@@ -90,13 +90,16 @@ def hardware(draw):
     xr, xc = draw(st.sampled_from([4, 8, 16])), draw(st.sampled_from([4, 8, 16]))
     wbits = draw(st.sampled_from([1, 2, 4]))
     ibits = draw(st.integers(1, 4))
+    signed = draw(st.sampled_from(["offset", "differential"]))
     return {
         "crossbar__rows": xr, "crossbar__cols": xc,
         "ou__rows": draw(st.integers(1, xr)), "ou__cols": draw(st.integers(1, xc)),
         "precision__weight_bits": wbits,
         "crossbar__cell_bits": draw(st.sampled_from([b for b in (1, 2) if b <= wbits])),
         "precision__input_bits": ibits, "dac__bits": draw(st.integers(1, ibits)),
-        "precision__signed_weights": draw(st.sampled_from(["offset", "differential"])),
+        "precision__signed_weights": signed,
+        "crossbar__subtract": draw(st.sampled_from(
+            ["digital", "analog"] if signed == "differential" else ["digital"])),
         "crossbar__read_latency_ns": draw(st.integers(1, 20)),
         "adc__sample_rate_gsps": draw(st.sampled_from([0.25, 0.5, 1.0, 2.0])),
         "adc__count": draw(st.integers(1, 2)),

@@ -138,8 +138,8 @@ ARRAYS = (
     ArrayField("o_t_adc", "time_t", _O, "cycles: converting its bit-lines on the ADC group",
                lo=0),
     ArrayField("o_rows", "int64_t", _O, "active word-lines (DAC conversions per step)", lo=0),
-    ArrayField("o_cols", "int64_t", _O, "active bit-lines (samples, conversions, shift-adds "
-               "per step)", lo=0),
+    ArrayField("o_cols", "int64_t", _O, "bit-lines converted per step (samples, conversions, "
+               "shift-adds; 0 on the negative array of an analog-subtracting pair)", lo=0),
     ArrayField("o_cells", "int64_t", _O, "rows * cols (cell reads per step)", lo=0),
     ArrayField("o_index", "int64_t", _O, "index-buffer lookups per pixel", lo=0),
     ArrayField("o_gather", "int64_t", _O, "gathered inputs per pixel", lo=0),

@@ -396,6 +396,12 @@ def _check_consistency(cfg: Config, where: dict[KeyPath, str], source: str) -> N
          cfg.crossbar.subtract == "digital" or cfg.precision.signed_weights == "differential",
          "'analog' needs precision.signed_weights: differential (a pair of crossbars to "
          f"subtract), got signed_weights: {cfg.precision.signed_weights}"),
+        (("mapping", "reload"), not cfg.mapping.reload or cfg.organization.tiles > 0,
+         "true needs a fixed chip to reprogram: organization.tiles > 0, got 0"),
+        (("mapping", "reload"),
+         not cfg.mapping.reload or cfg.mapping.replication == "none",
+         "true runs each group of layers once, without copies: needs mapping.replication: "
+         f"none, got {cfg.mapping.replication}"),
         (("device", "r_off_ohm"), cfg.device.r_off_ohm > cfg.device.r_on_ohm,
          f"must be > device.r_on_ohm ({cfg.device.r_on_ohm:g}), got {cfg.device.r_off_ohm:g}"),
         (("device", "sa1_rate"), cfg.device.sa0_rate + cfg.device.sa1_rate <= 1.0,

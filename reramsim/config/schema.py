@@ -67,6 +67,14 @@ class Crossbar:
         lo=0.0,
     )
     area_um2: float = spec(25.0, "area of one array (ISAAC: 8 arrays in 0.0002 mm^2)", lo=0.0)
+    write_latency_ns: float = spec(
+        10.0, "programming: one write pulse, writing one word-line's cells of an array at once "
+        "(MNSIM-2.0 SimConfig.ini Write_Latency = 10 ns; row-parallel writes as MNSIM-2.0's "
+        "crossbar model)", lo=0.0)
+    cell_write_energy_pj: float = spec(
+        0.225, "programming: energy per cell written (MNSIM-2.0's device model: "
+        "((0 + 3 V) / 2)^2 / sqrt(1e6 x 1e4 ohm) x 10 ns, its SimConfig.ini write voltages, "
+        "resistances and write latency)", lo=0.0)
     subtract: Literal["digital", "analog"] = spec(
         "digital",
         "differential pairs (precision.signed_weights: differential): 'digital' converts the "
@@ -334,6 +342,12 @@ class MappingPolicy:
         "none",
         "'balance': copies of the layer that bounds the pipeline while the crossbar budget "
         "lasts, each copy taking a share of the output pixels (ISAAC); 'none': one copy",
+    )
+    reload: bool = spec(
+        False,
+        "a model that needs more tiles than organization.tiles runs on the given chip in "
+        "groups of consecutive layers that fit it, reprogramming the crossbars between groups "
+        "(time and energy of the writes included); false: such a model is an error",
     )
 
 
