@@ -238,6 +238,8 @@ def _layer_counts(plan: TimingPlan, lp: LayerPlan) -> dict[str, int]:
         counts["noc_bit_hop"] += p * flow.bits * flow.hops
         counts["chip_link_bit"] += p * flow.bits * flow.chip_hops
     counts["input_buffer_read"] += p * lp.fetch_accesses
+    counts["input_register_write"] += p * lp.ir_writes
+    counts["bus_bit"] += p * lp.bus_bits
     counts["output_buffer_write"] += p * lp.out_writes
     counts["output_buffer_read"] += p * lp.out_reads * len(lp.flows)
     counts[lp.unit_count_kind] += p * lp.unit_ops

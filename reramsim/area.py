@@ -10,12 +10,16 @@ whether or not the model fills it. With ``P = T x pes_per_tile`` PEs and
 * dac: ``X x crossbar.rows`` (one per word-line) x ``dac.area_um2``;
 * sample_hold: ``X x crossbar.cols`` (one per bit-line) x ``sample_hold.area_um2``;
 * adc: ``P x ceil(crossbars_per_pe / adc.shared_by_crossbars) x adc.count`` x ``adc.area_um2``;
-* shift_add: ``X x shift_add.per_crossbar`` x ``shift_add.area_um2``;
+* shift_add: ``P x shift_add.per_pe`` x ``shift_add.area_um2``;
+* input_register, output_register: ``P`` of each x ``pe.input_register.area_um2``,
+  ``pe.output_register.area_um2``;
+* bus: ``T`` x ``bus.area_um2`` (the eDRAM-to-PE bus of each tile);
 * buffers: ``T`` x ``buffers.input.area_um2`` + ``T`` x ``buffers.output.area_um2``;
-* accumulator and digital (activation, pooling, eltwise, other): ``T`` of each
-  (``digital.shared_per_tile``), or one per layer that runs on that kind of unit
+* accumulator and digital (activation, pooling, eltwise, other): ``T x per_tile`` of
+  each (``digital.shared_per_tile``), or one per layer that runs on that kind of unit
   when private (:func:`reramsim.energy.digital_unit_of`), x ``digital.<unit>.area_um2``;
-* noc: ``T`` routers x ``noc.router_area_um2``;
+* noc: ``T / noc.tiles_per_router`` routers (each tile carries its share of a router
+  shared by ``tiles_per_router`` tiles) x ``noc.router_area_um2``;
 * chip_link: ``C x chip_link.links_per_chip`` links x ``chip_link.area_um2`` (none when
   ``tiles: 0``: the model's own tiles, not a chip);
 * index_buffer: ``sum(index_storage_bits) / 8192`` KiB x ``index_buffer.area_um2_per_kb``;
@@ -30,7 +34,9 @@ are sized from the mapping; their sum as a percentage of the total is the
 scheme's *data-path overhead*. See ``docs/metrics.md``.
 
 Example: ISAAC (168 tiles x 12 PEs x 8 crossbars) has ``X = 16,128`` crossbars and,
-with one ADC per crossbar, 16,128 ADCs of 1,200 um^2: 19.35 mm^2 of ADCs.
+with one ADC per crossbar, 16,128 ADCs of 1,200 um^2: 19.35 mm^2 of ADCs; its
+42 routers (one per 4 tiles) of 0.151 mm^2 add 6.34 mm^2. ``benchmarks/bench_isaac.py``
+sets every row beside ISAAC's table.
 """
 from __future__ import annotations
 
@@ -45,8 +51,9 @@ from reramsim.placement import Placement
 
 #: Area components, in the order reports list them (the energy names where they match).
 AREA_COMPONENTS: tuple[str, ...] = (
-    "crossbar", "dac", "sample_hold", "adc", "shift_add", "index_buffer", "input_gather",
-    "zero_detect", "accumulator", "buffers", "noc", "chip_link", "digital",
+    "crossbar", "dac", "sample_hold", "adc", "shift_add", "input_register", "output_register",
+    "index_buffer", "input_gather", "zero_detect", "accumulator", "bus", "buffers", "noc",
+    "chip_link", "digital",
 )
 
 #: Components that exist only for a pruned scheme's data path.
@@ -141,8 +148,9 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
     add("sample_hold", "S+H (one per bit-line)", "sample_hold.area_um2",
         n_xbar * config.crossbar.cols)
     add("adc", "ADCs", "adc.area_um2", adc_groups * config.adc.count)
-    add("shift_add", "shift-add units", "shift_add.area_um2",
-        n_xbar * config.shift_add.per_crossbar)
+    add("shift_add", "shift-add units", "shift_add.area_um2", n_pes * config.shift_add.per_pe)
+    add("input_register", "PE input registers", "pe.input_register.area_um2", n_pes)
+    add("output_register", "PE output registers", "pe.output_register.area_um2", n_pes)
     index_kb, gather_inputs = _pruned_datapath(config, mapping, placement)
     add("index_buffer", "KiB of index data", "index_buffer.area_um2_per_kb", index_kb)
     add("input_gather", "gather mux inputs", "input_gather.area_um2_per_input", gather_inputs)
@@ -150,9 +158,10 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
         n_xbar if config.ou.skip_zero_inputs else 0)
     units = _digital_units(config, n_tiles, layer_ops or {})
     add("accumulator", "accumulators", "digital.accumulator.area_um2", units["accumulator"])
+    add("bus", "eDRAM-to-PE buses", "bus.area_um2", n_tiles)
     add("buffers", "input buffers", "buffers.input.area_um2", n_tiles)
     add("buffers", "output buffers", "buffers.output.area_um2", n_tiles)
-    add("noc", "routers", "noc.router_area_um2", n_tiles)
+    add("noc", "routers", "noc.router_area_um2", n_tiles / config.noc.tiles_per_router)
     add("chip_link", "chip links", "chip_link.area_um2",
         n_chips * config.chip_link.links_per_chip if org.tiles else 0)
     for unit in DIGITAL_UNITS[1:]:
@@ -173,9 +182,10 @@ def _pruned_datapath(config: Config, mapping: NetworkMapping | None,
 
 
 def _digital_units(config: Config, n_tiles: int, layer_ops: dict[str, str]) -> dict[str, int]:
-    """Digital units of each kind on the chip (one per tile each, or one per using layer)."""
+    """Digital units of each kind on the chip (``per_tile`` per tile each, or one per using
+    layer)."""
     if config.digital.shared_per_tile:
-        return dict.fromkeys(DIGITAL_UNITS, n_tiles)
+        return {unit: n_tiles * getattr(config.digital, unit).per_tile for unit in DIGITAL_UNITS}
     units = dict.fromkeys(DIGITAL_UNITS, 0)
     for op in layer_ops.values():
         units[digital_unit_of(op)] += 1

@@ -9,8 +9,8 @@ entry times a count:
   it (``ou_step`` is timing only and costs nothing by itself: its energy is in
   the cells, DACs, S+H and ADCs it activates).
 * **leakage**: ``instances x mW x ns`` (1 mW over 1 ns = 1 pJ) for the
-  components whose config has a static power (``buffers.*.leakage_mw``,
-  ``digital.*.leakage_mw``, ``noc.router_leakage_mw``,
+  components whose config has a static power (:func:`tile_leakage`: ADCs,
+  shift-adders, PE registers, bus, buffers, router; ``digital.*.leakage_mw``,
   ``index_buffer.leakage_mw_per_kb``), over the whole simulated time
   ``total_cycles x cycle_ns``.
 
@@ -24,8 +24,9 @@ Leakage attribution (documented in ``docs/metrics.md``):
   hardware is powered from the first input to the last output;
 * only the tiles the model occupies leak; tiles of a larger chip that hold no
   layer are taken as power-gated (the area model still counts them);
-* a per-tile resource (input and output buffer, router, and the digital units when
-  ``digital.shared_per_tile``) is split equally among the layers that use the tile
+* a tile's resources (its PEs' ADCs, shift-adders and registers, its bus, input and
+  output buffer, its share of a router, and the digital units when
+  ``digital.shared_per_tile``) are split equally among the layers that use the tile
   (a weight layer uses every tile its crossbars sit on, plus its home tile; a
   digital layer its home tile), so per-layer leakage sums to the total;
 * a private digital unit (``shared_per_tile: false``) and the layer's own index
@@ -53,9 +54,9 @@ from reramsim.stats import SimResult
 
 #: Energy components, in the order reports list them.
 COMPONENTS: tuple[str, ...] = (
-    "crossbar", "dac", "sample_hold", "adc", "shift_add", "index_buffer", "input_gather",
-    "zero_detect", "accumulator", "buffers", "noc", "chip_link", "digital", "leakage",
-    "programming",
+    "crossbar", "dac", "sample_hold", "adc", "shift_add", "input_register", "output_register",
+    "index_buffer", "input_gather", "zero_detect", "accumulator", "bus", "buffers", "noc",
+    "chip_link", "digital", "leakage", "programming",
 )
 
 #: The price of one cell written when weights are (re)programmed during a run.
@@ -85,14 +86,32 @@ EVENT_ENERGY: dict[str, tuple[str, str | None]] = {
     "pooling_op": ("digital", "digital.pooling.energy_pj"),
     "eltwise_op": ("digital", "digital.eltwise.energy_pj"),
     "other_op": ("digital", "digital.other.energy_pj"),
+    "input_register_write": ("input_register", "pe.input_register.write_energy_pj"),
+    "input_register_read": ("input_register", "pe.input_register.read_energy_pj"),
+    "output_register_update": ("output_register", "pe.output_register.energy_pj"),
+    "bus_bit": ("bus", "bus.energy_pj_per_bit"),
 }
 
-#: Resources that exist once per tile and their static power (mW per instance).
-TILE_LEAKAGE: dict[str, str] = {
-    "input_buffer": "buffers.input.leakage_mw",
-    "output_buffer": "buffers.output.leakage_mw",
-    "router": "noc.router_leakage_mw",
-}
+def tile_leakage(config: Config) -> dict[str, tuple[str, float]]:
+    """A tile's leaking resources: name -> (config entry of the static power of one, in mW;
+    instances per tile).
+
+    Per-PE resources count ``pes_per_tile`` instances, ADCs their groups' ADCs, a router
+    shared by ``noc.tiles_per_router`` tiles the tile's share of it. The digital units
+    (``digital.<unit>.leakage_mw``) are added apart: shared or private (module doc).
+    """
+    org = config.organization
+    adcs = -(-org.crossbars_per_pe // config.adc.shared_by_crossbars) * config.adc.count
+    return {
+        "adc": ("adc.leakage_mw", org.pes_per_tile * adcs),
+        "shift_add": ("shift_add.leakage_mw", org.pes_per_tile * config.shift_add.per_pe),
+        "input_register": ("pe.input_register.leakage_mw", org.pes_per_tile),
+        "output_register": ("pe.output_register.leakage_mw", org.pes_per_tile),
+        "bus": ("bus.leakage_mw", 1.0),
+        "input_buffer": ("buffers.input.leakage_mw", 1.0),
+        "output_buffer": ("buffers.output.leakage_mw", 1.0),
+        "router": ("noc.router_leakage_mw", 1.0 / config.noc.tiles_per_router),
+    }
 
 #: The tile's digital units (``digital.<unit>``), in report order.
 DIGITAL_UNITS: tuple[str, ...] = ("accumulator", "activation", "pooling", "eltwise", "other")
@@ -297,11 +316,12 @@ def _leakage_terms(layer: str, op: str, tile_share: float, config: Config,
         if count and power_mw:
             terms.append(EnergyTerm("leakage", f"leak:{resource}", key, count, power_mw, time_ns))
 
-    for resource, key in TILE_LEAKAGE.items():
-        add(resource, key, tile_share)
+    for resource, (key, per_tile) in tile_leakage(config).items():
+        add(resource, key, tile_share * per_tile)
     if config.digital.shared_per_tile:
         for unit in DIGITAL_UNITS:
-            add(unit, f"digital.{unit}.leakage_mw", tile_share)
+            add(unit, f"digital.{unit}.leakage_mw",
+                tile_share * getattr(config.digital, unit).per_tile)
     else:
         private = digital_unit_of(op)
         add(private, f"digital.{private}.leakage_mw", 1.0)

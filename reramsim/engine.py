@@ -131,6 +131,8 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
         "l_unit_rkind": [rk[lp.unit] for lp in layers],
         "l_unit_ckind": [ck[lp.unit_count_kind] for lp in layers],
         "l_fetch_acc": [lp.fetch_accesses for lp in layers],
+        "l_ir_writes": [lp.ir_writes for lp in layers],
+        "l_bus_bits": [lp.bus_bits for lp in layers],
         "l_unit_ops": [lp.unit_ops for lp in layers],
         "l_out_writes": [lp.out_writes for lp in layers],
         "l_out_reads": [lp.out_reads * len(lp.flows) for lp in layers],

@@ -144,8 +144,8 @@ class LayerPlan:
     unit: str  # resource kind of the digital unit ("accumulator" for weight layers)
     unit_count_kind: str  # the EVENT_KINDS key its unit work is counted under
     n_inputs: int  # input elements fetched per pixel
-    fetch_accesses: int
-    t_fetch: int
+    fetch_accesses: int  # input-buffer reads per pixel (weight layers: one load per PE)
+    t_fetch: int  # max(fetch_accesses x access cycles, bus cycles)
     unit_ops: int  # element ops (weight layers: accumulate additions) per pixel
     t_unit: int
     out_bits: int
@@ -157,6 +157,8 @@ class LayerPlan:
     res_out: int
     is_weight: bool
     n_crossbars: int  # crossbars the mapping allocates (active or not)
+    ir_writes: int = 0  # input values loaded into PE input registers per pixel
+    bus_bits: int = 0  # bits over the tile's eDRAM-to-PE bus per pixel (ir_writes x a)
     xbar_lo: int = 0  # active crossbars: plan indices [xbar_lo, xbar_hi)
     xbar_hi: int = 0
     edges: list[int] = field(default_factory=list)
@@ -569,7 +571,7 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
         for c in range(r):
             name = layer.name if r == 1 else f"{layer.name}#{c}"
             lp = _plan_layer(len(layers), layer, network, mapping, res, name, int(tiles[c]),
-                             len(range(c, stream, r)))
+                             len(range(c, stream, r)), placement, c)
             lp.layer_name, lp.replica, lp.replicas = layer.name, c, r
             layers.append(lp)
             ir_layers.append(layer)
@@ -619,10 +621,39 @@ def _plan_activity(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Net
     return out
 
 
+def _register_loads(lmap: LayerMapping, placement: Placement, name: str,
+                    replica: int) -> np.ndarray:
+    """Input values each PE of a layer copy loads into its input register per pixel.
+
+    A PE loads every distinct (conv group, matrix row) its crossbars' active word-lines
+    take, once: its crossbars that share rows share the register's copy of them, and
+    two PEs that need the same rows load them twice (``docs/timing.md``, "Fetch").
+    """
+    n_xbar = lmap.n_crossbars
+    pes = np.asarray(placement.xbar_pe.get(name, ()), np.int64)
+    if len(pes) != n_xbar * placement.replicas(name):
+        raise TimingError(f"layer {name}: placement has {len(pes)} crossbars, mapping "
+                          f"{n_xbar} x {placement.replicas(name)} copies")
+    pes = pes[replica * n_xbar:(replica + 1) * n_xbar]
+    xbar = np.repeat(np.asarray(lmap.ou_xbar, np.int64),
+                     np.diff(np.asarray(lmap.ou_row_ptr, np.int64)))
+    rows = np.asarray(lmap.ou_rows, np.int64)
+    if not len(rows):
+        return np.zeros(0, np.int64)
+    groups = np.asarray(lmap.xbar_group, np.int64)[xbar]
+    loaded = np.unique(np.stack([pes[xbar], groups, rows]), axis=1)  # (pe, group, row)
+    return np.unique(loaded[0], return_counts=True)[1]
+
+
 def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
-                res: _Resources, name: str, tile: int, n_pixels: int) -> LayerPlan:
+                res: _Resources, name: str, tile: int, n_pixels: int,
+                placement: Placement, replica: int) -> LayerPlan:
     """Stage durations, counts and resources of one layer instance ``name`` on ``tile``
-    handling ``n_pixels`` output pixels (flows and t_out come later)."""
+    handling ``n_pixels`` output pixels (flows and t_out come later).
+
+    A weight layer's fetch is its PEs' register loads (:func:`_register_loads`): each
+    reads ``ceil(values x a / buffers.input.width_bits)`` input-buffer accesses and moves
+    ``values x a`` bits over the bus; a digital layer reads its ``n_inputs`` directly."""
     cfg = mapping.config
     bits, in_buf, out_buf = cfg.precision.input_bits, cfg.buffers.input, cfg.buffers.output
     share_buf, share_dig = cfg.buffers.shared_per_tile, cfg.digital.shared_per_tile
@@ -631,6 +662,7 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
             raise TimingError(f"{network.name}: weight layer {layer.name} is not in the mapping")
         lmap = mapping.layers[layer.name]
         _check_mapping(layer.name, lmap)
+        loads = _register_loads(lmap, placement, layer.name, replica)
         unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
         parts = _output_parts(layer, lmap, cfg)
         n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg, parts)
@@ -642,15 +674,24 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
         unit, n_xbar, parts = op.unit, 0, np.zeros(0, np.int64)
         count_kind = f"{unit}_op"
         n_inputs, unit_ops = op.work(layer)
+        loads = None
     unit_cfg = getattr(cfg.digital, unit)
-    fetch_accesses = _ceil_div(n_inputs * bits, in_buf.width_bits)
+    lanes = unit_cfg.lanes * (unit_cfg.per_tile if share_dig else 1)
+    if loads is not None:
+        ir_writes = int(loads.sum())
+        fetch_accesses = sum(_ceil_div(int(v) * bits, in_buf.width_bits) for v in loads)
+    else:
+        ir_writes, fetch_accesses = 0, _ceil_div(n_inputs * bits, in_buf.width_bits)
+    bus_bits = ir_writes * bits
     out_bits = (layer.out_elements // layer.out_pixels) * bits
     own = "" if share_buf else f"[{name}]"
     return LayerPlan(
         index=i, name=name, op=layer.op, tile=tile, n_pixels=n_pixels, unit=unit,
         unit_count_kind=count_kind, n_inputs=n_inputs, fetch_accesses=fetch_accesses,
-        t_fetch=fetch_accesses * cfg.cycles(in_buf.access_ns), unit_ops=unit_ops,
-        t_unit=(cfg.cycles(_ceil_div(unit_ops, unit_cfg.lanes) * unit_cfg.latency_ns)
+        t_fetch=max(fetch_accesses * cfg.cycles(in_buf.access_ns),
+                    _ceil_div(bus_bits, cfg.bus.width_bits)),
+        ir_writes=ir_writes, bus_bits=bus_bits, unit_ops=unit_ops,
+        t_unit=(cfg.cycles(_ceil_div(unit_ops, lanes) * unit_cfg.latency_ns)
                 if unit_ops else 0),
         out_bits=out_bits, out_writes=_ceil_div(out_bits, out_buf.width_bits),
         out_reads=_ceil_div(out_bits, out_buf.width_bits), t_out=0,
@@ -818,6 +859,8 @@ def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Ne
             "dac_conversion": steps * int(n_rows.sum()), "sample_hold": steps * int(n_conv.sum()),
             "adc_conversion": steps * int(n_conv.sum()), "shift_add": steps * int(n_conv.sum()),
             "index_read": int(idx.sum()), "gather_input": int(gat.sum()),
+            "input_register_read": steps * int(n_rows.sum()),
+            "output_register_update": steps * int(n_conv.sum()),
         }
 
     def cat(parts: list[tuple[np.ndarray, ...]], j: int, dtype) -> np.ndarray:

@@ -130,6 +130,8 @@ class PyRefEngine:
         if p == 0:
             self.start[layer] = start
         self.counts[layer]["input_buffer_read"] += lp.fetch_accesses
+        self.counts[layer]["input_register_write"] += lp.ir_writes
+        self.counts[layer]["bus_bit"] += lp.bus_bits
         if lp.n_active_crossbars:
             self.push(start + lp.t_fetch, FETCHED, layer, p)
         else:
@@ -202,6 +204,8 @@ class PyRefEngine:
         counts["sample_hold"] += conv_cols
         counts["adc_conversion"] += conv_cols
         counts["shift_add"] += conv_cols
+        counts["input_register_read"] += rows
+        counts["output_register_update"] += conv_cols
         if b == 0:
             counts["index_read"] += int(plan.ou_index_reads[k])
             counts["gather_input"] += int(plan.ou_gather[k])

@@ -32,6 +32,13 @@ EVENT_KINDS: dict[str, str] = {
     "other_op": "digital.other.energy_pj: one element",
     "zero_check": "ou.zero_detect_energy_pj: one OU input bit-step checked for zeros "
                   "(every step of every OU of every pixel, with ou.skip_zero_inputs)",
+    "input_register_write": "pe.input_register.write_energy_pj: one input value loaded into "
+                            "a PE's input register",
+    "bus_bit": "bus.energy_pj_per_bit: one bit from the input buffer to a PE over the bus",
+    "input_register_read": "pe.input_register.read_energy_pj: one word-line's DAC input read "
+                           "in one OU step",
+    "output_register_update": "pe.output_register.energy_pj: one shift-add result written "
+                              "into a PE's output register",
     "chip_link_bit": "chip_link.energy_pj_per_bit: one bit over one link between chips",
 }
 

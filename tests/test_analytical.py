@@ -51,13 +51,15 @@ def test_single_crossbar_fc_adc_bound():
 
 
 def test_isaac_worked_example():
-    """ISAAC, one full 128x128 OU: the crossbar takes 100 + 15*107 + 107 + 1 = 1813 cycles."""
-    assert isolated_pixel_cycles(100, 15 * 107, 107, 1) == 1813
+    """ISAAC, one full 128x128 OU: 128 conversions at 1.28 GS/s take the 100 ns read step, so
+    the crossbar takes 100 + 15*100 + 100 + 1 = 1701 cycles."""
+    assert isolated_pixel_cycles(100, 15 * 100, 100, 1) == 1701
     nb = Net((128,))
     net = nb.network(nb.fc("x", 16))  # 16 outputs x 8 slices = 128 bit-lines: one crossbar
     res = analytical(net, config("isaac"))
-    # fetch 128*16/256 = 8 accesses; 143 additions / 16 lanes = 9 steps; one 256-bit write
-    assert res.total_cycles == 8 + 1813 + 9 + 1
+    # fetch: the PE loads 128 x 16 bits = 8 accesses (5.3 bus cycles); 143 additions / 16
+    # lanes = 9 steps; one 256-bit write
+    assert res.total_cycles == 8 + 1701 + 9 + 1
 
 
 def test_conv_pixels_pipeline_through_two_crossbars():

@@ -17,7 +17,10 @@ ONE_TILE = [
     "buffers.output.area_um2=500", "digital.accumulator.area_um2=7",
     "digital.activation.area_um2=7", "digital.pooling.area_um2=7", "digital.eltwise.area_um2=7",
     "digital.other.area_um2=7", "noc.router_area_um2=200", "index_buffer.area_um2_per_kb=1500",
-    "input_gather.area_um2_per_input=2", "chip_link.area_um2=5000", "chip_link.links_per_chip=4",
+    "input_gather.area_um2_per_input=2", "shift_add.per_pe=3", "pe.input_register.area_um2=11",
+    "pe.output_register.area_um2=13", "bus.area_um2=300", "noc.tiles_per_router=2",
+    "digital.activation.per_tile=2", "chip_link.area_um2=5000",
+    "chip_link.links_per_chip=4",
 ]
 
 
@@ -48,19 +51,22 @@ def test_one_tile_area_by_hand():
         "dac": 8 * 16 * 0.5,  # one per word-line
         "sample_hold": 8 * 16 * 0.25,  # one per bit-line
         "adc": 2 * 2 * 2 * 100,  # 2 PEs x ceil(4/2) groups x 2 ADCs
-        "shift_add": 8 * 1 * 3,
+        "shift_add": 2 * 3 * 3,  # 2 PEs x 3 per PE
+        "input_register": 2 * 11,  # one per PE
+        "output_register": 2 * 13,
+        "bus": 300,  # one per tile
         "index_buffer": 0.0,
         "input_gather": 0.0,
         "accumulator": 7,
         "buffers": 1000 + 500,
-        "noc": 200,
+        "noc": 200 / 2,  # the tile's half of a router shared by 2 tiles
         "chip_link": 4 * 5000,  # the chip's 4 links
-        "digital": 4 * 7,
+        "digital": 5 * 7,  # 2 activation units, 1 each of the other three
     }
     assert set(area.components()) == set(AREA_COMPONENTS)
     for component, um2 in by_hand.items():
         assert area.components()[component] == pytest.approx(um2), component
-    assert area.total_um2 == pytest.approx(22735.0)
+    assert area.total_um2 == pytest.approx(sum(by_hand.values()))
     assert (area.n_tiles, area.n_crossbars, area.pruned_datapath_pct) == (1, 8, 0.0)
 
 
@@ -72,7 +78,7 @@ def test_area_counts_every_chip_and_its_links():
     assert two.components()["chip_link"] == pytest.approx(2 * 4 * 5000)
     three = area_of([*ONE_TILE, "organization.chips=3"])
     assert (three.n_chips, three.n_tiles) == (3, 3)
-    assert three.total_um2 == pytest.approx(3 * 22735.0)
+    assert three.total_um2 == pytest.approx(3 * area_of(ONE_TILE).total_um2)
     own = area_of([*ONE_TILE, "organization.tiles=0"])
     assert own.components()["chip_link"] == 0.0 and own.n_chips == 1
 
@@ -84,7 +90,7 @@ def test_tiles_zero_means_the_tiles_the_model_occupies():
     assert (occupied.n_tiles, occupied.tiles_occupied) == (2, 2)  # 6 crossbars, 4 per tile
     chip = area_of([*cfg_fixed, "organization.tiles=5", "organization.pes_per_tile=1"])
     assert (chip.n_tiles, chip.tiles_occupied) == (5, 2)
-    assert chip.components()["noc"] == pytest.approx(5 * 200)
+    assert chip.components()["noc"] == pytest.approx(5 * 200 / 2)
 
 
 def test_pruned_datapath_area_and_overhead():
@@ -97,7 +103,7 @@ def test_pruned_datapath_area_and_overhead():
     index, gather = 2 * 1500, 6 * 8 * 4 * 2  # 6 crossbars of the layer, 8 OU rows, fan-in 4
     assert area.components()["index_buffer"] == pytest.approx(index)
     assert area.components()["input_gather"] == pytest.approx(gather)
-    total = 22735.0 + index + gather
+    total = area_of(ONE_TILE).total_um2 + index + gather
     assert area.total_um2 == pytest.approx(total)
     assert area.pruned_datapath_pct == pytest.approx(100 * (index + gather) / total)
 

@@ -47,8 +47,12 @@ cdef enum:  # CountKind
     CK_OUTPUT_BUFFER_READ = 12
     CK_NOC_BIT_HOP = 13
     CK_ZERO_CHECK = 18
-    CK_CHIP_LINK_BIT = 19
-    N_COUNT_KINDS = 20  # activation_op, pooling_op, eltwise_op, other_op are 14-17
+    CK_INPUT_REGISTER_WRITE = 19
+    CK_BUS_BIT = 20
+    CK_INPUT_REGISTER_READ = 21
+    CK_OUTPUT_REGISTER_UPDATE = 22
+    CK_CHIP_LINK_BIT = 23
+    N_COUNT_KINDS = 24  # activation_op, pooling_op, eltwise_op, other_op are 14-17
 
 
 cdef struct TraceRecord:

@@ -39,7 +39,8 @@ COUNT_KIND_NAMES = (
     "ou_step", "cell_read", "dac_conversion", "sample_hold", "adc_conversion", "shift_add",
     "index_read", "gather_input", "accumulate", "input_buffer_read", "input_buffer_write",
     "output_buffer_write", "output_buffer_read", "noc_bit_hop", "activation_op", "pooling_op",
-    "eltwise_op", "other_op", "zero_check", "chip_link_bit",
+    "eltwise_op", "other_op", "zero_check", "input_register_write", "bus_bit",
+    "input_register_read", "output_register_update", "chip_link_bit",
 )
 #: Column order of the busy/stall tables (must equal reramsim.analytical.RESOURCE_KINDS).
 RESOURCE_KIND_NAMES = ("crossbar", "adc", "input_buffer", "output_buffer", "noc",
@@ -242,6 +243,8 @@ cdef int on_fetch(const Model* m, State* s, EventQueue* q, const Event* ev) noex
     if ev.b == 0:
         s.l_start[layer] = start
     s.l_counts[layer * N_COUNT_KINDS + CK_INPUT_BUFFER_READ] += m.l_fetch_acc[layer]
+    s.l_counts[layer * N_COUNT_KINDS + CK_INPUT_REGISTER_WRITE] += m.l_ir_writes[layer]
+    s.l_counts[layer * N_COUNT_KINDS + CK_BUS_BIT] += m.l_bus_bits[layer]
     if s.trace_cap:
         _trace(s, EV_FETCH, layer, ev.b, m.l_res_fetch[layer], start, dur)
     if m.l_xb_hi[layer] > m.l_xb_lo[layer]:
@@ -702,6 +705,8 @@ cdef int64_t fold_tallies(const Model* m, State* s) noexcept nogil:
             counts[CK_SAMPLE_HOLD] += n * ou.cols
             counts[CK_ADC_CONVERSION] += n * ou.cols
             counts[CK_SHIFT_ADD] += n * ou.cols
+            counts[CK_INPUT_REGISTER_READ] += n * ou.rows
+            counts[CK_OUTPUT_REGISTER_UPDATE] += n * ou.cols
             counts[CK_INDEX_READ] += first * ou.index
             counts[CK_GATHER_INPUT] += first * ou.gather
     return 0
@@ -743,8 +748,8 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
             used only in error messages.
 
     Returns:
-        dict with ``events``, per-layer ``start``, ``end``, ``counts`` (n_layers x 20),
-        ``busy``/``stall`` (n_layers x 11), per-resource ``res_busy``, ``res_stall``,
+        dict with ``events``, per-layer ``start``, ``end``, ``counts`` (n_layers x N_COUNT_KINDS),
+        ``busy``/``stall`` (n_layers x N_RES_KINDS), per-resource ``res_busy``, ``res_stall``,
         ``res_uses``, per-crossbar ``xbar_read_cycles``, ``xbar_steps``, ``xbar_adc_stall``,
         and ``trace`` (records x 6),
         ``trace_dropped``, ``trace_full_at``.

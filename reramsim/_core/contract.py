@@ -107,6 +107,9 @@ ARRAYS = (
     ArrayField("l_unit_ckind", "int32_t", _L, "CountKind column its unit work is counted in",
                lo=0),
     ArrayField("l_fetch_acc", "int64_t", _L, "input-buffer reads per pixel (accesses)", lo=0),
+    ArrayField("l_ir_writes", "int64_t", _L, "input values loaded into PE input registers per "
+               "pixel", lo=0),
+    ArrayField("l_bus_bits", "int64_t", _L, "bits over the eDRAM-to-PE bus per pixel", lo=0),
     ArrayField("l_unit_ops", "int64_t", _L, "element ops (accumulate additions) per pixel", lo=0),
     ArrayField("l_out_writes", "int64_t", _L, "output-buffer writes per pixel", lo=0),
     ArrayField("l_out_reads", "int64_t", _L, "output-buffer reads per pixel, all flows", lo=0),

@@ -136,6 +136,7 @@ class Adc:
         "(ISAAC); 'full_range' = the OU's largest possible sum / (2^bits-1), rounding",
     )
     ideal: bool = spec(False, "unlimited resolution and range (functional model only)")
+    leakage_mw: float = spec(0.0, "static power per ADC (ISAAC publishes none)", lo=0.0)
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,56 @@ class ShiftAdd:
     energy_pj: float = spec(0.021, "per shift-add operation (ISAAC)", lo=0.0)
     area_um2: float = spec(60.0, "per unit (ISAAC)", lo=0.0)
     latency_ns: float = spec(1.0, "pipeline latency (reconstruction)", lo=0.0)
-    per_crossbar: int = spec(
-        1, "units per crossbar (ISAAC: 4 per 8-crossbar IMA, rounded up)", lo=1)
+    per_pe: int = spec(4, "units per PE, merging its ADCs' outputs (ISAAC: 4 per IMA)", lo=1)
+    leakage_mw: float = spec(0.0, "static power per unit (ISAAC publishes none)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class InputRegister:
+    """A PE's input register (ISAAC's IR): loaded over the bus, read by the DACs."""
+
+    size_kb: float = spec(2.0, "capacity in KiB (ISAAC IR: 2 KB)", lo=0.0)
+    write_energy_pj: float = spec(
+        0.969, "per input value loaded (precision.input_bits bits) (ISAAC IR: 1.24 mW at "
+        "full activity split equally per bit over its reads and writes, docs/metrics.md)",
+        lo=0.0)
+    read_energy_pj: float = spec(
+        0.0605, "per word-line per step: one DAC input (dac.bits bits) read (ISAAC IR, as "
+        "write_energy_pj)", lo=0.0)
+    area_um2: float = spec(2100.0, "per register (ISAAC IR: 0.0021 mm^2)", lo=0.0)
+    leakage_mw: float = spec(0.0, "static power per register (ISAAC publishes none)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class OutputRegister:
+    """A PE's output register (ISAAC's OR): the shift-and-add units accumulate into it."""
+
+    size_kb: float = spec(0.25, "capacity in KiB (ISAAC OR: 256 B)", lo=0.0)
+    energy_pj: float = spec(
+        0.0225, "per shift-add update (ISAAC OR: 0.23 mW over 1024 updates per 100 ns)",
+        lo=0.0)
+    area_um2: float = spec(770.0, "per register (ISAAC OR: 0.00077 mm^2)", lo=0.0)
+    leakage_mw: float = spec(0.0, "static power per register (ISAAC publishes none)", lo=0.0)
+
+
+@dataclass(frozen=True)
+class Pe:
+    """The registers of a PE (ISAAC's IMA) between the tile's bus and its crossbars."""
+
+    input_register: InputRegister = field(default_factory=InputRegister)
+    output_register: OutputRegister = field(default_factory=OutputRegister)
+
+
+@dataclass(frozen=True)
+class Bus:
+    """The tile's bus from its input buffer (eDRAM) to the PEs' input registers."""
+
+    width_bits: int = spec(384, "bits per cycle (ISAAC: 384 wires)", lo=1)
+    energy_pj_per_bit: float = spec(
+        0.057, "per bit moved (ISAAC: 7 mW at full activity, 122.9 bits/ns per tile; "
+        "docs/metrics.md)", lo=0.0)
+    area_um2: float = spec(90000.0, "per tile (ISAAC: 0.090 mm^2)", lo=0.0)
+    leakage_mw: float = spec(0.0, "static power per tile's bus (ISAAC publishes none)", lo=0.0)
 
 
 @dataclass(frozen=True)
@@ -243,6 +292,9 @@ class DigitalUnit:
     lanes: int = spec(16, "elements per step", lo=1)
     area_um2: float = spec(600.0, "per unit", lo=0.0)
     leakage_mw: float = spec(0.0, "static power per unit", lo=0.0)
+    per_tile: int = spec(
+        1, "units of this kind per tile (shared units): they work as one unit of "
+        "per_tile x lanes lanes (ISAAC: 2 sigmoid units)", lo=1)
 
 
 @dataclass(frozen=True)
@@ -266,8 +318,11 @@ class Noc:
     energy_pj_per_bit_hop: float = spec(
         0.081, "per bit per hop (ISAAC router: 20.74 pJ per 256 bits)", lo=0.0
     )
-    router_area_um2: float = spec(9375.0, "per tile (ISAAC: 37,500 um^2 shared by 4 tiles)", lo=0.0)
+    router_area_um2: float = spec(151000.0, "per router (ISAAC: 0.151 mm^2)", lo=0.0)
     router_leakage_mw: float = spec(0.0, "static power per router", lo=0.0)
+    tiles_per_router: int = spec(
+        4, "tiles that share one router, for area and static power; timing keeps one mesh "
+        "node per tile (ISAAC: 4)", lo=1)
     shared_links: bool = spec(True, "flows contend for mesh links (False = private links)")
 
 
@@ -366,6 +421,8 @@ class Config:
     adc: Adc = field(default_factory=Adc)
     device: Device = field(default_factory=Device)
     shift_add: ShiftAdd = field(default_factory=ShiftAdd)
+    pe: Pe = field(default_factory=Pe)
+    bus: Bus = field(default_factory=Bus)
     buffers: Buffers = field(default_factory=Buffers)
     index_buffer: IndexBuffer = field(default_factory=IndexBuffer)
     input_gather: InputGather = field(default_factory=InputGather)
