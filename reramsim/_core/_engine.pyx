@@ -153,6 +153,8 @@ cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
         if (m.l_n_groups[i] > 0) != (m.l_xb_hi[i] > m.l_xb_lo[i]):
             return _bad(fail, F_L_N_GROUPS, F_L_XB_LO, i)
         j += m.l_n_groups[i]
+    if j != m.n_groups:
+        return _bad(fail, F_L_N_GROUPS, -1, m.n_layers)
     for g in range(m.n_groups):
         if m.g_pix_off[g] + m.l_pixels[m.g_layer[g]] > m.n_group_slots:
             return _bad(fail, F_G_PIX_OFF, -1, g)
