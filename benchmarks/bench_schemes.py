@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +39,9 @@ from reramsim import ReramsimError  # noqa: E402
 from reramsim import training as train  # noqa: E402
 from reramsim.compare import compare_files  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
-from reramsim.prune import get_pruner, registered_pruners  # noqa: E402
-from reramsim.prune.export import export_pruned  # noqa: E402
-from reramsim.prune.finetune import FinetuneSettings, prune_model  # noqa: E402
-from reramsim.zoo import INPUT_SHAPES  # noqa: E402
+from reramsim.prune import registered_pruners  # noqa: E402
+
+import pruned_cache as cache  # noqa: E402
 
 BUILD = ROOT / "models" / "build" / "schemes"
 
@@ -65,32 +63,12 @@ OWN_HARDWARE = {"forms": "forms"}
 
 def pruned_model(name: str, scheme: str, hw: str, ratio: float, epochs: int, force: bool
                  ) -> tuple[Path, dict]:
-    """The cached pruned ONNX of ``name`` by ``scheme`` at ``ratio`` and its facts."""
+    """The cached pruned ONNX of ``name`` by ``scheme`` at ``ratio`` and its facts
+    (:func:`pruned_cache.pruned_model`, under ``models/build/schemes/``)."""
     config = load_config(hw)
-    stem = f"{name}_{scheme}_{config.name}_r{ratio:g}_e{epochs}"
-    path, sidecar = BUILD / f"{stem}.onnx", BUILD / f"{stem}.json"
-    pruner = get_pruner(scheme, config)
-    key = {"ratio": ratio, "params": pruner.params, "epochs": epochs, "config": config.name}
-    if not force and path.is_file() and sidecar.is_file():
-        facts = json.loads(sidecar.read_text())
-        if facts.get("key") == key:
-            return path, facts
-    model = train.load_trained(name)
-    test, train_data = train.digits(name, "test"), train.digits(name, "train")
-    dense_acc = train.evaluate(model, *test)
-    start = time.perf_counter()
-    result = prune_model(model, pruner, ratio, train_data, FinetuneSettings(epochs=epochs),
-                         checkpoint=BUILD / f"{stem}.ckpt", progress=False,
-                         signature={"arch": name, "data": "digits"})
-    pruned_acc = train.evaluate(result.model, *test)
-    facts = {"key": key, "float_accuracy_dense": dense_acc, "float_accuracy_pruned": pruned_acc,
-             "seconds": time.perf_counter() - start}
-    export_pruned(result, path, INPUT_SHAPES[name],
-                  extra={"model": name, "data": "digits", "float_accuracy_dense": dense_acc,
-                         "float_accuracy_pruned": pruned_acc})
-    sidecar.write_text(json.dumps(facts, indent=1) + "\n")
-    (BUILD / f"{stem}.ckpt").unlink(missing_ok=True)
-    return path, facts
+    return cache.pruned_model(name, scheme, config, ratio, epochs,
+                              stem=f"{name}_{scheme}_{config.name}_r{ratio:g}_e{epochs}",
+                              directory=BUILD, force=force, progress=False)
 
 
 # --------------------------------------------------------------------------- table A

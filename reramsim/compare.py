@@ -60,6 +60,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("cr_crossbars", "CR on XBs", _ratio),
     Column("latency_ns", "latency [us]", lambda v: f"{v / 1e3:.3f}"),
     Column("speedup", "speedup", _ratio),
+    Column("throughput_ips", "throughput [img/s]", lambda v: f"{v:,.0f}"),
+    Column("throughput_speedup", "throughput speedup", _ratio),
     Column("energy_pj", "energy [uJ]", lambda v: f"{v / 1e6:.4f}"),
     Column("energy_reduction", "energy reduction", _ratio),
     Column("area_um2", "area [mm^2]", lambda v: f"{v / 1e6:.3f}"),
@@ -149,7 +151,8 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
                  "weights": int(row["weights"]), "nonzero_weights": int(row["nonzero_weights"]),
                  "pruning_ratio": row["pruning_ratio"], "crossbars": int(row["crossbars"]),
                  "cr_crossbars": row["cr_xbs"], "latency_ns": row["latency_ns"],
-                 "speedup": row["speedup"], "energy_pj": row["energy_pj"],
+                 "speedup": row["speedup"], "throughput_ips": row["throughput_ips"],
+                 "throughput_speedup": row["throughput_speedup"], "energy_pj": row["energy_pj"],
                  "energy_reduction": row["energy_reduction"], "area_um2": row["area_um2"],
                  "datapath_area_pct": row["datapath_overhead_pct"]}
         if data is not None:
@@ -197,8 +200,8 @@ def format_table(rows: list[dict[str, Any]], baseline: dict[str, Any]) -> str:
     title = (f"schemes compared against {Path(baseline['file']).name} ({baseline['scheme']} on "
              f"{baseline['config']}):")
     note = ("pruning ratio = weights / non-zero weights; CR on XBs, speedup, energy reduction = "
-            "baseline / file; data-path area % = index buffers and input gathers as a share of "
-            "the accelerator's area")
+            "baseline / file; throughput speedup = file / baseline images per second; data-path "
+            "area % = index buffers and input gathers as a share of the accelerator's area")
     return "\n".join([title, *grid_lines([c.header for c in cols], body,
                                          right=set(range(3, len(cols)))), note])
 

@@ -595,7 +595,8 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None,
         per report: ``label``, ``scheme``, ``model``, ``config``, ``weights``, ``crossbars``,
         ``cr_xbs`` (dense
         crossbars / scheme crossbars), ``latency_ns``, ``speedup`` (dense latency /
-        scheme latency), ``energy_pj``, ``energy_reduction`` (dense / scheme),
+        scheme latency), ``throughput_ips``, ``throughput_speedup`` (scheme throughput /
+        dense throughput), ``energy_pj``, ``energy_reduction`` (dense / scheme),
         ``area_um2``, ``datapath_overhead_pct``, ``nonzero_weights`` and
         ``pruning_ratio`` (dense weights / non-zero weights).
 
@@ -628,6 +629,8 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None,
             "cr_xbs": _ratio(rt["crossbars"], t["crossbars"]),
             "latency_ns": t["latency_ns"],
             "speedup": _ratio(rt["latency_ns"], t["latency_ns"]),
+            "throughput_ips": t["throughput_ips"],
+            "throughput_speedup": _ratio(t["throughput_ips"], rt["throughput_ips"]),
             "energy_pj": t["energy_pj"],
             "energy_reduction": _ratio(rt["energy_pj"], t["energy_pj"]),
             "area_um2": t["area_um2"],

@@ -17,8 +17,8 @@ from reramsim.prune.metadata import resolve_scheme
 torch = pytest.importorskip("torch")
 
 KEYS = ["file", "scheme", "config", "weights", "nonzero_weights", "pruning_ratio", "crossbars",
-        "cr_crossbars", "latency_ns", "speedup", "energy_pj", "energy_reduction", "area_um2",
-        "datapath_area_pct"]
+        "cr_crossbars", "latency_ns", "speedup", "throughput_ips", "throughput_speedup",
+        "energy_pj", "energy_reduction", "area_um2", "datapath_area_pct"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,24 @@ def test_rows_have_the_issue_keys_and_ratios_against_the_first_file(lenet_files)
     assert rows[2]["crossbars"] == crossbars(forms, "forms")
     assert rows[2]["speedup"] == pytest.approx(rows[0]["latency_ns"] / rows[2]["latency_ns"])
     assert 0 < rows[1]["datapath_area_pct"] < 100 and 0 < rows[2]["datapath_area_pct"] < 100
+
+
+def test_throughput_speedup_is_file_over_baseline_images_per_second(lenet_files):
+    """throughput_ips = 1 / (II x cycle) of each file's one-image plan; the speedup is the
+    file's over the baseline's (a different ratio from the latency speedup)."""
+    from reramsim.simulator import simulate
+
+    dense, seg, forms = lenet_files
+    rows, _ = compare_files([str(dense), str(seg), f"{forms}@forms"], "ou_16x16",
+                            engine="analytical")
+    for row, (path, hw) in zip(rows, [(dense, "ou_16x16"), (seg, "ou_16x16"), (forms, "forms")]):
+        network, config = load_onnx(path), load_config(hw)
+        scheme, options = resolve_scheme(network)
+        ii = simulate(network, config, scheme, "analytical", options=options).throughput.ii_cycles
+        assert row["throughput_ips"] == pytest.approx(1e9 / (ii * config.cycle_ns))
+        assert row["throughput_speedup"] == pytest.approx(row["throughput_ips"]
+                                                          / rows[0]["throughput_ips"])
+    assert rows[0]["throughput_speedup"] == 1.0
 
 
 def test_baseline_option_sets_the_reference(lenet_files):

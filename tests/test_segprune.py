@@ -17,6 +17,7 @@ from reramsim.mapping.segprune import (
     INDEX_READS_PER_OU,
     SegmentLayout,
     block_bounds,
+    filter_index_bits,
     index_storage_bits,
     layout_from_matrix,
 )
@@ -194,20 +195,63 @@ def test_groups_share_crossbars_vertically():
 
 
 def test_index_storage_bits_by_hand():
-    """Shape tables + group entries + filter indices, sized from entries x bit widths."""
+    """Small groups: each piece carries its own mask (cheaper than tables plus shape ids)."""
     matrix = np.zeros((32, 4))
     matrix[[0, 1], 0] = matrix[[0, 1], 1] = 1  # block 0: shape {0,1} for cols 0, 1
     matrix[[16 + 3], 2] = 1  # block 1: shape {3} for col 2
     layer = fc_layer(matrix.T)
     m = get_mapper("segprune")(layer, CFG, {})
     bits = m.info["index_bits"]
-    # 2 shapes x 16 bits; 2 pieces x (1 block bit + 1 shape bit: ids 0..1);
-    # pieces of 2 and 1 columns: min(2 x ceil(log2 4), 4) + min(1 x 2, 4) = 6 bits.
-    assert bits == {"shape_tables": 32, "group_entries": 4, "filter_indices": 6, "total": 42}
-    assert m.index_storage_bits == 42
-    layouts = [layout_from_matrix(matrix, 16)]
-    assert index_storage_bits(layouts, 32, 4, np.array([2, 1]), 1)["total"] == 42
-    assert index_storage_bits(layouts, 32, 64, np.array([2, 1, 40]), 1)["filter_indices"] == 82
+    # Shapes: tables 2 x 16 bits + 2 pieces x 1-bit shape id = 34 > inline 2 x 16 = 32.
+    # Blocks: both pieces on crossbar 0, runs of block 0 and block 1: 2 x 1-bit block id
+    # + 2 run flags = 4. Filters: min(2 x ceil(log2 4), 4) + min(1 x 2, 4) = 6 bits.
+    assert bits == {"shape_tables": 0, "piece_shapes": 32, "block_runs": 4,
+                    "filter_indices": 6, "total": 42}
+    assert m.info["shape_encoding"] == "inline" and m.index_storage_bits == 42
+
+
+def test_filter_index_bits_take_the_cheapest_of_list_bitmap_and_deltas():
+    """Of 64 filters: a list of 6-bit indices, a 64-bit bitmap, or 3-bit width + first + gaps."""
+    assert filter_index_bits(np.array([3, 4, 5, 9]), 64) == 3 + 6 + 3 * 2  # gaps 0, 0, 3
+    assert filter_index_bits(np.array([0, 63]), 64) == 2 * 6  # one gap of 62: 6 bits
+    spread = np.r_[np.arange(20), np.arange(40, 60)]  # 40 filters, a gap of 20: 5-bit gaps
+    assert filter_index_bits(spread, 64) == 64
+    assert filter_index_bits(np.array([7]), 64) == 6
+
+
+def test_index_storage_keeps_a_shape_table_for_a_group_cut_into_pieces():
+    """One 3-row shape on 40 columns = 320 bit-lines, 3 pieces: one table entry + 3 ids."""
+    matrix = np.zeros((16, 40))
+    matrix[[2, 5, 7]] = 1.0
+    layer = fc_layer(matrix.T)
+    m = get_mapper("segprune")(layer, CFG, {})
+    m.validate(layer, CFG)
+    # Table 16 + 3 x 1 = 19 < inline 3 x 16; one row-block: no block ids; the pieces hold
+    # filters 0-15, 16-31 and 32-39 of 40: deltas of 1 bit after a 3-bit width and a
+    # 6-bit first index, 3 + 6 + 15 = 24, 24 and 3 + 6 + 7 = 16 bits (bitmaps: 40 each).
+    assert m.info["index_bits"] == {"shape_tables": 16, "piece_shapes": 3, "block_runs": 0,
+                                    "filter_indices": 64, "total": 83}
+    assert m.info["shape_encoding"] == "table"
+
+
+def test_block_ids_are_stored_once_per_run_of_a_crossbar():
+    """Pieces (crossbar, block): runs (0,0) (0,1) (1,1) (1,0): 4 block ids + 5 run flags."""
+    layouts = [layout_from_matrix(np.ones((32, 4)), 16)]
+    pieces = np.array([[0, 0, 1], [0, 0, 1], [0, 1, 1], [1, 1, 1], [1, 0, 1]])
+    assert index_storage_bits(layouts, 32, pieces)["block_runs"] == 4 * 1 + 5
+
+
+def test_a_crossbar_runs_its_pieces_grouped_by_row_block():
+    """The OUs of every crossbar come in runs of one row-block (what block_runs counts)."""
+    rng = np.random.default_rng(11)
+    layer = fc_layer(pruned_by_layout(300, 60, rng)[0].T)
+    m = get_mapper("segprune")(layer, CFG, {})
+    blocks = m.ou_rows[m.ou_row_ptr[:-1]] // 16
+    for x in range(m.n_crossbars):
+        seq = blocks[m.ou_xbar == x]
+        assert np.all(np.diff(seq) >= 0)
+    runs = len(np.unique(m.ou_xbar.astype(np.int64) * 100 + blocks))
+    assert m.info["index_bits"]["block_runs"] == runs * 5 + m.info["pieces"]
 
 
 def test_short_last_block_and_tall_segments():

@@ -43,11 +43,14 @@ are not public; this module's rules are **reconstructions** (docs/sources.md
   same rows are idle in that step (their bit-lines are not sensed).
 
 Data path charged per OU step (see ``docs/segprune.md``): 2 index-buffer lookups
-(the shape-table entry that sets the input gather, and the word of filter indices
-of the OU's columns), ``k`` gathered inputs. Index storage per layer: the shape
-tables (``sum_b n_b * h_b`` bits), one entry per piece (block id + shape id) and the
-filters of each piece's columns (``ceil(log2 C)`` bits each, or a ``C``-bit bitmap when
-smaller). Gather mux fan-in per word-line: ``h``.
+(the piece's shape, which sets the input gather, and the word of filter indices of
+the OU's columns), ``k`` gathered inputs. A crossbar runs its pieces grouped by
+row-block. Index storage per layer (:func:`index_storage_bits`): each piece's shape
+(the cheaper of shape tables plus a shape id per piece, or the piece's own ``h``-bit
+mask), its row-block (one block id per run of pieces of one row-block in a crossbar
+plus a 1-bit run flag per piece) and the filters of its columns (the least of
+``ceil(log2 C)``-bit indices, a ``C``-bit bitmap, or gaps between consecutive filters).
+Gather mux fan-in per word-line: ``h``.
 
 Example: a 3x3 conv 16->16 (``R = 144``, ``C = 16``) with ``h = 16`` has 9
 row-blocks; if block 0 keeps shape ``{0, 3, 5, 9}`` for 12 filters, that group is a
@@ -76,7 +79,8 @@ from reramsim.mapping.segprune_columns import shared_column_ous
 
 #: Reconstruction defaults (docs/sources.md [choice]); ``None`` height = the config's OU rows.
 DEFAULT_MAX_SHAPES = 8
-#: Index-buffer lookups per OU step: the shape-table entry and the filter-index word.
+#: Index-buffer lookups per OU step: the piece's shape (table entry or inline mask) and the
+#: filter-index word.
 INDEX_READS_PER_OU = 2
 #: Per-layer options the mapper accepts (``layouts`` etc. come from the ONNX metadata).
 MAPPER_OPTIONS = ("layouts", "max_ous_per_crossbar", "max_shapes", "min_crossbars",
@@ -376,7 +380,7 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
                                               "nc")}
     xbar_group: list[int] = []
     n_shapes = n_groups = n_pieces = 0
-    piece_cols: list[int] = []
+    piece_facts: list[tuple[int, int, int]] = []  # (crossbar, row-block, filter-index bits)
     base = 0
     shared = {"entries": 0, "filter_index_bits": 0}
     for g, layout in enumerate(layouts):
@@ -393,8 +397,10 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
         pieces = _pieces(layout, layer.rows, config)
         n_xbar = _pack(pieces, config, max_ous, config.mapping.packing, spread)
         n_pieces += len(pieces)
-        piece_cols += [len(np.unique(p.bl_cols)) for p in pieces]
-        pieces.sort(key=lambda p: (p.xbar, p.wl0, p.bl0))
+        pieces.sort(key=lambda p: (p.xbar, p.block, p.wl0, p.bl0))  # a crossbar's runs of blocks
+        piece_facts += [(base + p.xbar, p.block, filter_index_bits(np.unique(p.bl_cols),
+                                                                   layer.cols))
+                        for p in pieces]
         for piece in pieces:
             for pol in range(n_pol):
                 _emit_ous(parts, piece, (base + piece.xbar) * n_pol + pol, our, ouc)
@@ -414,8 +420,8 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
                                       shared["filter_index_bits"], max_shapes,
                                       config.crossbar.cols // config.slices)
     else:
-        storage = index_storage_bits(layouts, layer.rows, layer.cols,
-                                     np.array(piece_cols, np.int64), max_shapes)
+        storage = index_storage_bits(layouts, layer.rows,
+                                     np.array(piece_facts, np.int64).reshape(-1, 3))
     mapping = LayerMapping(
         layer=layer.name,
         scheme="segprune",
@@ -446,6 +452,8 @@ def map_segprune(layer: WeightLayer, config: Config, options: dict | None = None
             "max_ous_per_crossbar": max_ous,
             "columns": columns,
             "index_bits": storage,
+            "shape_encoding": ("shared" if columns == "shared" else
+                               "table" if storage["shape_tables"] else "inline"),
             "reconstruction": True,
         },
     )
@@ -487,31 +495,70 @@ def _emit_ous(parts: dict[str, list], piece: _Piece, xbar: int, our: int, ouc: i
                                          dtype=np.int32))
 
 
-def index_storage_bits(layouts: list[SegmentLayout], rows: int, cols: int,
-                       piece_cols: np.ndarray, max_shapes: int) -> dict[str, int]:
+def filter_index_bits(filters: np.ndarray, cols: int) -> int:
+    """Bits that tell a piece's accumulators its filters (ascending, of ``cols``), the least of:
+
+    * a list of ``ceil(log2 cols)``-bit indices;
+    * a ``cols``-bit membership bitmap (the piece holds its filters in ascending order,
+      so the bitmap routes them too);
+    * deltas: a ``ceil(log2(ceil(log2 cols) + 1))``-bit width ``w``, the first index in
+      full, then each next filter as its gap to the previous one less 1, in ``w`` bits
+      (``w`` = bits for the largest gap). The OUs of a piece run its columns in order,
+      so one adder per column recovers the index.
+
+    One index per weight column, not per bit-line: shift-and-add has merged the slices
+    before the accumulator is chosen.
+
+    Example: filters 3, 4, 5, 9 of 64: a list takes 4 x 6 = 24 bits, the bitmap 64, the
+    deltas 3 + 6 + 3 x 2 = 15 (gaps 0, 0, 3 fit 2 bits).
+    """
+    width = index_bits(cols)
+    if len(filters) == 0:
+        return 0
+    gap_bits = index_bits(int(np.diff(filters).max()) if len(filters) > 1 else 1)
+    deltas = index_bits(width + 1) + width + (len(filters) - 1) * gap_bits
+    return min(len(filters) * width, cols, deltas)
+
+
+def index_storage_bits(layouts: list[SegmentLayout], rows: int, pieces: np.ndarray
+                       ) -> dict[str, int]:
     """Bits of index data one layer keeps in the index buffer, by kind.
 
-    * ``shape_tables``: every row-block's table, ``n_b`` entries of ``h_b`` bits;
-    * ``group_entries``: per piece, its row-block id (``ceil(log2 n_blocks)``, 0 for one
-      block) and shape id (``ceil(log2(max_shapes + 1))``);
-    * ``filter_indices``: per piece, the filters of its columns (after shift-and-add has
-      merged each weight's bit-slices): a list of ``ceil(log2 cols)``-bit indices, or a
-      ``cols``-bit membership bitmap when that is smaller (a piece holds its filters in
-      ascending order, so the bitmap routes them too).
+    ``pieces`` has one row ``(crossbar, row-block, filter-index bits)`` per piece, in the
+    order a crossbar executes them: crossbar by crossbar, each crossbar's pieces grouped
+    by row-block (the mapper sorts them so; the order of pieces within a crossbar does
+    not change the work per input vector).
 
-    ``piece_cols`` is the number of distinct columns of each piece. A differential
-    config's negative arrays share the positive arrays' index data.
+    * ``shape_tables`` + ``piece_shapes``: each piece's shape, the cheaper for the layer
+      of (``table``) every row-block's shape table (``sum_b n_b * h_b`` bits) plus a shape
+      id per piece (``ceil(log2(max_shapes + 1))`` bits), and (``inline``) the piece's
+      own ``h_b``-bit mask, no table. Inline wins when most shapes serve one piece, as the
+      projection's small groups do; a table wins when a group is cut into many pieces.
+    * ``block_runs``: the row-block of each piece: per crossbar one ``ceil(log2
+      n_blocks)``-bit block id per run of pieces of one row-block, and 1 bit per piece
+      that says "the next run starts here" (nothing for a one-block layer).
+    * ``filter_indices``: per piece, its filters (:func:`filter_index_bits`).
 
-    Example: 3 pieces of 2, 1 and 40 columns of a 64-column layer: filter indices take
-    ``2*6 + 1*6 + min(40*6, 64) = 82`` bits.
+    A differential config's negative arrays share the positive arrays' index data.
+
+    Example: one row-block, 2 pieces of one 3-row shape (16-row blocks): shapes by table
+    ``16 + 2 x 1`` bits (inline: ``2 x 16``), no block ids, plus the filter bits.
     """
+    xbar, block, filters = (np.asarray(pieces, np.int64).reshape(-1, 3)[:, k] for k in range(3))
+    max_shapes = max([len(t) for lay in layouts for t in lay.shapes] + [1])
+    bounds = block_bounds(rows, layouts[0].segment_height) if layouts else [(0, rows)]
+    block_height = np.array([stop - start for start, stop in bounds], np.int64)
     tables = sum(int(t.size) for lay in layouts for t in lay.shapes)
-    n_blocks = len(block_bounds(rows, layouts[0].segment_height)) if layouts else 1
-    block_bits = 0 if n_blocks <= 1 else index_bits(n_blocks)
-    entries = len(piece_cols) * (block_bits + index_bits(max_shapes + 1))
-    filters = int(np.minimum(np.asarray(piece_cols, np.int64) * index_bits(cols), cols).sum())
-    return {"shape_tables": tables, "group_entries": entries, "filter_indices": filters,
-            "total": tables + entries + filters}
+    by_table = tables + len(block) * index_bits(max_shapes + 1)
+    by_inline = int(block_height[block].sum())
+    runs = len(np.unique(xbar * len(bounds) + block))
+    block_bits = 0 if len(bounds) <= 1 else index_bits(len(bounds))
+    out = {"shape_tables": tables if by_table <= by_inline else 0,
+           "piece_shapes": by_table - tables if by_table <= by_inline else by_inline,
+           "block_runs": runs * block_bits + (len(block) if block_bits else 0),
+           "filter_indices": int(filters.sum())}
+    out["total"] = sum(out.values())
+    return out
 
 
 def shared_storage_bits(layouts: list[SegmentLayout], rows: int, entries: int,
