@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reramsim.config import Config
+from reramsim.config.costs import SIZED_KEYS, resolve_cost
 from reramsim.ir import WEIGHT_KINDS, Network
 from reramsim.mapping import NetworkMapping
 from reramsim.ops import OPS
@@ -131,7 +132,11 @@ def digital_unit_of(op: str) -> str:
 
 
 def config_value(config: Config, key: str) -> float:
-    """The value of a dotted config entry, e.g. ``config_value(cfg, "adc.energy_pj")``."""
+    """The value of a dotted config entry, e.g. ``config_value(cfg, "adc.energy_pj")``;
+    an entry that follows its component's size (``adc.energy_pj`` left null...) is
+    resolved by :func:`reramsim.config.costs.resolve_cost`."""
+    if key in SIZED_KEYS:
+        return resolve_cost(config, key).value
     value: object = config
     for part in key.split("."):
         value = getattr(value, part)

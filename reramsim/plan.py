@@ -52,6 +52,7 @@ __all__ = [
     "TimingError",
     "TimingPlan",
     "build_plan",
+    "live_input_pixels",
 ]
 
 
@@ -365,6 +366,35 @@ def _need(layer: Layer, in_shape: tuple[int, ...], pipeline: str) -> np.ndarray:
         if n_in == 1:
             return np.ones(n_out, np.int64)
     return every
+
+
+def live_input_pixels(layer: Layer, in_shape: tuple[int, ...], pipeline: str) -> int:
+    """The most pixels of one input that ``layer`` must hold at once (its live window).
+
+    Output pixel ``p`` needs producer pixels up to ``need[p]`` (:func:`_need`, a raster
+    prefix) and none before the first pixel of its receptive field, ``first[p]``; later
+    output pixels never need an earlier one (``first`` is non-decreasing in raster
+    order), so the pixels ``[first[p], need[p])`` are live and the window is the
+    largest ``need[p] - first[p]``: ``(kh - 1) x W + kw`` pixels for a stride-1 conv
+    without padding. A ``same_pixel`` layer holds one pixel; a ``whole`` layer (and
+    every layer in ``layer`` pipelining) the whole input.
+    """
+    n_in = pixels(in_shape)
+    if pipeline == "layer":
+        return n_in
+    rule = _readiness(layer)
+    if rule == WINDOW and len(in_shape) == 3 and len(layer.out_shape) == 3:
+        (_, _), (sy, sx), pads, _ = _window(layer)
+        h, w = in_shape[1], in_shape[2]
+        oy = np.arange(layer.out_shape[1], dtype=np.int64)
+        ox = np.arange(layer.out_shape[2], dtype=np.int64)
+        row = np.clip(oy * sy - pads[0], 0, h - 1)
+        col = np.clip(ox * sx - pads[1], 0, w - 1)
+        first = (row[:, None] * w + col[None, :]).ravel()
+        return int((_need(layer, in_shape, pipeline) - first).max())
+    if rule == SAME_PIXEL and (n_in == layer.out_pixels or n_in == 1):
+        return 1
+    return n_in
 
 
 def _check_mapping(name: str, m: LayerMapping) -> None:

@@ -27,6 +27,8 @@ import numpy as np
 
 from reramsim import ReramsimError
 from reramsim.area import AREA_COMPONENTS, AreaBreakdown, area_breakdown
+from reramsim.buffer_fit import input_buffer_fit, tile_fit
+from reramsim.config.costs import component_costs
 from reramsim.energy import (
     COMPONENTS,
     EnergyBreakdown,
@@ -96,6 +98,10 @@ def build_report(sim: SimulationLike) -> dict[str, Any]:
         "energy_breakdown": _energy_entry(energy),
         "area_breakdown": _area_entry(area),
         "resources": _resources_entry(getattr(sim, "components", None), result.total_cycles),
+        "component_costs": {key: {"value": cost.value, "origin": cost.origin,
+                                  "derived": cost.derived}
+                            for key, cost in component_costs(config).items()},
+        "input_buffer": _buffer_entry(sim),
         "programming": _programming_entry(sim),
         "config_values": _plain(dataclasses.asdict(config)),
     }
@@ -252,6 +258,23 @@ def _accelerator_entry(sim: SimulationLike, area: AreaBreakdown) -> dict[str, An
     }
 
 
+def _buffer_entry(sim: SimulationLike) -> dict[str, Any]:
+    """Each layer's live input bytes against its tile's input buffer
+    (:mod:`reramsim.buffer_fit`); ``overflows`` lists the layers that do not fit alone,
+    ``tile_overflows`` the tiles whose layers do not fit together."""
+    fits = input_buffer_fit(sim.network, sim.config, sim.placement)
+    available = fits[0].available_bytes if fits else None
+    return {
+        "available_bytes": available,
+        "live_bytes": {f.layer: f.live_bytes for f in fits},
+        "overflows": [{"layer": f.layer, "tile": f.tile, "live_bytes": f.live_bytes,
+                       "available_bytes": f.available_bytes} for f in fits if not f.fits],
+        "tile_overflows": [{"tile": t.tile, "layers": list(t.layers), "live_bytes": t.live_bytes,
+                            "available_bytes": t.available_bytes}
+                           for t in tile_fit(fits) if not t.fits],
+    }
+
+
 def _resources_entry(components: Any, total_cycles: int) -> dict[str, Any]:
     """Per resource kind over the whole run (cycle engine's ``ComponentStats``; else empty).
 
@@ -396,11 +419,14 @@ def _qty(value: float, units: tuple[tuple[str, float], ...]) -> str:
 
 
 def _num(x: float) -> str:
-    """4 significant digits below 1000, whole numbers with thousands separators above."""
+    """4 significant digits below 1000 (in e-notation below 1e-4), whole numbers with
+    thousands separators above."""
     if not math.isfinite(x):
         return str(x)
     if abs(x) >= 1000 or float(x).is_integer():
         return f"{round(x):,}"
+    if abs(x) < 1e-4:
+        return f"{x:.4g}"
     decimals = 3 - math.floor(math.log10(abs(x)))
     return f"{x:.{decimals}f}".rstrip("0").rstrip(".")
 
@@ -480,6 +506,12 @@ def format_table(report: dict[str, Any]) -> str:
     lines += ["", f"area by component (total {_qty(totals['area_um2'], _AREA_UNITS)}, "
                   f"pruned data path {acc['pruned_datapath_overhead_pct']:.2f}% of it):"]
     lines += _breakdown_lines(report["area_breakdown"], "area_um2", _AREA_UNITS, _area_how)
+    if report.get("component_costs"):
+        lines += ["", "per-unit values that follow a component's size (docs/components.md):"]
+        lines += [f"  {key} = {_num(c['value'])} {'pJ' if key.endswith('_pj') else 'um^2'}: "
+                  f"{c['origin']}" for key, c in report["component_costs"].items()]
+    if "input_buffer" in report:
+        lines += ["", *_buffer_lines(report["input_buffer"])]
     lines += ["", f"legend: {LEGEND}"]
     return "\n".join(lines)
 
@@ -500,6 +532,24 @@ def _speed_lines(totals: dict[str, Any]) -> list[str]:
         lines.append(f"stream of {totals['images']} images: "
                      f"{_qty(totals['stream_ns'], _TIME_UNITS)} "
                      f"({totals['stream_cycles']:,} cycles)")
+    return lines
+
+
+def _buffer_lines(entry: dict[str, Any]) -> list[str]:
+    """The input-buffer check: each overflowing layer, or that every layer fits."""
+    live, tiles = entry["live_bytes"], entry.get("tile_overflows", [])
+    if entry["available_bytes"] is None:
+        return ["input buffer: unbounded (buffers.input.size_kb: 0); no live-input check"]
+    if not entry["overflows"] and not tiles:
+        top = max(live, key=live.__getitem__) if live else "-"
+        return [f"input buffer: every tile's layers' live inputs fit its "
+                f"{entry['available_bytes']:,} B (largest layer: {top}, {live.get(top, 0):,} B)"]
+    lines = [f"input buffer of {entry['available_bytes']:,} B: live inputs that do not fit "
+             "(the timing does not charge the spill):"]
+    lines += [f"  {o['layer']} (tile {o['tile']}): needs {o['live_bytes']:,} B alone"
+              for o in entry["overflows"]]
+    lines += [f"  tile {t['tile']}: its {_count(len(t['layers']), 'layer')} need "
+              f"{t['live_bytes']:,} B together" for t in tiles]
     return lines
 
 

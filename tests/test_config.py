@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from reramsim.config import Config, ConfigError, load_config
+from reramsim.energy import config_value
 
 SHIPPED = ("isaac", "autoprune_128x128_ou32", "ou_16x16", "mnsim")
 
@@ -28,7 +29,11 @@ def test_isaac_numbers_come_from_the_paper():
     assert (cfg.precision.weight_bits, cfg.precision.input_bits, cfg.dac.bits) == (16, 16, 1)
     # ISAAC's 16 mW for 8 ADCs at its 1.28 GS/s; 4 mW for 1024 DACs per 100 ns step
     assert (cfg.adc.bits, cfg.adc.energy_pj, cfg.adc.area_um2) == (8, 2.0 / 1.28, 1200)
+    assert (config_value(cfg, "adc.energy_pj"), config_value(cfg, "adc.area_um2")) == (
+        2.0 / 1.28, 1200)
     assert cfg.adc.sample_rate_gsps == 1.28 and cfg.dac.energy_pj == 4.0 * 100 / 1024
+    assert (config_value(cfg, "buffers.input.energy_pj"),
+            config_value(cfg, "buffers.input.area_um2")) == (20.45, 83000)
     assert cfg.crossbar.read_latency_ns == 100
     assert (cfg.shift_add.per_pe, cfg.pe.input_register.area_um2, cfg.bus.area_um2) == (
         4, 2100, 90000)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from reramsim.config.costs import SIZED_KEYS, resolve_cost
 from reramsim.config.loader import SHIPPED_DIR
 from reramsim.config.schema import Config
 
@@ -52,6 +53,9 @@ def unit_of(name: str) -> str:
 
 
 def _range(kind: Any, meta: dict[str, Any]) -> str:
+    if type(None) in typing.get_args(kind) and typing.get_origin(kind) is not Literal:
+        inner = next(k for k in typing.get_args(kind) if k is not type(None))
+        return _range(inner, meta) + " or null"
     if typing.get_origin(kind) in (typing.Union, types.UnionType):  # a number or some words
         return " or ".join(_range(part, meta) for part in typing.get_args(kind))
     if typing.get_origin(kind) is Literal:
@@ -66,9 +70,14 @@ def _range(kind: Any, meta: dict[str, Any]) -> str:
     return f"[{lo_text}, {hi_text}]" + (" integer" if kind is int else "")
 
 
-def describe(config: Any = None, prefix: str = "") -> list[FieldInfo]:
-    """Every leaf field of ``config`` (default: the schema's defaults), sections walked in order."""
+def describe(config: Any = None, prefix: str = "", root: Any = None) -> list[FieldInfo]:
+    """Every leaf field of ``config`` (default: the schema's defaults), sections walked in order.
+
+    An entry that follows its component's size (:mod:`reramsim.config.costs`) shows the
+    value it resolves to, its doc prefixed with ``(<where the value comes from>)``.
+    """
     config = Config() if config is None else config
+    root = config if root is None else root
     hints = typing.get_type_hints(type(config))
     out: list[FieldInfo] = []
     for fld in dataclasses.fields(config):
@@ -76,18 +85,23 @@ def describe(config: Any = None, prefix: str = "") -> list[FieldInfo]:
             continue
         value = getattr(config, fld.name)
         key = f"{prefix}{fld.name}"
+        doc = fld.metadata.get("doc", "")
         if dataclasses.is_dataclass(value):
-            out += describe(value, key + ".")
-        else:
-            out.append(FieldInfo(key, value, unit_of(fld.name), _range(hints[fld.name],
-                                                                      fld.metadata),
-                                 fld.metadata.get("doc", "")))
+            out += describe(value, key + ".", root)
+            continue
+        cost = resolve_cost(root, key) if key in SIZED_KEYS else None
+        if cost is not None and cost.derived:
+            value, doc = cost.value, f"({cost.origin}) {doc}"
+        out.append(FieldInfo(key, value, unit_of(fld.name),
+                             _range(hints[fld.name], fld.metadata), doc))
     return out
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -145,7 +159,12 @@ Rules:
   and the closest one:
   `my.yaml:7: adc.bitz: unknown key; did you mean 'bits'? allowed: bits, energy_pj, ...`
 * Cross-section rules: an OU fits in its crossbar, `cell_bits <= weight_bits`,
-  `dac.bits <= input_bits`.
+  `dac.bits <= input_bits`; an unbounded buffer (`size_kb: 0`) gives its energy and area.
+* `adc.energy_pj`, `adc.area_um2` and `buffers.*.energy_pj`, `buffers.*.area_um2` left out
+  (or `null`) follow the component's size: ISAAC's ADC table at `adc.bits`, ISAAC's eDRAM
+  scaled to `size_kb` ([components.md](components.md)); a number given wins, and an ADC
+  number given for `adc.cost_bits` follows `adc.bits` by the table's ratio. `config show`
+  and every report say which was used.
 
 Derived quantities, defined once on `Config`: `slices = ceil(weight_bits / cell_bits)`,
 `polarities` (2 for differential pairs), `input_steps = ceil(input_bits / dac.bits)`,

@@ -296,6 +296,11 @@ def _build(cls: type, values: Any, path: KeyPath, where: dict[KeyPath, str], sou
 def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPath,
                   where: dict[KeyPath, str], source: str) -> Any:
     lo, hi = fld.metadata.get("lo"), fld.metadata.get("hi")
+    nullable = _nullable(kind)
+    if nullable:
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
     words = _choice_words(kind)
     if words:  # a number or one of some words (``int | Literal["auto"]``)
         if value in words:
@@ -303,7 +308,7 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
         kind = int
     if kind in (int, float):
         hi = _upper_bound(kind, key_path[-1], hi)
-    expected, ok = _describe(kind, lo, hi), True
+    expected, ok = _describe(kind, lo, hi) + (", or null" if nullable else ""), True
     if typing.get_origin(kind) is Literal:
         ok = value in typing.get_args(kind)
     elif kind is bool:
@@ -341,6 +346,12 @@ def _choice_words(kind: Any) -> tuple[str, ...]:
         if typing.get_origin(part) is Literal:
             words += typing.get_args(part)
     return words
+
+
+def _nullable(kind: Any) -> bool:
+    """True for a ``X | None`` field: ``null`` (or leaving it out) asks for a derived value
+    (:mod:`reramsim.config.costs`)."""
+    return type(None) in typing.get_args(kind) and typing.get_origin(kind) is not Literal
 
 
 def _upper_bound(kind: Any, key: str, hi: float | None) -> float:
@@ -408,6 +419,13 @@ def _check_consistency(cfg: Config, where: dict[KeyPath, str], source: str) -> N
          f"must be <= 1 - device.sa0_rate ({1 - cfg.device.sa0_rate:g}), "
          f"got {cfg.device.sa1_rate:g}"),
     ]
+    for side in ("input", "output"):
+        buf = getattr(cfg.buffers, side)
+        rules.append((
+            ("buffers", side, "size_kb"),
+            buf.size_kb > 0 or (buf.energy_pj is not None and buf.area_um2 is not None),
+            f"0 (unbounded) gives no size to derive buffers.{side}.energy_pj and "
+            f"buffers.{side}.area_um2 from; give both explicitly, or a size > 0"))
     for key_path, ok, message in rules:
         if not ok:
             raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: {message}")

@@ -123,9 +123,19 @@ class Adc:
     """The analog-to-digital converters that read bit-line partial sums."""
 
     bits: int = spec(8, "resolution (ISAAC: 8)", lo=1, hi=16)
-    energy_pj: float = spec(1.667, "per conversion (ISAAC 8-bit ADC)", lo=0.0)
-    area_um2: float = spec(1200.0, "per ADC (ISAAC 8-bit ADC)", lo=0.0)
-    sample_rate_gsps: float = spec(1.2, "conversions per ns (ISAAC table: 1.2 GS/s)", lo=1e-6)
+    energy_pj: float | None = spec(
+        None, "per conversion; null = ISAAC's table at `bits` (4-10 bits; 8: 1.667 pJ; "
+        "docs/components.md)", lo=0.0)
+    area_um2: float | None = spec(
+        None, "per ADC; null = ISAAC's table at `bits` (8: 1200 um^2; docs/components.md)",
+        lo=0.0)
+    cost_bits: int | None = spec(
+        None, "the resolution that explicit energy_pj and area_um2 are given at: at another "
+        "`bits` they scale by ISAAC's table, x table(bits) / table(cost_bits); null = they "
+        "apply at every resolution", lo=1, hi=16)
+    sample_rate_gsps: float = spec(
+        1.2, "conversions per ns (ISAAC's 8-bit ADC: 1.2 GS/s; the table gives no rate by "
+        "resolution)", lo=1e-6)
     count: int = spec(1, "ADCs per ADC group (ISAAC: 8 ADCs per 8-crossbar IMA)", lo=1)
     shared_by_crossbars: int = spec(
         1, "crossbars that share one ADC group; 1 = private, >1 = contention", lo=1
@@ -241,11 +251,18 @@ class Bus:
 class Buffer:
     """An on-chip buffer (eDRAM or SRAM) with one port of ``width_bits``."""
 
-    size_kb: float = spec(64.0, "capacity in KiB; 0 = unbounded (ISAAC eDRAM: 64 KB)", lo=0.0)
+    size_kb: float = spec(
+        64.0, "capacity in KiB (ISAAC eDRAM: 64 KB); sets energy_pj and area_um2 when they "
+        "are null; the input buffer's is checked against each layer's live inputs; "
+        "0 = unbounded (needs both explicit)", lo=0.0)
     width_bits: int = spec(256, "bits per access (ISAAC: 256-bit bus)", lo=1)
     access_ns: float = spec(1.0, "time of one access (reconstruction)", lo=0.0)
-    energy_pj: float = spec(20.45, "per access (ISAAC eDRAM, 256-bit access)", lo=0.0)
-    area_um2: float = spec(83000.0, "per buffer (ISAAC eDRAM 64 KB)", lo=0.0)
+    energy_pj: float | None = spec(
+        None, "per access; null = ISAAC's eDRAM (20.45 pJ at 64 KiB, 256 bits) scaled to "
+        "size_kb and width_bits (docs/components.md)", lo=0.0)
+    area_um2: float | None = spec(
+        None, "per buffer; null = ISAAC's eDRAM (83,000 um^2 at 64 KiB) scaled to size_kb",
+        lo=0.0)
     leakage_mw: float = spec(0.0, "static power per buffer", lo=0.0)
 
 
