@@ -1,12 +1,20 @@
 """AUTO-PRUNE on the digits zoo: search speed, CR on crossbars, accuracy, efficiency, granularity.
 
-Three parts (``--parts``):
+Five parts (``--parts``):
 
 * ``speed``: one episode on Plain20 with ``--val-size`` (200) validation images on one
   core (torch and BLAS at 1 thread): seconds per warm-up episode and per learning
   episode (with the agent's updates), split into crossbar counting (the mapper's
   count), the accuracy model (quantise + calibrate, then the validation images) and the
   agent; beside it, the functional model doing the same accuracy (build + run).
+* ``ceiling``: what bounds the CR on crossbars, per ``--ceiling-models`` (default
+  ``--models``), without the agent: the dense crossbars and the least any policy can reach
+  (one crossbar per layer and conv group, as the mapper places them); every layer at
+  the same rate (:data:`UNIFORM_RATES`, first and last layer capped at the agent's 0.5):
+  crossbars, CR, the search's accuracy (not fine-tuned) and reward, optionally the test
+  accuracy after ``--ceiling-epochs`` of fine-tuning, the mapper's OUs against full OUs,
+  and the CR if OU slots were shared by all layers; optionally a coordinate search of
+  the same reward (``--coordinate-passes``), a reference for what the agent finds.
 * ``eval``: ``reramsim prune MODEL --scheme autoprune`` on each ``--models`` (default
   AlexNet, VGG16, Plain20; ``--quick``: Plain20 with few episodes and epochs) on
   ``autoprune_128x128_ou32``; then dense and pruned simulated (``--engine``, default
@@ -15,6 +23,9 @@ Three parts (``--parts``):
   inference), area efficiency (throughput per area, pruned / dense), index overhead
   (weight index buffer bits / kept weight bits), search seconds. The paper's rows are
   printed beside ours.
+* ``baselines`` (with ``eval``): PIM-Prune and Pattern-Prune at the network pruning ratio
+  AUTO-PRUNE reached on the same model (``bench_schemes.pruned_model``, ``--epochs``), the
+  same columns.
 * ``granularity``: the same for ``g`` in ``--granularities`` on ``--granularity-model``
   (AlexNet; ``--quick``: LeNet).
 
@@ -24,6 +35,7 @@ with the CLI's JSON beside them (``--force`` redoes them). Writes
 
     python benchmarks/bench_autoprune.py --quick
     python benchmarks/bench_autoprune.py --parts eval --models alexnet vgg16 plain20
+    python benchmarks/bench_autoprune.py --parts ceiling --models lenet plain20 --ceiling-epochs 5
 """
 from __future__ import annotations
 
@@ -134,6 +146,129 @@ class _Timing:
         self.env.model.accuracy = self._acc
 
 
+# --------------------------------------------------------------------------- ceiling
+
+
+#: Uniform rates of the ceiling part (the first and last layer capped at the agent's 0.5).
+UNIFORM_RATES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+
+
+def search_env(name: str, g: int, val_size: int):
+    """The environment ``reramsim prune --scheme autoprune`` searches in (same split, seed 0)."""
+    from reramsim.prune.autoprune.environment import PruningEnv
+    from reramsim.prune.autoprune.workflow import CALIBRATION_IMAGES, split_train
+
+    x, y = load_dataset("digits", "train", INPUT_SHAPES[name])
+    train_split, val = split_train(x, y, val_size, seed=0)
+    env = PruningEnv(train.load_trained(name), load_config(HW), INPUT_SHAPES[name],
+                     train_split[0][:CALIBRATION_IMAGES], val, granularity=g)
+    return env, train_split
+
+
+def policy_facts(env, rates: list[float]) -> dict:
+    """CR on crossbars, the search's accuracy and reward of ``rates``, and two packing bounds.
+
+    ``ous``: the mapper's OUs; ``ous_full``: OUs if every OU were full (kept cells / OU
+    cells, the bound on the OU formation's waste); ``cr_shared``: the CR if OU slots were
+    shared by all layers (``ceil(ous / slots)`` crossbars per polarity, instead of at
+    least one crossbar per layer and conv group).
+    """
+    from reramsim.mapping.autoprune import best_formation, slots_per_crossbar
+
+    config = env.config
+    slots, pol = slots_per_crossbar(config), config.polarities
+    xbs, ous, cells = [], 0, 0
+    for k, r in enumerate(rates):
+        t, vms = env.table[k], env.vector_masks(k, r)
+        xbs.append(env.crossbars(k, r))
+        ous += sum(best_formation(vm, t.rows, env.granularity, config)[1] for vm in vms)
+        heights = np.full(vms.shape[1], env.granularity)
+        heights[-1] = t.rows - (vms.shape[1] - 1) * env.granularity
+        cells += int((vms * heights[None, :, None]).sum()) * config.slices
+    cr, acc, reward, _ = env.evaluate(rates, xbs)
+    shared = -(-ous // slots) * pol
+    return {"crossbars": sum(xbs), "cr": cr, "acc": acc, "reward": reward, "ous": ous,
+            "ous_full": -(-cells // (config.ou.rows * config.ou.cols)),
+            "cr_shared": env.total_dense / max(shared, 1)}
+
+
+def finetuned_accuracy(env, name: str, rates: list[float], train_split: tuple,
+                       epochs: int) -> float:
+    """Test accuracy of ``rates`` after ``epochs`` of the workflow's fine-tuning."""
+    from reramsim.prune.autoprune.workflow import finetune_policy
+    from reramsim.prune.finetune import FinetuneSettings
+
+    test = load_dataset("digits", "test", INPUT_SHAPES[name])
+    result = finetune_policy(env, train.load_trained(name), rates, train_split, test,
+                             FinetuneSettings(epochs=epochs), progress=False)
+    return train.evaluate(result.model, *(torch.from_numpy(a) for a in test))
+
+
+def coordinate_search(env, passes: int, step: float) -> dict:
+    """A non-learning reference optimiser of the same reward: per layer (largest dense
+    crossbar count first) try the actions ``0, step, 2*step, ...`` < 1 with the other
+    layers fixed and keep the best; ``passes`` sweeps. Returns its best policy."""
+    rates = [0.0] * env.n_layers
+    best = policy_facts(env, rates)
+    evals = 1
+    order = np.argsort([-t.xb_dense for t in env.table], kind="stable")
+    for _ in range(passes):
+        for k in order:
+            for u in np.arange(0.0, 1.0, step):
+                trial = list(rates)
+                trial[k] = env.rate(int(k), float(u))
+                facts = policy_facts(env, trial)
+                evals += 1
+                if facts["reward"] > best["reward"]:
+                    best, rates = facts, trial
+    return {**best, "rates": rates, "evaluations": evals}
+
+
+def bench_ceiling(name: str, g: int, args) -> dict:
+    """What bounds the CR on crossbars of ``name`` (module doc, ``ceiling``)."""
+    env, train_split = search_env(name, g, args.val_size)
+    floor = sum(t.groups for t in env.table) * env.config.polarities
+    rows = []
+    for r in UNIFORM_RATES:
+        rates = [float(min(r, m)) for m in env.max_rates]
+        facts = {"rate": r, **policy_facts(env, rates)}
+        if args.ceiling_epochs and r in args.ceiling_finetune:
+            facts["acc_finetuned"] = finetuned_accuracy(env, name, rates, train_split,
+                                                        args.ceiling_epochs)
+        rows.append(facts)
+        print(f"  {name} uniform {r:.2f}: " + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in facts.items()
+            if k != "rate"), flush=True)
+    out = {"model": name, "g": g, "layers": env.n_layers, "xb_dense": int(env.total_dense),
+           "xb_floor": floor, "cr_max": env.total_dense / floor, "acc_dense": env.acc_dense,
+           "uniform": rows}
+    if args.coordinate_passes:
+        t0 = time.perf_counter()
+        out["coordinate"] = coordinate_search(env, args.coordinate_passes, args.coordinate_step)
+        out["coordinate"]["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def format_ceiling(c: dict) -> str:
+    lines = [f"{c['model']} (g={c['g']}): {c['layers']} layers, {c['xb_dense']} crossbars dense, "
+             f"at least {c['xb_floor']} pruned (one per layer and conv group) -> CR <= "
+             f"{c['cr_max']:.2f}; search accuracy dense {c['acc_dense']:.1%}",
+             "| uniform rate | crossbars | CR | search acc (not fine-tuned) | reward | "
+             "fine-tuned test acc | OUs | OUs if full | CR, slots shared by layers |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in c["uniform"]:
+        ft = f"{r['acc_finetuned']:.2%}" if "acc_finetuned" in r else ""
+        lines.append(f"| {r['rate']:.2f} | {r['crossbars']} | {r['cr']:.2f} | {r['acc']:.1%} | "
+                     f"{r['reward']:.3f} | {ft} | {r['ous']} | {r['ous_full']} | "
+                     f"{r['cr_shared']:.2f} |")
+    if "coordinate" in c:
+        co = c["coordinate"]
+        lines.append(f"coordinate search ({co['evaluations']} policies, {co['seconds']:.0f} s): "
+                     f"CR {co['cr']:.2f}, search acc {co['acc']:.1%}, reward {co['reward']:.3f}, "
+                     f"rates {[round(r, 2) for r in co['rates']]}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- eval
 
 
@@ -175,7 +310,8 @@ def efficiency(name: str, summary: dict, engine: str) -> dict:
 
 def eval_row(name: str, g: int, args) -> dict:
     s = pruned(name, g, args.episodes, args.warmup, args.epochs, args.force)
-    row = {"model": name, "g": g, "episodes": s["episodes"], "search_s": s["search_seconds"],
+    row = {"model": name, "scheme": "autoprune", "g": g, "episodes": s["episodes"],
+           "search_s": s["search_seconds"], "pruning_ratio": s["pruning_ratio"],
            "xb_dense": s["crossbars_dense"], "xb": s["crossbars"], "cr": s["cr_crossbars"],
            "acc_dense": s["acc_float_dense"], "acc": s["acc_float"],
            "drop": 100 * (s["acc_float_dense"] - s["acc_float"]), "acc_reram": s["acc_reram"],
@@ -186,20 +322,65 @@ def eval_row(name: str, g: int, args) -> dict:
     return row
 
 
+# --------------------------------------------------------------------------- baselines
+
+
+def index_overhead(path: str) -> float:
+    """Index-buffer bits of ``path``'s own mapping / (kept weights x weight bits)."""
+    from reramsim.mapping import map_network
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune import scheme_from_metadata
+
+    config = load_config(HW)
+    network = load_onnx(path)
+    scheme, options = scheme_from_metadata(network)
+    mapping = map_network(network, config, scheme, options)
+    bits = sum(m.index_storage_bits for m in mapping.layers.values())
+    return bits / max(network.n_nonzero_weights * config.precision.weight_bits, 1)
+
+
+def baseline_row(name: str, scheme: str, ratio: float, args) -> dict:
+    """``scheme`` at network pruning ratio ``ratio`` (AUTO-PRUNE's) on ``HW``, same columns."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_schemes import pruned_model
+
+    from reramsim.mapping import map_network
+    from reramsim.onnx_import import load_onnx
+    from reramsim.prune import scheme_from_metadata
+
+    t0 = time.perf_counter()
+    path, facts = pruned_model(name, scheme, HW, ratio, args.epochs, args.force)
+    config = load_config(HW)
+    network = load_onnx(path)
+    sch, options = scheme_from_metadata(network)
+    xb_dense = map_network(load_onnx(train.ensure(name)), config, "dense").n_crossbars
+    xb = map_network(network, config, sch, options).n_crossbars
+    dense, acc = facts["float_accuracy_dense"], facts["float_accuracy_pruned"]
+    row = {"model": name, "scheme": scheme, "g": "-", "episodes": 0,
+           "search_s": time.perf_counter() - t0, "xb_dense": xb_dense, "xb": xb,
+           "cr": xb_dense / max(xb, 1), "acc_dense": dense, "acc": acc,
+           "drop": 100 * (dense - acc), "acc_reram": "-",
+           "pruning_ratio": network.n_weights / max(network.n_nonzero_weights, 1),
+           "index_overhead": index_overhead(str(path))}
+    row.update(efficiency(name, {"output": str(path)}, args.engine))
+    return row
+
+
 def format_rows(rows: list[dict]) -> str:
-    head = (f"{'model':<8} {'g':>3} {'episodes':>8} {'search s':>8} {'xbars d/p':>10} "
-            f"{'CR':>6} {'acc d/p':>13} {'drop':>6} {'ReRAM':>6} {'energy eff':>10} "
-            f"{'area eff':>8} {'index':>6} {'paper AP/PIM':>13}")
-    lines = [head, "-" * len(head)]
+    """A markdown table; the paper's CR of the row's scheme and model at the end."""
+    lines = ["| model | scheme | g | episodes | seconds | pruning ratio | crossbars dense -> "
+             "pruned | CR on crossbars | float acc dense -> pruned (drop, points) | ReRAM acc | "
+             "energy eff | area eff | index | paper CR |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        paper = PAPER.get(r["model"], {})
-        ref = (f"{paper['autoprune'][0]:.1f}/{paper['pimprune'][0]:.1f}" if paper else "-")
-        reram = r["acc_reram"] if isinstance(r["acc_reram"], float) else float("nan")
+        paper = PAPER.get(r["model"], {}).get(r["scheme"])
+        reram = f"{r['acc_reram']:.1%}" if isinstance(r["acc_reram"], float) else "-"
         lines.append(
-            f"{r['model']:<8} {r['g']:>3} {r['episodes']:>8} {r['search_s']:>8.0f} "
-            f"{r['xb_dense']:>4}/{r['xb']:<5} {r['cr']:>5.2f}x {r['acc_dense']:>6.2%}/"
-            f"{r['acc']:<6.2%} {r['drop']:>6.2f} {reram:>6.1%} {r['energy_eff']:>9.2f}x "
-            f"{r['area_eff']:>7.2f}x {r['index_overhead']:>6.2%} {ref:>13}")
+            f"| {r['model']} | {r['scheme']} | {r['g']} | {r['episodes']} | {r['search_s']:.0f} | "
+            f"{r['pruning_ratio']:.2f}x | {r['xb_dense']} -> {r['xb']} | {r['cr']:.2f} | "
+            f"{r['acc_dense']:.2%} -> {r['acc']:.2%} ({r['drop']:.2f}) | {reram} | "
+            f"{r['energy_eff']:.2f}x | {r['area_eff']:.2f}x | {r['index_overhead']:.2%} | "
+            f"{paper[0] if paper else '-'} |")
     return "\n".join(lines)
 
 
@@ -208,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="Plain20 only, 40 episodes (10 warm-up), 3 fine-tuning epochs; "
                              "granularity on LeNet")
-    parser.add_argument("--parts", nargs="+", default=["speed", "eval", "granularity"])
+    parser.add_argument("--parts", nargs="+",
+                        default=["speed", "ceiling", "eval", "baselines", "granularity"])
     parser.add_argument("--models", nargs="+", default=None)
     parser.add_argument("--episodes", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None)
@@ -218,6 +400,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-size", type=int, default=200)
     parser.add_argument("--speed-episodes", type=int, default=5)
     parser.add_argument("--engine", default="analytical")
+    parser.add_argument("--ceiling-models", nargs="+", default=None,
+                        help="ceiling part's models (default: --models)")
+    parser.add_argument("--ceiling-epochs", type=int, default=0,
+                        help="fine-tune the uniform policies of --ceiling-finetune this many "
+                             "epochs (0: skip)")
+    parser.add_argument("--ceiling-finetune", type=float, nargs="+", default=[0.5, 0.7, 0.9])
+    parser.add_argument("--coordinate-passes", type=int, default=0,
+                        help="sweeps of the coordinate-search reference (0: skip)")
+    parser.add_argument("--coordinate-step", type=float, default=0.1)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--json", default=str(BUILD / "bench_autoprune.json"))
     args = parser.parse_args(argv)
@@ -242,8 +433,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{sp['functional_build_s']:.2f} s + accuracy {sp['functional_accuracy_s']:.2f} s",
               flush=True)
     torch.set_num_threads(2)
+    if "ceiling" in args.parts:
+        out["ceiling"] = []
+        for name in args.ceiling_models or args.models:
+            c = bench_ceiling(name, 16, args)
+            out["ceiling"].append(c)
+            print(format_ceiling(c), flush=True)
     if "eval" in args.parts:
-        rows = [eval_row(name, 16, args) for name in args.models]
+        rows = []
+        for name in args.models:
+            rows.append(eval_row(name, 16, args))
+            if "baselines" in args.parts:  # at AUTO-PRUNE's pruning ratio
+                ratio = round(rows[-1]["pruning_ratio"], 2)
+                rows += [baseline_row(name, scheme, ratio, args)
+                         for scheme in ("pimprune", "pattern")]
         out["eval"] = rows
         print(f"\nAUTO-PRUNE on {HW}, digits, {args.episodes} episodes ({args.warmup} warm-up), "
               f"{args.epochs} fine-tuning epochs, engine {args.engine}")

@@ -52,6 +52,9 @@ def float_runner(path: str | os.PathLike[str]) -> Callable[[np.ndarray], np.ndar
     batch size."""
     import onnxruntime as ort
 
+    from reramsim.pipeline import model_path
+
+    path = model_path(path)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors

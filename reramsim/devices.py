@@ -28,16 +28,19 @@ seed programs the same chip for every mapping. See ``docs/devices.md``.
 from __future__ import annotations
 
 import zlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtri
 
+from reramsim import workers
 from reramsim.config import Config
 from reramsim.config.schema import Adc
-from reramsim.quantize import adc_lsb
+from reramsim.quantize import adc_lsb, adc_top
 
-__all__ = ["CellSites", "DeviceModel", "adc_read", "chip_seed", "ir_drop"]
+__all__ = ["CellSites", "DeviceModel", "PendingNoise", "ReadNoise", "adc_read", "chip_seed",
+           "ir_drop"]
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -45,6 +48,9 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _FAULT_STREAM, _VARIATION_STREAM = 1, 2
 #: Cells of OUs processed at once by the IR-drop model (bounds its temporaries).
 _IR_CHUNK_CELLS = 1 << 22
+#: Read-noise values per block: each block has its own generator, so blocks are drawn in
+#: parallel and the values do not depend on how many threads draw them.
+NOISE_BLOCK = 1 << 20
 
 
 def _mix_int(z: int) -> int:
@@ -131,13 +137,12 @@ class DeviceModel:
     def _key(self, layer: str, stream: int) -> int:
         return _mix_int(_mix_int(self.seed * _GOLDEN + stream) ^ zlib.crc32(layer.encode()))
 
-    def noise_rng(self, layer: str) -> np.random.Generator:
-        """The read-noise generator of one layer on this chip (fresh draws per conversion).
-
-        SFC64: the fastest of numpy's bit generators for the many normal draws noise needs.
-        """
-        seq = np.random.SeedSequence([self.seed & _MASK64, zlib.crc32(layer.encode())])
-        return np.random.Generator(np.random.SFC64(seq))
+    def read_noise(self, layer: str) -> ReadNoise | None:
+        """The read-noise stream of one layer on this chip, or None when the noise is off."""
+        if self.read_noise_sigma <= 0:
+            return None
+        return ReadNoise(self.read_noise_sigma,
+                         [self.seed & _MASK64, zlib.crc32(layer.encode())])
 
     def program(self, levels: np.ndarray, sites: CellSites, layer: str
                 ) -> tuple[np.ndarray, int]:
@@ -174,6 +179,52 @@ class DeviceModel:
             cells = ir_drop(cells * self.step_siemens, sites, dev.wire_resistance_ohm,
                             self.rows) / self.step_siemens
         return cells, faulty
+
+
+class ReadNoise:
+    """Gaussian read noise, ``sigma * N(0, 1)`` per ADC conversion, for one layer of one chip.
+
+    The stream is cut into blocks of :data:`NOISE_BLOCK` values; block ``b`` comes from its
+    own SFC64 generator (the fastest of numpy's bit generators for normal draws) seeded by
+    ``SeedSequence(entropy, spawn_key=(b,))``. Each request takes whole fresh blocks, so
+    the same sequence of requests gives the same values whatever the thread count.
+    :meth:`start` hands the blocks to the worker threads (:mod:`reramsim.workers`) and
+    returns at once, so the draws overlap the caller's matrix products.
+    """
+
+    def __init__(self, sigma: float, entropy: list[int]) -> None:
+        self.sigma = float(sigma)
+        self.entropy = entropy
+        self.next_block = 0
+
+    def start(self, shape: tuple[int, ...], dtype: type) -> PendingNoise:
+        """Begin drawing an array of ``shape`` noise values; ``.result()`` waits for it."""
+        out = np.empty(int(np.prod(shape)), dtype)
+        blocks = -(-len(out) // NOISE_BLOCK)
+        first, self.next_block = self.next_block, self.next_block + blocks
+        pool = workers.pool()
+        parts = [pool.submit(self._fill, out[i * NOISE_BLOCK:(i + 1) * NOISE_BLOCK], first + i)
+                 for i in range(blocks)]
+        return PendingNoise(out.reshape(shape), parts)
+
+    def _fill(self, view: np.ndarray, block: int) -> None:
+        seq = np.random.SeedSequence(self.entropy, spawn_key=(block,))
+        np.random.Generator(np.random.SFC64(seq)).standard_normal(out=view, dtype=view.dtype)
+        view *= self.sigma
+
+
+@dataclass
+class PendingNoise:
+    """Noise being drawn by the worker threads: ``values`` are final once ``result()`` returns."""
+
+    values: np.ndarray
+    parts: list[Future]
+
+    def result(self) -> np.ndarray:
+        """The noise array, after every block is drawn (re-raises a worker's error)."""
+        for part in self.parts:
+            part.result()
+        return self.values
 
 
 def ir_drop(g: np.ndarray, sites: CellSites, r_wire: float, xbar_rows: int) -> np.ndarray:
@@ -225,26 +276,28 @@ def ir_drop(g: np.ndarray, sites: CellSites, r_wire: float, xbar_rows: int) -> n
     return out
 
 
-def adc_read(a: np.ndarray, max_sum: float, adc: Adc, real: np.ndarray | None = None) -> int:
+def adc_read(a: np.ndarray, max_sum: float, adc: Adc, real: np.ndarray | None = None,
+             signed: bool = False) -> int:
     """Convert analog sums ``a`` in place to the ADC's readings; return the saturated count.
 
     ``a`` is in units of one cell level x one DAC level and may be any real (leaks,
     variations and noise move it off the integers and below 0). ``unit``: the nearest
-    code in ``[0, 2^bits - 1]``. ``full_range``: ``lsb = adc_lsb(max_sum)``, the nearest
-    code ``rint(a / lsb)`` in ``[0, 2^bits - 1]``, times ``lsb``. Ideal: unchanged. The
-    count is of samples above the top code, among those where ``real`` (broadcast to
+    code in ``[0, T]`` (``[-T, T]`` for a ``signed`` ADC, an analog difference), ``T =
+    adc_top``. ``full_range``: ``lsb = adc_lsb(max_sum)``, the nearest code
+    ``rint(a / lsb)`` in that range, times ``lsb``. Ideal: unchanged. The count is of
+    samples beyond the top code (either sign), among those where ``real`` (broadcast to
     ``a``) is True.
     """
     if adc.ideal:
         return 0
-    top = float((1 << adc.bits) - 1)
-    lsb = adc_lsb(max_sum, adc)
+    top = float(adc_top(adc, signed))
+    lsb = adc_lsb(max_sum, adc, signed)
     if lsb != 1.0:
         np.divide(a, lsb, out=a)
     np.rint(a, out=a)
-    over = a > top
+    over = (a > top) | (a < -top) if signed else a > top
     saturated = int(np.count_nonzero(over if real is None else over & real))
-    np.clip(a, 0.0, top, out=a)
+    np.clip(a, -top if signed else 0.0, top, out=a)
     if lsb != 1.0:
         np.multiply(a, lsb, out=a)
     return saturated

@@ -49,8 +49,15 @@ the same integers (exact in float64 while below 2^53), which tests check against
 bit-serial path. A ``unit`` ADC that can clip runs ``cells @ x_u`` the same way and then
 subtracts ``2^(s*dac_bits) * max(a - L, 0)`` for the (step, pixel) samples that can
 exceed ``L = 2^bits - 1`` (bounded by the step's DAC levels summed over the OU's rows x
-its largest cell), computed bit-serially (:meth:`CrossbarLayer._clip_correction`).
+its largest cell), counted bit by bit in popcounts by a compiled kernel
+(:meth:`CrossbarLayer._run_clipping`, :mod:`reramsim._core._bitserial`).
 ``shortcut=False`` turns both off: one ADC sample per step everywhere.
+
+Analog subtraction (``crossbar.subtract: analog`` with differential weights): the
+positive and the negative array's bit-lines holding the same column and slice are one
+ADC channel whose cells are ``G+ - G-``, read by a signed ADC (codes
+``-(2^(bits-1) - 1) .. 2^(bits-1) - 1``, :func:`reramsim.quantize.adc_top`); one
+conversion per pair.
 
 Device models (``config.device``, :mod:`reramsim.devices`; all off by default): the
 layers keep their cells' levels and physical sites, :meth:`CrossbarLayer.program` writes
@@ -73,8 +80,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from reramsim import workers
+from reramsim._core._bitserial import clip_correction, pack_cells
 from reramsim.config import Config
-from reramsim.devices import CellSites, DeviceModel, adc_read
+from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import LayerMapping, NetworkMapping, map_network
 from reramsim.ops import col2im_output, digital_op, run_float
@@ -83,6 +92,7 @@ from reramsim.quantize import (
     InputQuant,
     adc_convert,
     adc_lsb,
+    adc_top,
     calibrate_input,
     cell_slice,
     quantize_weights,
@@ -94,9 +104,6 @@ __all__ = ["AdcStats", "CrossbarLayer", "FunctionalError", "FunctionalModel", "f
 CHUNK_ELEMENTS = 1 << 23
 #: Scatter matrices (outputs x unit bit-lines) up to this size are dense, larger ones sparse.
 DENSE_SCATTER_ELEMENTS = 1 << 22
-#: A saturating ADC runs only the samples that can clip when at most this share of a
-#: chunk's (unit, step, pixel) samples can (else every sample runs; see _clip_correction).
-CLIP_CORRECTION_MAX_FRACTION = 0.5
 #: Cells gathered at once while building a layer's cell tensors.
 BUILD_CHUNK_CELLS = 1 << 22
 #: Integers below this are exact in float32 (bit-serial sums use float32 below it).
@@ -125,6 +132,21 @@ class AdcStats:
 
 
 @dataclass
+class _Program:
+    """Physical bit-lines of a class that a chip programs, and the slots they feed.
+
+    ``levels`` ``(n, rows)`` uint8 are the levels written at ``sites``; the conductances
+    are added, times ``sign``, to rows ``slots`` of the class's flattened cells (one
+    program per polarity with analog subtraction, whose slots hold ``G+ - G-``).
+    """
+
+    slots: np.ndarray
+    sign: float
+    levels: np.ndarray
+    sites: CellSites
+
+
+@dataclass
 class _OuClass:
     """OU units of one layer with the same number of word-lines, executed together.
 
@@ -144,10 +166,11 @@ class _OuClass:
     max_sum: float  # largest possible one-step bit-line sum: rows * dac_max * cell_max
     n_bitlines: int  # real bit-lines (ADC channels) over all units
     slots: np.ndarray | None  # (entries,) row of weights.reshape(-1, rows) per bit-line (serial)
+    signed: bool = False  # the ADC converts analog differences (crossbar.subtract: analog)
     # With device models on (analog cells or readings; always bit-serial):
     real: np.ndarray | None = None  # (units, outs, 1) bool: slots holding a real bit-line
-    levels: np.ndarray | None = None  # (entries, rows) uint8 programmed levels (static models)
-    sites: CellSites | None = None  # where the entries' cells are
+    programs: list[_Program] | None = None  # the physical bit-lines behind the slots
+    packed: tuple | None = None  # cell bit planes for the clipping kernel (built on first use)
 
     @property
     def n_units(self) -> int:
@@ -187,7 +210,7 @@ class CrossbarLayer:
         #: stuck-at cells among the cells the mapping reads, on the current chip
         self.faulty_cells = 0
         self.device: DeviceModel | None = None
-        self._noise: np.random.Generator | None = None
+        self._noise: ReadNoise | None = None
         if device is not None:
             self.program(device)
 
@@ -206,15 +229,17 @@ class CrossbarLayer:
             raise FunctionalError(f"layer {self.layer.name}: programmed with other device "
                                   "parameters; build a new model for a new device section")
         self.device = device
-        self._noise = device.noise_rng(self.layer.name) if device.read_noise_sigma > 0 else None
+        self._noise = device.read_noise(self.layer.name)
         self.faulty_cells = 0
         for cls in self.classes:
-            if cls.levels is None:
+            if cls.programs is None:
                 continue
-            cells, faulty = device.program(cls.levels, cls.sites, self.layer.name)
             flat = cls.weights.reshape(-1, cls.n_rows)
-            flat[cls.slots] = cells
-            self.faulty_cells += faulty
+            flat[cls.slots] = 0.0
+            for prog in cls.programs:
+                cells, faulty = device.program(prog.levels, prog.sites, self.layer.name)
+                flat[prog.slots] += prog.sign * cells
+                self.faulty_cells += faulty
 
     def __call__(self, x: np.ndarray, quant: InputQuant) -> np.ndarray:
         """The layer's output on the hardware: ``(N, Cout, Ho, Wo)`` or ``(N, Cout)`` float64.
@@ -282,20 +307,22 @@ class CrossbarLayer:
                         uint: type) -> None:
         """One ADC sample per (pixel, step, OU, bit-line), then shift-and-add.
 
-        With the shortcut on and a saturating (``unit``) ADC, a chunk where few samples
-        can clip goes through :meth:`_clip_correction` instead (same integers).
+        With the shortcut on, a saturating (``unit``) ADC on integer sums goes through
+        :meth:`_run_clipping` instead (same integers, only the samples that can clip).
         """
+        if self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog \
+                and not self.config.adc.ideal:
+            self._run_clipping(cls, inputs, y_int)
+            return
         steps, dac_bits = self.steps, self.config.dac.bits
         units, outs, rows = cls.weights.shape
         mask = uint(self.dac_max)
-        clip_only = self.shortcut and self.config.adc.lsb_mode == "unit" and not cls.analog
-        limit = float((1 << self.config.adc.bits) - 1)
-        cell_max = cls.weights.max(axis=(1, 2), initial=0).astype(np.float64)  # (units,)
         adc = self.config.adc
         # readings are integers up to this bound (None: real-valued), for _shift_add
         if adc.ideal:
             bound = None if cls.analog else cls.max_sum
         else:
+            limit = float(adc_top(adc, cls.signed))
             bound = None if adc.lsb_mode == "full_range" else \
                 limit if cls.analog else min(limit, cls.max_sum)
         for cols in self._chunks(cls, inputs.shape[1], steps * max(rows, outs)):
@@ -305,22 +332,58 @@ class CrossbarLayer:
             planes = np.empty((units, rows, steps, px), cls.weights.dtype)
             for s in range(steps):  # DAC level of step s: bits [s*dac_bits, (s+1)*dac_bits)
                 planes[:, :, s, :] = (levels >> uint(s * dac_bits)) & mask
-            risky = None
-            if clip_only:  # a sample can clip only if (sum of DAC levels) x (max cell) > L
-                risky = planes.sum(axis=1, dtype=np.float64) * cell_max[:, None, None] > limit
-            if risky is not None and risky.mean() <= CLIP_CORRECTION_MAX_FRACTION:
-                merged = self._clip_correction(cls, xg, planes, risky, limit)
+            noise = self._noise.start((units, outs, steps * px), cls.weights.dtype) \
+                if cls.analog and self._noise is not None else None  # drawn meanwhile
+            sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
+            if cls.analog:
+                if noise is not None:
+                    sums += noise.result()
+                self.stats.clipped += adc_read(sums, cls.max_sum, adc, cls.real, cls.signed)
             else:
-                sums = np.matmul(cls.weights, planes.reshape(units, rows, steps * px))
-                if cls.analog:
-                    self._read_analog(cls, sums)
-                else:
-                    self.stats.clipped += adc_convert(sums, cls.max_sum, adc)
-                merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
+                self.stats.clipped += adc_convert(sums, cls.max_sum, adc, cls.signed)
+            merged = self._shift_add(sums.reshape(units * outs, steps, px), bound)
             y_int[:, cols] += cls.scatter @ merged.reshape(units * outs, px)
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
                 y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
         self.stats.samples += cls.n_bitlines * steps * inputs.shape[1]
+
+    def _run_clipping(self, cls: _OuClass, inputs: np.ndarray, y_int: np.ndarray) -> None:
+        """A saturating (``unit``) ADC on integer sums, exactly, sampling only what can clip.
+
+        ``ADC(a) = a - max(a - T, 0)`` with ``T = 2^bits - 1`` (a signed ADC, analog
+        subtraction: ``T = 2^(bits-1) - 1`` and also ``- min(a + T, 0)``). Shift-and-add of
+        the first term over the steps, scattered to the outputs, is one float64 matmul of
+        ``x_u`` with the pre-shifted cells summed per output. A (unit, step, pixel) sample
+        can clip only if its step's DAC levels summed over the unit's rows, times the
+        unit's largest cell magnitude, exceed ``T``; for those the compiled
+        kernel :func:`reramsim._core._bitserial.clip_correction` counts every bit-line's
+        sum in popcounts of bit planes and subtracts ``2^(s*dac_bits)`` times the part
+        the ADC cuts off (times the bit-line's digital weight) from its output. Integers
+        throughout: the same numbers and clip count as the step-by-step path.
+        """
+        units, outs, rows = cls.weights.shape
+        if cls.packed is None:
+            cls.packed = _clip_kernel_inputs(cls)
+        plus, minus, cell_max, target, weight, folded = cls.packed
+        top = adc_top(self.config.adc, cls.signed)
+        for cols in self._chunks(cls, inputs.shape[1], max(rows, outs)):
+            xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
+            # the shift-and-added sums of a, folded into the outputs: exact in float64
+            y_int[:, cols] += folded @ xg.reshape(units * rows, -1)
+            px = xg.shape[2]
+            correction = np.zeros((px, y_int.shape[0]))
+            levels = np.ascontiguousarray(xg.transpose(0, 2, 1).astype(np.uint32))
+            # parts of the pixels on the worker threads (the kernel releases the GIL)
+            edges = np.linspace(0, px, min(workers.THREADS, px) + 1).astype(int)
+            parts = [workers.pool().submit(
+                clip_correction, np.ascontiguousarray(levels[:, p0:p1]), plus, minus,
+                cell_max, top, self.steps, self.config.dac.bits, cls.signed, target, weight,
+                correction[p0:p1]) for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
+            self.stats.clipped += sum(part.result() for part in parts)
+            y_int[:, cols] += correction.T
+            if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs
+                y_int[:, cols] += cls.offset_scatter @ xg.sum(axis=1, dtype=np.float64)
+        self.stats.samples += cls.n_bitlines * self.steps * inputs.shape[1]
 
     def _shift_add(self, sums: np.ndarray, bound: float | None) -> np.ndarray:
         """``sum_s 2^(s*dac_bits) * sums[:, s, :]`` in float64, ``sums`` ``(bit-lines, steps, px)``.
@@ -350,40 +413,31 @@ class CrossbarLayer:
             s0 += k
         return merged
 
-    def _read_analog(self, cls: _OuClass, sums: np.ndarray) -> None:
-        """ADC readings of real-valued sums, in place: read noise per conversion, then the ADC."""
-        if self._noise is not None:
-            noise = self._noise.standard_normal(sums.shape, dtype=sums.dtype)
-            noise *= self.device.read_noise_sigma
-            sums += noise
-        self.stats.clipped += adc_read(sums, cls.max_sum, self.config.adc, cls.real)
 
-    def _clip_correction(self, cls: _OuClass, xg: np.ndarray, planes: np.ndarray,
-                         risky: np.ndarray, limit: float) -> np.ndarray:
-        """Shift-and-added ADC readings ``(units, outs, px)`` of a saturating ADC, exactly.
+def _clip_kernel_inputs(cls: _OuClass) -> tuple:
+    """What :func:`reramsim._core._bitserial.clip_correction` needs for a bit-serial class.
 
-        ``ADC(a) = a - max(a - L, 0)``; shift-and-add of the first term over the steps is
-        ``cells @ x_u``. Only the (step, pixel) samples flagged ``risky`` (their step's DAC
-        levels summed over the unit's rows, times its largest cell, exceed ``L``) can
-        clip; they run bit-serially to subtract ``2^(s*dac_bits) * max(a - L, 0)``.
-        """
-        units, rows, steps, px = planes.shape
-        merged = np.matmul(cls.weights.astype(np.float64), xg.astype(np.float64))
-        step_weight = np.exp2(np.arange(steps) * self.config.dac.bits)
-        for u in range(units):
-            flagged = np.flatnonzero(risky[u])  # over (step, pixel), step-major
-            if not len(flagged):
-                continue
-            sub = planes[u].reshape(rows, steps * px)[:, flagged].astype(cls.weights.dtype)
-            excess = np.matmul(cls.weights[u], sub) - limit  # (outs, flagged)
-            over = excess > 0
-            self.stats.clipped += int(np.count_nonzero(over))
-            excess = np.where(over, excess, 0).astype(np.float64)
-            shift_add = sp.csr_array((step_weight[flagged // px],
-                                      (flagged % px, np.arange(len(flagged)))),
-                                     shape=(px, len(flagged)))
-            merged[u] -= (shift_add @ excess.T).T
-        return merged
+    The cells' bit planes (positive and negative parts), each unit's largest cell
+    magnitude, each bit-line's output and digital weight (``(units, lines8)``, read off the
+    scatter matrix, which has one entry per real bit-line), and ``folded``
+    ``(outputs, units*rows)``: the cells pre-shifted and summed per output, so that
+    ``folded @ x_u`` is the shift-and-added ``a`` of every bit-line, scattered.
+    """
+    units, outs, rows = cls.weights.shape
+    plus = pack_cells(np.maximum(cls.weights, 0))
+    negative = np.maximum(-cls.weights, 0)
+    minus = pack_cells(negative) if negative.any() else plus[:, :0].copy()
+    lines8 = plus.shape[3]
+    scatter = sp.coo_array(cls.scatter)
+    target = np.zeros(units * lines8, np.int64)
+    weight = np.zeros(units * lines8)
+    position = scatter.col // outs * lines8 + scatter.col % outs
+    target[position] = scatter.row
+    weight[position] = scatter.data
+    folded = cls.scatter @ sp.block_diag(list(cls.weights.astype(np.float64)), format="csr")
+    return (plus, minus, np.abs(cls.weights).max(axis=(1, 2), initial=0).astype(np.float64),
+            target.reshape(units, lines8), weight.reshape(units, lines8),
+            np.ascontiguousarray(folded.toarray() if sp.issparse(folded) else folded))
 
 
 def word_line_inputs(x: np.ndarray, layer: WeightLayer, pad_value: float = 0.0) -> np.ndarray:
@@ -454,8 +508,11 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
                    ) -> tuple[list[_OuClass], np.ndarray]:
     """Group the OUs into units and classes and program their cells; also the X0 constant.
 
-    With an active ``device`` every class runs bit-serially with real-valued readings, and
-    keeps its cells' levels and sites for :meth:`CrossbarLayer.program`.
+    With analog subtraction (``crossbar.subtract: analog``) the bit-lines of a unit that
+    hold the same column and slice on the positive and the negative array become one ADC
+    channel whose cells are ``G+ - G-`` (:func:`_pair_bit_lines`). With an active
+    ``device`` every class runs bit-serially with real-valued readings, and keeps its
+    physical bit-lines' levels and sites for :meth:`CrossbarLayer.program`.
 
     Returns ``(classes, const)`` with ``const`` ``(groups*cols,)``: the input-offset
     correction per output, multiplied by ``X0`` at run time.
@@ -473,6 +530,7 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
     else:
         w0 = 0
         stored = np.stack([np.maximum(q, 0), np.maximum(-q, 0)], axis=1)  # (G, 2, R, C)
+    analog_pairs = _analog_subtraction(config)
     top = (prec.weight_bits - 1) // cb
     ou_group = m.xbar_group[m.ou_xbar].astype(np.int64)
     ou_sign = m.xbar_polarity[m.ou_xbar].astype(np.int64)
@@ -494,31 +552,77 @@ def _build_classes(layer: WeightLayer, m: LayerMapping, config: Config, q: np.nd
             sign=ou_sign[ous][local] * bl_sign[entry], col=m.ou_cols[entry].astype(np.int64),
             slice=m.ou_slices[entry].astype(np.int64),
         )
-        cls = _build_class(int(n_rows), unit_inputs, e, stored, const, w0, top, layer, config,
-                           shortcut and device is None)
+        channels, member = _pair_bit_lines(e) if analog_pairs else (e, np.arange(len(e)))
+        cls = _build_class(int(n_rows), unit_inputs, channels, stored, const, w0, top, layer,
+                           config, shortcut and device is None, analog_pairs)
         if device is not None:
-            _keep_for_devices(cls, device, CellSites(
-                xbar=m.ou_xbar[ous][local], bl=m.ou_bl[entry], ou=local,
-                wl=m.ou_wl[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)]))
+            sites = CellSites(xbar=m.ou_xbar[ous][local], bl=m.ou_bl[entry], ou=local,
+                              wl=m.ou_wl[m.ou_row_ptr[ous][:, None] + np.arange(n_rows)])
+            _keep_for_devices(cls, e, member, stored, cb, sites)
         classes.append(cls)
     return classes, const
 
 
-def _keep_for_devices(cls: _OuClass, device: DeviceModel, sites: CellSites) -> None:
-    """Make a bit-serial class analog: real-slot mask, float32 cells, levels and sites kept."""
+def _analog_subtraction(config: Config) -> bool:
+    """True when differential pairs subtract their currents before one (signed) ADC."""
+    return (config.crossbar.subtract == "analog"
+            and config.precision.signed_weights == "differential")
+
+
+def _pair_bit_lines(e: _Entries) -> tuple[_Entries, np.ndarray]:
+    """The ADC channels of analog subtraction: one per (unit, group, column, slice).
+
+    A channel reads the positive array's bit-line minus the negative array's (either may
+    be missing from a mapping: its term is then 0). Returns the channels, with ``pol`` 0,
+    ``sign`` +1 and ``plus`` / ``minus`` saying which arrays they read, and ``member``:
+    the channel of each bit-line of ``e``.
+    """
+    key = np.stack([e.unit, e.group, e.col, e.slice], axis=1)
+    _, first, member = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    member = member.reshape(-1)
+    plus = np.zeros(len(first), np.int64)
+    minus = np.zeros(len(first), np.int64)
+    np.add.at(plus, member[e.pol == 0], 1)
+    np.add.at(minus, member[e.pol == 1], 1)
+    channels = _Entries(unit=e.unit[first], rows=e.rows, local=e.local[first],
+                        group=e.group[first], pol=np.zeros(len(first), np.int64),
+                        sign=np.ones(len(first), np.int64), col=e.col[first],
+                        slice=e.slice[first], plus=plus, minus=minus)
+    return channels, member
+
+
+def _keep_for_devices(cls: _OuClass, e: _Entries, member: np.ndarray, stored: np.ndarray,
+                      cell_bits: int, sites: CellSites) -> None:
+    """Make a bit-serial class analog: real-slot mask, float32 cells, the programs kept.
+
+    ``e`` are the physical bit-lines (at ``sites``), ``member[i]`` the class entry (ADC
+    channel) bit-line ``i`` feeds: one program per polarity that a channel subtracts
+    (analog subtraction), else one program for all.
+    """
     units, width = cls.weights.shape[:2]
     cls.real = np.zeros(units * width, bool)
     cls.real[cls.slots] = True
     cls.real = cls.real.reshape(units, width, 1)
     cls.weights = cls.weights.astype(np.float32)
-    cls.sites = sites
-    if device.static:
-        cls.levels = cls.weights.reshape(-1, cls.n_rows)[cls.slots].astype(np.uint8)
+    cls.programs = []
+    for pol in (0, 1) if cls.signed else (None,):
+        idx = np.arange(len(e)) if pol is None else np.flatnonzero(e.pol == pol)
+        if not len(idx):
+            continue
+        cls.programs.append(_Program(
+            slots=cls.slots[member[idx]], sign=-1.0 if pol == 1 else 1.0,
+            levels=e.cells(stored, cell_bits, idx).astype(np.uint8),
+            sites=CellSites(xbar=sites.xbar[idx], bl=sites.bl[idx], ou=sites.ou[idx],
+                            wl=sites.wl)))
 
 
 @dataclass
 class _Entries:
-    """The bit-lines of one class's OUs, one array element per (OU, bit-line)."""
+    """The bit-lines of one class's OUs, one array element per (OU, bit-line).
+
+    With analog subtraction an entry is an ADC channel reading ``plus`` x the positive
+    array's cell minus ``minus`` x the negative array's (:func:`_pair_bit_lines`).
+    """
 
     unit: np.ndarray
     rows: np.ndarray  # (OUs of the class, rows): indexed by ``local``
@@ -528,24 +632,32 @@ class _Entries:
     sign: np.ndarray  # digital sign of the bit-line's partial sum (polarity x sign bit)
     col: np.ndarray
     slice: np.ndarray
+    plus: np.ndarray | None = None  # analog subtraction: 0/1, reads the positive array
+    minus: np.ndarray | None = None  # analog subtraction: 0/1, subtracts the negative array
 
     def __len__(self) -> int:
         return len(self.unit)
 
-    def cells(self, stored: np.ndarray, cell_bits: int, part: slice) -> np.ndarray:
-        """Cell levels ``(entries in part, rows)`` read from the programmed weights."""
-        g, pol = self.group[part, None], self.pol[part, None]
-        values = stored[g, pol, self.rows[self.local[part]], self.col[part, None]]
-        return cell_slice(values, self.slice[part, None], cell_bits)
+    def cells(self, stored: np.ndarray, cell_bits: int, part: slice | np.ndarray
+              ) -> np.ndarray:
+        """Cell levels ``(entries in part, rows)`` read from the programmed weights (signed
+        ``G+ - G-`` levels for analog-subtraction channels)."""
+        g, rows = self.group[part, None], self.rows[self.local[part]]
+        col, t = self.col[part, None], self.slice[part, None]
+        if self.minus is None:
+            return cell_slice(stored[g, self.pol[part, None], rows, col], t, cell_bits)
+        return (self.plus[part, None] * cell_slice(stored[g, 0, rows, col], t, cell_bits)
+                - self.minus[part, None] * cell_slice(stored[g, 1, rows, col], t, cell_bits))
 
 
 def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.ndarray,
                  const: np.ndarray, w0: int, top: int, layer: WeightLayer, config: Config,
-                 shortcut: bool) -> _OuClass:
+                 shortcut: bool, signed: bool = False) -> _OuClass:
     """Program one class's cells (bit-serial) or pre-shifted cells (linear); add to ``const``.
 
     ``const`` collects the input-offset correction ``-sum_r (digital weight of row r)``
     per output, so that ``X0 * const`` removes the ``X0`` every streamed input carries.
+    ``signed``: the entries are analog-subtraction channels read by a signed ADC.
     """
     cb = config.crossbar.cell_bits
     n_units, n_out = len(unit_inputs), layer.groups * layer.cols
@@ -555,8 +667,8 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
     max_sum = float(n_rows * ((1 << config.dac.bits) - 1) * ((1 << cb) - 1))
     step = max(1, BUILD_CHUNK_CELLS // n_rows)
     parts = [slice(i, min(i + step, len(e))) for i in range(0, len(e), step)]
-    linear = shortcut and _adc_transparent(config, max_sum, lambda: max(
-        (int(e.cells(stored, cb, p).sum(axis=1).max()) for p in parts), default=0))
+    linear = shortcut and _adc_transparent(config, max_sum, signed, lambda: max(
+        (_largest_sum(e.cells(stored, cb, p)) for p in parts), default=0))
     if linear:  # pre-shifted cells summed per (unit, output column), weight offset folded in
         pair_key, pair = np.unique(e.unit * n_out + out, return_inverse=True)
         pair = pair.reshape(-1)
@@ -594,7 +706,7 @@ def _build_class(n_rows: int, unit_inputs: np.ndarray, e: _Entries, stored: np.n
     contiguous = n_rows == 1 or bool(np.all(np.diff(unit_inputs, axis=1) == 1))
     return _OuClass(n_rows, unit_inputs, unit_inputs[:, 0].copy() if contiguous else None, linear,
                     weights.reshape(n_units, width, n_rows), scatter, offset_scatter, max_sum,
-                    len(e), None if linear else slot)
+                    len(e), None if linear else slot, signed)
 
 
 def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
@@ -604,18 +716,28 @@ def _scatter(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[
     return matrix.toarray() if shape[0] * shape[1] <= DENSE_SCATTER_ELEMENTS else matrix
 
 
-def _adc_transparent(config: Config, max_sum: float, max_column_sum: Callable[[], int]) -> bool:
-    """True when the ADC reports every possible sum of a class exactly.
+def _adc_transparent(config: Config, max_sum: float, signed: bool,
+                     max_column_sum: Callable[[], int]) -> bool:
+    """True when the ADC (``signed`` for analog differences) reports every possible sum exactly.
 
-    ``max_column_sum()`` is the class's largest bit-line sum of cell levels (computed only
-    for a ``unit`` ADC, where it decides).
+    ``max_column_sum()`` is the class's largest bit-line sum magnitude in cell levels
+    (computed only for a ``unit`` ADC, where it decides).
     """
     adc = config.adc
     if adc.ideal:
         return True
     if adc.lsb_mode == "unit":
-        return max_column_sum() * ((1 << config.dac.bits) - 1) <= (1 << adc.bits) - 1
-    return adc_lsb(max_sum, adc) == 1.0
+        return max_column_sum() * ((1 << config.dac.bits) - 1) <= adc_top(adc, signed)
+    return adc_lsb(max_sum, adc, signed) == 1.0
+
+
+def _largest_sum(cells: np.ndarray) -> int:
+    """The largest ``|sum_r d_r cells[i, r]|`` over bit-lines ``i`` for 0/1 inputs ``d``:
+    the positive cells' sum or the negative cells' (signed channels), whichever is larger."""
+    if not cells.size:
+        return 0
+    positive, negative = np.maximum(cells, 0).sum(axis=1), np.maximum(-cells, 0).sum(axis=1)
+    return int(max(positive.max(), negative.max()))
 
 
 # --------------------------------------------------------------------------- whole network

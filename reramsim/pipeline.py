@@ -47,13 +47,23 @@ def load_model(path: str | os.PathLike[str], input_shape: Sequence[str] | None =
     Raises:
         reramsim.onnx_import.OnnxImportError: unreadable file or unsupported graph.
     """
-    if not Path(path).exists():
-        shipped = shipped_file("models", str(path))
-        if shipped is None:
-            raise OnnxImportError(f"{path}: no such file (shipped models: "
-                                  f"{', '.join(shipped_names('models'))})")
-        path = shipped
-    return load_onnx(path, input_shapes=parse_input_shapes(list(input_shape or [])))
+    return load_onnx(model_path(path), input_shapes=parse_input_shapes(list(input_shape or [])))
+
+
+def model_path(path: str | os.PathLike[str]) -> Path:
+    """The ONNX file ``path`` names: itself when it exists, else the shipped model of that
+    name (``lenet``...).
+
+    Raises:
+        reramsim.onnx_import.OnnxImportError: neither a file nor a shipped model.
+    """
+    if Path(path).exists():
+        return Path(path)
+    shipped = shipped_file("models", str(path))
+    if shipped is None:
+        raise OnnxImportError(f"{path}: no such file (shipped models: "
+                              f"{', '.join(shipped_names('models'))})")
+    return Path(shipped)
 
 
 def _network(model: ModelLike) -> Network:

@@ -26,7 +26,9 @@ the calibration batch (after ReLU) is unsigned, ``x_int = clip(rint(x / s_x), 0,
 streams ``dac_bits`` of ``x_u`` per step, least significant first.
 
 The ADC (:func:`adc_convert`) reads one bit-line's partial sum of one OU in one
-input step, an integer count of (cell level x DAC level) units.
+input step, an integer count of (cell level x DAC level) units; with analog subtraction
+(``crossbar.subtract: analog``) it reads the difference of a positive and a negative
+bit-line's sums, signed, with one of its bits for the sign (:func:`adc_top`).
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ __all__ = [
     "InputQuant",
     "adc_convert",
     "adc_lsb",
+    "adc_top",
     "calibrate_input",
     "cell_slice",
     "quantize_weights",
@@ -166,36 +169,52 @@ def calibrate_input(x_min: float, x_max: float, input_bits: int) -> InputQuant:
     return InputQuant(scale, signed, input_bits)
 
 
-def adc_lsb(max_sum: float, adc: Adc) -> float:
-    """The ADC step in units of one (cell level x DAC level), for OU sums <= ``max_sum``.
+def adc_top(adc: Adc, signed: bool = False) -> int:
+    """The largest code magnitude: ``2^bits - 1``, or ``2^(bits-1) - 1`` for a signed ADC.
 
-    ``unit`` mode: 1. ``full_range``: ``max_sum / (2^bits - 1)``, but never below 1: with
+    A signed ADC (``crossbar.subtract: analog``: it converts the difference of a positive
+    and a negative bit-line) spends one of its bits on the sign, codes in
+    ``[-(2^(bits-1) - 1), 2^(bits-1) - 1]``, as MNSIM-2.0 does (``Interface/layer.py``:
+    ``clamp(round(x), -thres, thres)``, ``thres = 2^(Q-1) - 1``).
+    """
+    return (1 << (adc.bits - 1)) - 1 if signed else (1 << adc.bits) - 1
+
+
+def adc_lsb(max_sum: float, adc: Adc, signed: bool = False) -> float:
+    """The ADC step in units of one (cell level x DAC level), for OU sums ``|a| <= max_sum``.
+
+    ``unit`` mode: 1. ``full_range``: ``max_sum / adc_top``, but never below 1: with
     more codes than levels every integer sum is resolved exactly. Ideal: 1.
     """
     if adc.ideal or adc.lsb_mode == "unit":
         return 1.0
-    return max(1.0, float(max_sum) / ((1 << adc.bits) - 1))
+    return max(1.0, float(max_sum) / adc_top(adc, signed))
 
 
-def adc_convert(a: np.ndarray, max_sum: float, adc: Adc) -> int:
+def adc_convert(a: np.ndarray, max_sum: float, adc: Adc, signed: bool = False) -> int:
     """Convert partial sums ``a`` in place to the values the ADC reports; return the clip count.
 
-    ``a`` holds integer sums (any float dtype). ``unit``: ``min(a, 2^bits - 1)`` (sums are
-    integers so rounding is exact; the count of clipped samples is returned).
-    ``full_range``: ``rint(a / lsb) * lsb`` with ``lsb = adc_lsb(max_sum)``, no clipping
-    since ``a <= max_sum``. ``adc.ideal``: unchanged.
+    ``a`` holds integer sums (any float dtype), ``0 <= a <= max_sum``, or ``|a| <= max_sum``
+    for a ``signed`` ADC (an analog difference). ``unit``: ``a`` clipped to
+    ``[0, T]`` or ``[-T, T]``, ``T = adc_top`` (sums are integers so rounding is exact; the
+    count of clipped samples is returned). ``full_range``: ``rint(a / lsb) * lsb`` with
+    ``lsb = adc_lsb(max_sum)``, no clipping since ``|a| <= max_sum``. ``adc.ideal``:
+    unchanged.
 
-    Example (unit, 3 bits): sums ``[5, 9, 7]`` read ``[5, 7, 7]``, clip count 1.
+    Example (unit, 3 bits): sums ``[5, 9, 7]`` read ``[5, 7, 7]``, clip count 1; signed,
+    sums ``[5, -9, 2]`` read ``[3, -3, 2]``, clip count 2.
     """
     if adc.ideal:
         return 0
     if adc.lsb_mode == "unit":
-        limit = (1 << adc.bits) - 1
+        limit = adc_top(adc, signed)
         clipped = int(np.count_nonzero(a > limit))
+        if signed:
+            clipped += int(np.count_nonzero(a < -limit))
         if clipped:
-            np.minimum(a, limit, out=a)
+            np.clip(a, -limit if signed else None, limit, out=a)
         return clipped
-    lsb = adc_lsb(max_sum, adc)
+    lsb = adc_lsb(max_sum, adc, signed)
     if lsb > 1.0:
         np.divide(a, lsb, out=a)
         np.rint(a, out=a)

@@ -326,16 +326,10 @@ def test_finetune_driver_applies_the_policy(tmp_path):
         assert np.array_equal(proj.mask, prune_rate(scores[name], 16, rates[name]))
 
 
-@pytest.mark.parametrize("name, recalibrate", [("lenet", False), ("lenet", True),
-                                               ("resnet20", True)])
-def test_integer_model_equals_functional_model(name, recalibrate, tmp_path):
-    """The search's fast acc_reram model gives the functional model's logits (6-bit ADC config)
-    on the ONNX of the pruned network it holds (BatchNorm re-estimated or not)."""
-    from reramsim.functional import FunctionalModel
-    from reramsim.onnx_import import load_onnx
+def pruned_integer_model(name: str, mode: str, config=CFG):
+    """An IntegerModel of a randomly pruned zoo model, its masks set; and random images."""
     from reramsim.prune.autoprune.quantized import IntegerModel
     from reramsim.prune.finetune import mask_tensor
-    from reramsim.training import export_onnx
     from reramsim.zoo import INPUT_SHAPES
 
     result = randomly_pruned(name, seed=3)
@@ -343,9 +337,23 @@ def test_integer_model_equals_functional_model(name, recalibrate, tmp_path):
     calib = rng.random((8, *INPUT_SHAPES[name])).astype(np.float32)
     x = rng.random((6, *INPUT_SHAPES[name])).astype(np.float32)
     modules = dict(result.model.named_modules())
-    im = IntegerModel(result.model, CFG, calib, bn_recalibration=recalibrate)
+    im = IntegerModel(result.model, config, calib, bn_recalibration=mode)
     masks = {n: mask_tensor(p, modules[n]) for n, p in result.projections.items()}
     im.set_masks(masks)
+    return im, masks, calib, x
+
+
+@pytest.mark.parametrize("name, mode", [("lenet", "off"), ("lenet", "folded"),
+                                        ("resnet20", "folded")])
+def test_integer_model_equals_functional_model(name, mode, tmp_path):
+    """The search's fast acc_reram model gives the functional model's logits (6-bit ADC config)
+    on the ONNX of the pruned network it holds (BatchNorm re-estimated and folded, or not)."""
+    from reramsim.functional import FunctionalModel
+    from reramsim.onnx_import import load_onnx
+    from reramsim.training import export_onnx
+    from reramsim.zoo import INPUT_SHAPES
+
+    im, masks, calib, x = pruned_integer_model(name, mode)
     path = export_onnx(im.folded, tmp_path / f"{name}.onnx", INPUT_SHAPES[name])
     network = load_onnx(path)
     fm = FunctionalModel(network, CFG, scheme="autoprune")
@@ -358,6 +366,54 @@ def test_integer_model_equals_functional_model(name, recalibrate, tmp_path):
         assert fm.input_quant[ir].scale == pytest.approx(im.input_quant[n].scale, rel=1e-5)
     for n, w in masks.items():  # the pruned weights stay exactly zero after re-estimation
         assert not dict(im.folded.named_modules())[n].weight[w == 0].any()
+
+
+def test_digital_bn_equals_folded_with_per_channel_scales():
+    """With one weight scale per output channel, dividing a channel by its BatchNorm gain
+    before quantising and multiplying the gain back digitally changes nothing."""
+    config = load_config("autoprune_128x128_ou32", ["precision.weight_scale=per_channel"])
+    digital, _, _, x = pruned_integer_model("lenet", "digital", config)
+    folded, _, _, _ = pruned_integer_model("lenet", "folded", config)
+    want = folded.logits(x)
+    assert np.abs(digital.logits(x) - want).max() <= 1e-9 * np.abs(want).max()
+
+
+def test_digital_bn_quantises_the_dense_scaled_weights():
+    """Per-layer scales: the crossbars hold the pruned weights times the *dense* BatchNorm
+    scale gamma / sqrt(var_dense + eps), quantised with one scale; the gain
+    sqrt(var_dense + eps) / sqrt(var + eps) of the re-estimated statistics is digital."""
+    import torch
+
+    from reramsim.prune.finetune import prunable_layers
+    from reramsim.quantize import quantize_weights
+
+    im, masks, _, _ = pruned_integer_model("lenet", "digital")
+    dense_state = im.bn_state
+    for name, module in prunable_layers(im.base):
+        seq = im.base.get_submodule(name.rpartition(".")[0])
+        norm = seq[list(seq).index(module) + 1] if name.rpartition(".")[0] else None
+        st = im.layers[name].state
+        if not isinstance(norm, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            continue  # the classifier: no BatchNorm, plain per-layer quantisation
+        prefix = name.rpartition(".")[0] + f".{list(seq).index(module) + 1}."
+        var_dense = dense_state[prefix + "running_var"].double()
+        gain = torch.sqrt((var_dense + norm.eps) / (norm.running_var.double() + norm.eps))
+        held = (dense_state[name + ".weight"].double() * masks[name].double()
+                * (norm.weight.detach().double() / torch.sqrt(var_dense + norm.eps)).reshape(
+                    -1, *([1] * (module.weight.dim() - 1))))
+        q, scale = quantize_weights(held.reshape(held.shape[0], -1).T.numpy()[None], 8, False)
+        assert np.array_equal(st.q64.reshape(st.q64.shape[0], -1).T.numpy(), q[0])
+        assert np.allclose(st.scale_w.numpy(), scale * gain.numpy(), rtol=1e-6)  # float32 BN
+        assert not np.allclose(gain.numpy(), 1.0)  # the re-estimation did change something
+
+
+def test_unknown_bn_mode_is_refused():
+    from reramsim import zoo
+    from reramsim.prune.autoprune.quantized import IntegerModel
+
+    with pytest.raises(PruningError, match="bn_recalibration must be one of"):
+        IntegerModel(zoo.build("lenet").eval(), CFG, np.zeros((1, 1, 32, 32), np.float32),
+                     bn_recalibration="yes")
 
 
 def test_bn_recalibration_matches_batch_statistics():

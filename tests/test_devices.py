@@ -11,7 +11,7 @@ import pytest
 import reramsim.devices as devices
 from reramsim.config import load_config
 from reramsim.config.loader import ConfigError
-from reramsim.devices import CellSites, DeviceModel, adc_read, chip_seed, ir_drop
+from reramsim.devices import CellSites, DeviceModel, ReadNoise, adc_read, chip_seed, ir_drop
 from reramsim.functional import FunctionalModel
 from reramsim.ir import Network, WeightLayer
 from reramsim.mapping import map_network
@@ -136,6 +136,31 @@ def test_stuck_on_negative_array_cell(monkeypatch):
     assert model.forward(HAND_X)[0, 0] == pytest.approx(34 / 7, abs=1e-9)
 
 
+def test_stuck_negative_cell_with_analog_subtraction(monkeypatch):
+    """Analog subtraction programs each array's cells on their own sites: the stuck-on
+    negative cell (level 3 under slice 0 of weight 2) enters the pair's difference,
+    -3 * x2 = -3 as with digital subtraction (a 4-bit signed ADC, codes -7..7, never clips:
+    slice 0 reads [3, 1, 2] - [0, 0, 3] -> 2 and 4, slice 1 reads 2 and 2)."""
+    analog = ("precision.signed_weights=differential", "crossbar.subtract=analog",
+              "adc.bits=4")
+    probe = hand_model(*analog)
+    one_faulty_cell(monkeypatch, cell_id(probe, row=2, col=0, slice_=0, polarity=-1),
+                    u=1.0 - 1e-9)
+    model = hand_model(*analog, "device.sa1_rate=0.001")
+    assert model.faulty_cells == 1
+    assert model.forward(HAND_X)[0, 0] == pytest.approx(34 / 7, abs=1e-9)
+    assert model.adc_stats["fc"].samples == 4  # 2 channels x 2 steps
+    assert model.adc_stats["fc"].clipped == 0
+
+
+def test_analog_subtraction_cancels_the_leak():
+    """Both arrays of a pair leak the same off-state current, so their difference does not:
+    with a finite r_off analog subtraction reads the ideal 37/7 (4-bit signed ADC)."""
+    model = hand_model("precision.signed_weights=differential", "crossbar.subtract=analog",
+                       "adc.bits=4", "device.r_on_ohm=10000", "device.r_off_ohm=100000")
+    assert model.forward(HAND_X)[0, 0] == pytest.approx(37 / 7, abs=1e-9)
+
+
 def test_off_cell_leak_offset_adds_known_current():
     """r_off = 4 r_on, 2-bit cells: every cell leaks 3/(4-1) = 1 level: +(1 + 4) * (3+2+1)."""
     model = hand_model("device.r_on_ohm=10000", "device.r_off_ohm=40000")
@@ -169,6 +194,26 @@ def test_read_noise_variance_matches_shift_and_add():
     expected_std = 0.5 * np.sqrt((1 + 4) * (1 + 16))
     assert y.mean() == pytest.approx(37, abs=0.1)
     assert y.std() == pytest.approx(expected_std, rel=0.03)
+
+
+def test_read_noise_blocks_are_fixed_whatever_the_request_sizes(monkeypatch):
+    """Each request takes whole fresh blocks, block b from SeedSequence(entropy, (b,)): the
+    values are those of one generator per block drawn one after the other."""
+    import reramsim.devices as devices
+
+    monkeypatch.setattr(devices, "NOISE_BLOCK", 1000)
+    stream = ReadNoise(0.5, [11, 22])
+    first = stream.start((2, 1500), np.float32).result()  # 3000 values: blocks 0-2
+    second = stream.start((10,), np.float32).result()  # block 3 (a fresh one)
+
+    def block(b: int, n: int) -> np.ndarray:
+        gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence([11, 22],
+                                                                         spawn_key=(b,))))
+        return gen.standard_normal(n, dtype=np.float32) * np.float32(0.5)
+
+    np.testing.assert_array_equal(first.reshape(-1), np.concatenate([block(b, 1000)
+                                                                     for b in range(3)]))
+    np.testing.assert_array_equal(second, block(3, 10))
 
 
 def test_variation_statistics_and_distribution_choice():

@@ -224,6 +224,38 @@ def test_hand_ou_full_range_adc_rounding():
     assert model.forward(HAND_X)[0, 0] == pytest.approx(48 / 7, abs=1e-12)
 
 
+ANALOG = ("precision.signed_weights=differential", "crossbar.subtract=analog")
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_hand_ou_analog_subtraction_clips_the_difference(sign):
+    """w = ±[7, -5, 6]/7, 3-bit unit ADC. Digital: each array's sums stay <= 7, y = ±17/7
+    exactly, 8 conversions. Analog: one signed conversion per pair, codes -3..3; the slice-0
+    difference at step 0 is ±5 and reads ±3, so y = ±15/7, 4 conversions, 1 clipped."""
+    # q = [7, -5, 6]: positive array [7, 0, 6] -> slice0 [3, 0, 2], slice1 [1, 0, 1];
+    # negative array [0, 5, 0] -> slice0 [0, 1, 0], slice1 [0, 1, 0].
+    # Input bits: step0 = [1, 0, 1], step1 = [1, 1, 0].
+    # Differences: slice0 step0 5 - 0 = 5 -> 3, step1 3 - 1 = 2; slice1 step0 2 - 0 = 2,
+    # step1 1 - 1 = 0. Shift-add (3 + 2*2) + 4*(2 + 2*0) = 15 (ideal 21 - 10 + 6 = 17).
+    # Negated weights swap the arrays: every difference and the clip change sign.
+    w = sign * np.array([[7.0, -5.0, 6.0]]) / 7
+
+    def run(*overrides):
+        model = FunctionalModel(network(fc(w)), config(*HAND, "adc.bits=3", *overrides),
+                                calibration=HAND_X)
+        return model.forward(HAND_X)[0, 0], model.adc_stats["fc"]
+
+    digital, d_stats = run("precision.signed_weights=differential")
+    analog, a_stats = run(*ANALOG)
+    assert digital == pytest.approx(sign * 17 / 7, abs=1e-12)
+    assert analog == pytest.approx(sign * 15 / 7, abs=1e-12)
+    assert (d_stats.samples, d_stats.clipped) == (8, 0)  # 2 arrays x 2 bit-lines x 2 steps
+    assert (a_stats.samples, a_stats.clipped) == (4, 1)  # 2 channels x 2 steps
+    step_by_step = FunctionalModel(network(fc(w)), config(*HAND, "adc.bits=3", *ANALOG),
+                                   calibration=HAND_X, shortcut=False)
+    assert step_by_step.forward(HAND_X)[0, 0] == pytest.approx(sign * 15 / 7, abs=1e-12)
+
+
 def test_ou_split_avoids_clipping():
     """The same weights in 1-row OUs never exceed the 2-bit ADC: the result is exact again."""
     model = hand_model("precision.signed_weights=differential", "ou.rows=1")
@@ -270,6 +302,8 @@ def test_first_layer_signed_later_unsigned():
     ("adc.bits=16",),  # never clips: the linear shortcut applies
     ("adc.bits=4",),
     ("adc.bits=5", "adc.lsb_mode=full_range", "precision.signed_weights=differential"),
+    ("adc.bits=16", *ANALOG),
+    ("adc.bits=5", "adc.lsb_mode=full_range", *ANALOG),
     ("precision.weight_bits=7", "crossbar.cell_bits=3", "dac.bits=2", "precision.input_bits=9",
      "adc.bits=5", "crossbar.rows=16", "crossbar.cols=20", "ou.rows=7", "ou.cols=5"),
 ])
@@ -284,16 +318,15 @@ def test_linear_shortcut_equals_bit_serial(overrides):
         {k: (v.samples, v.clipped) for k, v in slow.adc_stats.items()}
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0])
 @pytest.mark.parametrize("overrides", [
     ("adc.bits=5",),
     ("adc.bits=6", "dac.bits=2", "precision.signed_weights=differential", "ou.rows=24"),
+    ("adc.bits=5", "dac.bits=4", "precision.input_bits=16"),  # 2^(s*dac_bits) sums need float64
+    ("adc.bits=5", "ou.rows=24", *ANALOG),
+    ("adc.bits=4", "dac.bits=2", *ANALOG),
 ])
-def test_clip_correction_equals_bit_serial(monkeypatch, fraction, overrides):
+def test_clip_correction_equals_bit_serial(overrides):
     """Correcting only the samples that can clip gives the bit-serial integers and clip count."""
-    import reramsim.functional as functional
-
-    monkeypatch.setattr(functional, "CLIP_CORRECTION_MAX_FRACTION", fraction)
     net = conv_net()
     x = RNG.standard_normal((2, 4, 9, 9))
     fast = FunctionalModel(net, config(*overrides), calibration=x)
@@ -322,6 +355,7 @@ def test_isaac_error_is_small_and_clipping_counted():
 @pytest.mark.parametrize("overrides", [
     (), ("precision.signed_weights=differential",), ("precision.weight_scale=per_channel",),
     ("crossbar.rows=16", "crossbar.cols=20", "ou.rows=7", "ou.cols=5", "crossbar.cell_bits=3"),
+    ANALOG,
 ])
 def test_full_precision_matches_float(overrides):
     """32-bit weights and inputs with an ideal ADC reproduce the float network (< 1e-8)."""
@@ -542,6 +576,25 @@ def test_zoo_models_match_onnxruntime(zoo_onnx, name):
     ref = run_onnxruntime(path, {"input": x})["logits"]
     model = FunctionalModel(net, full_precision(load_config("isaac", ["crossbar.cell_bits=8"])))
     assert rel_err(model.forward(x), ref) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["lenet", "resnet20"])
+def test_zoo_analog_subtraction_equals_digital_and_onnxruntime(zoo_onnx, name):
+    """With an ideal ADC, subtracting the pair's currents before the ADC gives the digital
+    subtraction's outputs exactly (and onnxruntime's, < 1e-5) in half the conversions."""
+    path = zoo_onnx[name]
+    net = load_onnx(path)
+    x = RNG.standard_normal((2, *net.inputs["input"])).astype(np.float32)
+    ref = run_onnxruntime(path, {"input": x})["logits"]
+    pair = ["crossbar.cell_bits=8", "precision.signed_weights=differential"]
+    digital = FunctionalModel(net, full_precision(load_config("isaac", pair)))
+    analog = FunctionalModel(net, full_precision(load_config("isaac", [
+        *pair, "crossbar.subtract=analog"])))
+    got = analog.forward(x)
+    np.testing.assert_array_equal(got, digital.forward(x))
+    assert rel_err(got, ref) < 1e-5
+    for name_, stats in digital.adc_stats.items():
+        assert analog.adc_stats[name_].samples * 2 == stats.samples
 
 
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg16", "plain20", "resnet20"])

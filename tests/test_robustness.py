@@ -164,7 +164,7 @@ def test_any_override_gives_a_bounded_config_or_a_config_error(key, value):
         cfg = load_config("isaac", [text])
     except ConfigError as err:  # blamed on the --set, or a rule relating it to another key
         assert "\n" not in str(err), err
-        assert str(err).startswith(f"--set {text}") or "must be <=" in str(err), err
+        assert str(err).startswith(f"--set {key}=") or "must be <=" in str(err), err
         return
     from dataclasses import asdict
 

@@ -231,7 +231,7 @@ def _node_to_value(node: yaml.Node, path: KeyPath, file: Path, where: dict[KeyPa
 
 
 def _apply_override(located: _Located, text: str) -> None:
-    where = f"--set {text}"
+    where = "--set " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     if "=" not in text:
         raise ConfigError(f"{where}: expected KEY.PATH=VALUE, e.g. adc.bits=6")
     dotted, raw = text.split("=", 1)

@@ -22,7 +22,8 @@ Reward at the end of an episode [paper]: ``(1 - 1/CR_xb)^alpha * acc_reram``; ``
 = dense crossbars / the mapper's crossbars (:func:`reramsim.mapping.autoprune.crossbar_count`),
 ``acc_reram`` = top-1 of the pruned, not fine-tuned network on the validation images
 through :class:`.quantized.IntegerModel` (the hardware's exact integer arithmetic), its
-BatchNorm statistics re-estimated on the calibration images first [reconstruction].
+BatchNorm statistics re-estimated on the calibration images first, the correction applied
+digitally after the crossbars [reconstruction, :mod:`.quantized`].
 With ``max_drop`` (points), an episode whose ``acc_reram`` is more than ``max_drop``
 points below the dense network's gets reward 0 [reconstruction].
 """
@@ -139,8 +140,9 @@ class PruningEnv:
         granularity: column-vector height ``g``.
         alpha: the reward's exponent; max_drop: accuracy constraint in points (None: off).
         max_rate, edge_max_rate: action bounds (module doc).
-        bn_recalibration: re-estimate BatchNorm statistics of each pruned network on the
-            calibration images before scoring it (:class:`.quantized.IntegerModel`).
+        bn_recalibration: where the BatchNorm statistics of each pruned network,
+            re-estimated on the calibration images, go before scoring it: ``"digital"``,
+            ``"folded"`` or ``"off"`` (:mod:`.quantized`).
 
     Raises:
         PruningError: an empty validation split, a granularity larger than the crossbar,
@@ -151,7 +153,7 @@ class PruningEnv:
                  calibration: np.ndarray, val: tuple[np.ndarray, np.ndarray], *,
                  granularity: int = 16, alpha: float = 1.0, max_drop: float | None = None,
                  max_rate: float = 0.98, edge_max_rate: float = 0.5,
-                 bn_recalibration: bool = True) -> None:
+                 bn_recalibration: str = "digital") -> None:
         if len(val[0]) == 0:
             raise PruningError("the validation split is empty: give --val-size >= 1 and a "
                                "dataset with more training images than that")

@@ -1,0 +1,293 @@
+"""Saturating-ADC samples of the functional model, counted bit by bit (popcounts).
+
+:func:`clip_correction` is the bit-serial half of ``CrossbarLayer._run_clipping`` in
+:mod:`reramsim.functional`: for every (unit, pixel, input step) whose DAC levels could
+drive a bit-line past the ADC's top code, it computes each bit-line's sum exactly,
+``a = sum_r d_r * c_r``, as popcounts of word-line bit planes AND cell bit planes
+(``d = sum_k 2^k d_k``, ``c = sum_m 2^m c_m``: ``a = sum_{k,m} 2^(k+m) popcount(d_k & c_m)``,
+the negative cells of a signed channel subtracted the same way), and subtracts the part
+the ADC cuts off, ``2^(s*dac_bits) * (a - T)`` above ``T`` (and ``2^(s*dac_bits) * (a + T)``
+below ``-T`` for a signed ADC), from the linear result. The numbers are integers, exact;
+the tests compare them with the step-by-step numpy path.
+"""
+cimport cython
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+import numpy as np
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    static inline int popcount64(unsigned long long x) { return __builtin_popcountll(x); }
+    static inline int lowest_bit64(unsigned long long x) { return __builtin_ctzll(x); }
+    #else
+    static inline int popcount64(unsigned long long x) {
+        x = x - ((x >> 1) & 0x5555555555555555ULL);
+        x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+        x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+        return (int)((x * 0x0101010101010101ULL) >> 56);
+    }
+    static inline int lowest_bit64(unsigned long long x) {
+        int b = 0;
+        while (!((x >> b) & 1ULL)) b++;
+        return b;
+    }
+    #endif
+
+    /* One input step of one pixel: each bit-line's sum a_j = sum_{k,m} 2^(k+m)
+       popcount(x_k & c_mj) over the cell planes ``c`` laid out [plane][word][bit-line]
+       (``lines`` a multiple of 8; padding bit-lines hold zero cells), minus the same over
+       ``n`` (negative cells; ``nplanes`` may be 0). A sum beyond the top code subtracts
+       ``shift * weight[j] * (a - top)`` (above) or ``... (a + top)`` (below -top, signed)
+       from ``out[target[j]]``. Returns the number of such samples. */
+    static int64_t step_clip_scalar(const uint64_t *x, const uint64_t *c, int cplanes,
+                                    const uint64_t *n, int nplanes, int dac_bits, int words,
+                                    int lines, int64_t top, int sign, double shift,
+                                    const int64_t *target, const double *weight, double *out) {
+        int64_t clipped = 0;
+        for (int j = 0; j < lines; j++) {
+            int64_t a = 0;
+            for (int k = 0; k < dac_bits; k++) {
+                for (int m = 0; m < cplanes; m++) {
+                    int64_t part = 0;
+                    for (int w = 0; w < words; w++)
+                        part += popcount64(x[k * words + w]
+                                           & c[((int64_t)m * words + w) * lines + j]);
+                    a += part << (k + m);
+                }
+                for (int m = 0; m < nplanes; m++) {
+                    int64_t part = 0;
+                    for (int w = 0; w < words; w++)
+                        part += popcount64(x[k * words + w]
+                                           & n[((int64_t)m * words + w) * lines + j]);
+                    a -= part << (k + m);
+                }
+            }
+            if (a > top) { out[target[j]] -= shift * weight[j] * (double)(a - top); clipped++; }
+            else if (sign && a < -top) {
+                out[target[j]] -= shift * weight[j] * (double)(a + top);
+                clipped++;
+            }
+        }
+        return clipped;
+    }
+
+    /* Bit planes of one pixel's word-line levels: bit r % 64 of x[b * words + r / 64] is
+       bit b of lv[r], for the ``planes`` lowest bits (x zeroed first). */
+    static void pack_pixel_scalar(const uint32_t *lv, int rows, int planes, int words,
+                                  uint64_t *x) {
+        memset(x, 0, sizeof(uint64_t) * planes * words);
+        for (int r = 0; r < rows; r++) {
+            uint64_t v = lv[r];
+            while (v) {
+                int b = lowest_bit64(v);
+                if (b < planes) x[b * words + (r >> 6)] |= 1ULL << (r & 63);
+                v &= v - 1;
+            }
+        }
+    }
+
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #include <immintrin.h>
+    /* The same, 16 word-lines per instruction (a bit test of 16 levels gives 16 plane bits). */
+    __attribute__((target("avx512f")))
+    static void pack_pixel_avx512(const uint32_t *lv, int rows, int planes, int words,
+                                  uint64_t *x) {
+        memset(x, 0, sizeof(uint64_t) * planes * words);
+        for (int r0 = 0; r0 < rows; r0 += 16) {
+            __mmask16 valid = rows - r0 >= 16 ? (__mmask16)0xFFFF
+                                              : (__mmask16)((1u << (rows - r0)) - 1u);
+            __m512i v = _mm512_maskz_loadu_epi32(valid, (const void *)(lv + r0));
+            for (int b = 0; b < planes; b++) {
+                __mmask16 bits = _mm512_test_epi32_mask(v, _mm512_set1_epi32((int)(1u << b)));
+                x[b * words + (r0 >> 6)] |= (uint64_t)bits << (r0 & 63);
+            }
+        }
+    }
+    /* The same, 8 bit-lines per instruction (AVX-512 VPOPCNTQ), chosen at run time. */
+    __attribute__((target("avx512f,avx512vpopcntdq")))
+    static int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
+                                    const uint64_t *n, int nplanes, int dac_bits, int words,
+                                    int lines, int64_t top, int sign, double shift,
+                                    const int64_t *target, const double *weight, double *out) {
+        int64_t clipped = 0;
+        int64_t sums[8];
+        const __m512i hi = _mm512_set1_epi64(top), lo = _mm512_set1_epi64(-top);
+        __m512i bits[64];  /* the step's word-line words, broadcast once */
+        if (dac_bits * words > 64)
+            return step_clip_scalar(x, c, cplanes, n, nplanes, dac_bits, words, lines, top,
+                                    sign, shift, target, weight, out);
+        for (int i = 0; i < dac_bits * words; i++)
+            bits[i] = _mm512_set1_epi64((long long)x[i]);
+        for (int j = 0; j < lines; j += 8) {
+            __m512i acc = _mm512_setzero_si512();
+            for (int k = 0; k < dac_bits; k++) {
+                for (int m = 0; m < cplanes; m++) {
+                    __m512i part = _mm512_setzero_si512();
+                    for (int w = 0; w < words; w++) {
+                        __m512i cells = _mm512_loadu_si512(
+                            (const void *)(c + ((int64_t)m * words + w) * lines + j));
+                        part = _mm512_add_epi64(part, _mm512_popcnt_epi64(
+                            _mm512_and_si512(cells, bits[k * words + w])));
+                    }
+                    acc = _mm512_add_epi64(acc, _mm512_sll_epi64(part, _mm_cvtsi32_si128(k + m)));
+                }
+                for (int m = 0; m < nplanes; m++) {
+                    __m512i part = _mm512_setzero_si512();
+                    for (int w = 0; w < words; w++) {
+                        __m512i cells = _mm512_loadu_si512(
+                            (const void *)(n + ((int64_t)m * words + w) * lines + j));
+                        part = _mm512_add_epi64(part, _mm512_popcnt_epi64(
+                            _mm512_and_si512(cells, bits[k * words + w])));
+                    }
+                    acc = _mm512_sub_epi64(acc, _mm512_sll_epi64(part, _mm_cvtsi32_si128(k + m)));
+                }
+            }
+            __mmask8 over = _mm512_cmpgt_epi64_mask(acc, hi);
+            if (sign) over |= _mm512_cmplt_epi64_mask(acc, lo);
+            if (!over) continue;
+            _mm512_storeu_si512((void *)sums, acc);
+            for (int i = 0; i < 8; i++) {
+                if (!((over >> i) & 1)) continue;
+                int64_t a = sums[i];
+                out[target[j + i]] -= shift * weight[j + i] * (double)(a > top ? a - top : a + top);
+                clipped++;
+            }
+        }
+        return clipped;
+    }
+    static int has_avx512_popcnt(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+    }
+    #else
+    static void pack_pixel_avx512(const uint32_t *lv, int rows, int planes, int words,
+                                  uint64_t *x) {
+        pack_pixel_scalar(lv, rows, planes, words, x);
+    }
+    static int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
+                                    const uint64_t *n, int nplanes, int dac_bits, int words,
+                                    int lines, int64_t top, int sign, double shift,
+                                    const int64_t *target, const double *weight, double *out) {
+        return step_clip_scalar(x, c, cplanes, n, nplanes, dac_bits, words, lines, top, sign,
+                                shift, target, weight, out);
+    }
+    static int has_avx512_popcnt(void) { return 0; }
+    #endif
+    """
+    int lowest_bit64(unsigned long long x) nogil
+    int popcount64(unsigned long long x) nogil
+    void pack_pixel_scalar(const uint32_t *lv, int rows, int planes, int words,
+                           uint64_t *x) nogil
+    void pack_pixel_avx512(const uint32_t *lv, int rows, int planes, int words,
+                           uint64_t *x) nogil
+    int64_t step_clip_scalar(const uint64_t *x, const uint64_t *c, int cplanes,
+                             const uint64_t *n, int nplanes, int dac_bits, int words, int lines,
+                             int64_t top, int sign, double shift, const int64_t *target,
+                             const double *weight, double *out) nogil
+    int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
+                             const uint64_t *n, int nplanes, int dac_bits, int words, int lines,
+                             int64_t top, int sign, double shift, const int64_t *target,
+                             const double *weight, double *out) nogil
+    int has_avx512_popcnt()
+
+#: True when this CPU runs the AVX-512 VPOPCNTQ kernel (8 bit-lines per instruction).
+SIMD = bool(has_avx512_popcnt())
+
+
+def pack_cells(cells):
+    """Bit planes of non-negative integer cells ``(units, lines, rows)``: ``(units, bits,
+    words, lines8)`` uint64, bit ``r % 64`` of word ``r // 64`` of plane ``m`` for bit-line
+    ``j`` = bit ``m`` of cell ``(j, r)``; ``bits`` covers the largest cell, ``lines8`` is
+    ``lines`` rounded up to a multiple of 8 (zero cells)."""
+    levels = np.asarray(cells).astype(np.uint64)
+    units, lines, rows = levels.shape
+    words = max(1, -(-rows // 64))
+    bits = max(1, int(levels.max(initial=0)).bit_length())
+    lines8 = -(-lines // 8) * 8
+    padded = np.zeros((units, lines8, words * 64), np.uint64)
+    padded[:, :lines, :rows] = levels
+    shifts = np.arange(64, dtype=np.uint64)
+    planes = np.empty((units, bits, words, lines8), np.uint64)
+    for m in range(bits):
+        bit = (padded >> np.uint64(m)) & np.uint64(1)
+        packed = (bit.reshape(units, lines8, words, 64) << shifts).sum(axis=3, dtype=np.uint64)
+        planes[:, m] = packed.transpose(0, 2, 1)
+    return planes
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::1] plus,
+                    const uint64_t[:, :, :, ::1] minus, const double[::1] cell_max,
+                    int64_t top, int steps, int dac_bits, bint signed,
+                    const int64_t[:, ::1] target, const double[:, ::1] weight,
+                    double[:, ::1] y, bint simd=True):
+    """Subtract every clipped sample's cut-off part from the outputs ``y``; return the
+    clip count.
+
+    Args:
+        levels: ``(units, pixels, rows)`` streamed input levels ``x_u`` of each unit's rows.
+        plus: ``(units, bits, words, lines8)`` bit planes of the cells (:func:`pack_cells`),
+            the positive part of a signed channel's cells.
+        minus: the same for the negative part (signed channels), or ``(units, 0, words,
+            lines8)`` when no cell is negative.
+        cell_max: ``(units,)`` largest cell magnitude per unit (the screen: a step whose
+            DAC levels sum to ``D`` cannot clip when ``D * cell_max <= top``).
+        top: the ADC's top code ``T``; ``signed``: codes ``-T..T``, else ``0..T``.
+        steps, dac_bits: input steps and DAC bits per step.
+        target, weight: ``(units, lines8)`` the output each bit-line adds into and its
+            digital weight (``+-2^(slice*cell_bits)``; 0 for padding bit-lines).
+        y: ``(pixels, outputs)`` float64 integer outputs, corrected in place by
+            ``-2^(s*dac_bits) * weight * (cut-off part)`` per clipped sample.
+        simd: use the AVX-512 kernel when the CPU has it (:data:`SIMD`); the scalar
+            popcounts give the same integers.
+    """
+    cdef Py_ssize_t units = levels.shape[0], pixels = levels.shape[1], rows = levels.shape[2]
+    cdef Py_ssize_t lines8 = plus.shape[3], words = plus.shape[2]
+    cdef int pbits = plus.shape[1], nbits = minus.shape[1]
+    cdef Py_ssize_t planes_n = steps * dac_bits
+    if y.shape[0] != pixels or plus.shape[0] != units or lines8 % 8 \
+            or minus.shape[0] != units or minus.shape[2] != words or minus.shape[3] != lines8 \
+            or target.shape[0] != units or target.shape[1] != lines8 \
+            or weight.shape[0] != units or weight.shape[1] != lines8 \
+            or cell_max.shape[0] != units or words * 64 < rows or planes_n > 64:
+        raise ValueError("clip_correction: inconsistent array shapes")
+    if target.shape[1] and (np.min(target) < 0 or np.max(target) >= y.shape[1]):
+        raise ValueError("clip_correction: a target output outside y")
+    bits_buffer = np.zeros((planes_n, words), np.uint64)
+    cdef uint64_t[:, ::1] x = bits_buffer
+    cdef bint vector = simd and SIMD
+    cdef Py_ssize_t u, p, s, k, w
+    cdef int64_t level_sum, clipped = 0
+    cdef double shift
+    cdef const uint64_t* neg
+    with nogil:
+        for u in range(units):
+            neg = &minus[u, 0, 0, 0] if nbits else NULL
+            for p in range(pixels):
+                if vector:  # word-line bit planes of this pixel
+                    pack_pixel_avx512(&levels[u, p, 0], rows, planes_n, words, &x[0, 0])
+                else:
+                    pack_pixel_scalar(&levels[u, p, 0], rows, planes_n, words, &x[0, 0])
+                for s in range(steps):
+                    level_sum = 0
+                    for k in range(dac_bits):
+                        for w in range(words):
+                            level_sum += (<int64_t> popcount64(x[s * dac_bits + k, w])) << k
+                    if level_sum * cell_max[u] <= top:
+                        continue  # no bit-line of the unit can pass the top code
+                    shift = <double> ((<int64_t> 1) << (s * dac_bits))
+                    if vector:
+                        clipped += step_clip_avx512(&x[s * dac_bits, 0], &plus[u, 0, 0, 0],
+                                                    pbits, neg, nbits, dac_bits, words, lines8,
+                                                    top, signed, shift, &target[u, 0],
+                                                    &weight[u, 0], &y[p, 0])
+                    else:
+                        clipped += step_clip_scalar(&x[s * dac_bits, 0], &plus[u, 0, 0, 0],
+                                                    pbits, neg, nbits, dac_bits, words, lines8,
+                                                    top, signed, shift, &target[u, 0],
+                                                    &weight[u, 0], &y[p, 0])
+    return clipped
