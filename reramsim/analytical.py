@@ -151,7 +151,7 @@ def analytical_from_plan(plan: TimingPlan) -> SimResult:
         # 6. transfers.
         end_cycle = int(o_end[-1])
         for f in lp.flows:
-            arrival[f] = _transfer(plan, plan.flows[f], o_end, busy, stall)
+            arrival[f] = _transfer(plan.flows[f], o_end, busy, stall)
             end_cycle = max(end_cycle, int(arrival[f][-1]))
         out.append(LayerStats(
             name=lp.name, op=lp.op, start_cycle=int(f_start[0]), end_cycle=end_cycle,
@@ -172,41 +172,59 @@ def _stage(req: np.ndarray, d: int, kind: str, busy: dict, stall: dict
 
 def _crossbar_stage(plan: TimingPlan, chains: CrossbarChains, lp: LayerPlan, f_end: np.ndarray,
                     busy: dict, stall: dict) -> np.ndarray:
-    """Per pixel, the latest crossbar result (``f_end`` when the layer has no crossbars).
+    """Per pixel, when the last crossbar group's results are at the home accumulator
+    (``f_end`` when the layer has no crossbars): a group's latest crossbar result, plus the
+    partial-sum transfer of a group off the home tile.
 
     Crossbars with identical chain constants behave identically: one computation each.
     """
     if not lp.n_active_crossbars:
         return f_end
     p = len(f_end)
-    sl = slice(lp.xbar_lo, lp.xbar_hi)
-    sig = np.stack([chains.first[sl], chains.w[sl], chains.period[sl], chains.tail[sl]], 1)
-    uniq, mult = np.unique(sig, axis=0, return_counts=True)
-    x_end = np.zeros(p, np.int64)
+    unit_req = np.zeros(p, np.int64)
     adc_wait = 0
-    for (first, w, period, tail), n in zip(uniq.tolist(), mult.tolist()):
-        conv0 = _periodic(f_end + first, period)  # first conversion start per pixel
-        x_end = np.maximum(x_end, conv0 + tail)
-        read0 = f_end.copy()
-        read0[1:] = np.maximum(f_end[1:], conv0[:-1] + w)  # array free at the last conv start
-        adc_wait += n * int((conv0 - (read0 + first)).sum())
+    for g in lp.groups:
+        group = plan.groups[g]
+        sl = slice(group.lo, group.hi)
+        sig = np.stack([chains.first[sl], chains.w[sl], chains.period[sl], chains.tail[sl]], 1)
+        uniq, mult = np.unique(sig, axis=0, return_counts=True)
+        x_end = np.zeros(p, np.int64)
+        for (first, w, period, tail), n in zip(uniq.tolist(), mult.tolist()):
+            conv0 = _periodic(f_end + first, period)  # first conversion start per pixel
+            x_end = np.maximum(x_end, conv0 + tail)
+            read0 = f_end.copy()
+            read0[1:] = np.maximum(f_end[1:], conv0[:-1] + w)  # array free at the last conv
+            adc_wait += n * int((conv0 - (read0 + first)).sum())
+        if group.flow >= 0:
+            x_end = _links(plan.flows[group.flow], x_end, busy, stall)
+        unit_req = np.maximum(unit_req, x_end)
+    sl = slice(lp.xbar_lo, lp.xbar_hi)
     stall["adc"] += adc_wait + p * int(chains.stall[sl].sum())
     busy["crossbar"] += p * int(chains.read_busy[sl].sum())
     busy["adc"] += p * int(chains.adc_busy[sl].sum())
-    return x_end
+    return unit_req
 
 
-def _transfer(plan: TimingPlan, flow: FlowPlan, o_end: np.ndarray, busy: dict,
+def _links(flow: FlowPlan, depart: np.ndarray, busy: dict, stall: dict) -> np.ndarray:
+    """When each pixel's tail leaves the flow's last link: link ``i`` is a server held
+    ``link_serial[i]`` per pixel, requested when the head arrives (``link_latency[i-1]``
+    after the previous link's start), in pixel order."""
+    head, tail = depart, depart
+    for ser, lat, chip in zip(flow.link_serial, flow.link_latency, flow.link_chip):
+        kind = "chip_link" if chip else "noc"
+        start = _periodic(head, ser)
+        stall[kind] += int((start - head).sum())
+        busy[kind] += len(head) * ser
+        head, tail = start + lat, start + lat + ser
+    return tail
+
+
+def _transfer(flow: FlowPlan, o_end: np.ndarray, busy: dict,
               stall: dict) -> np.ndarray:
-    """Arrival of each pixel at the flow's destination: hop 0 is held ``t_serial`` per pixel,
-    later hops follow without waiting, then the destination input buffer is written."""
-    p, tail = len(o_end), o_end
-    if flow.hops:
-        link0 = _periodic(o_end, flow.t_serial)
-        stall["noc"] += int((link0 - o_end).sum())
-        busy["noc"] += p * flow.hops * flow.t_serial
-        tail = link0 + flow.hops * plan.t_hop + flow.t_serial
-    return _stage(tail, flow.t_inwrite, "input_buffer", busy, stall)[1]
+    """Arrival of each pixel at the flow's destination: the route's links, then the
+    destination input buffer is written."""
+    return _stage(_links(flow, o_end, busy, stall), flow.t_inwrite, "input_buffer", busy,
+                  stall)[1]
 
 
 def _layer_counts(plan: TimingPlan, lp: LayerPlan) -> dict[str, int]:
@@ -215,9 +233,10 @@ def _layer_counts(plan: TimingPlan, lp: LayerPlan) -> dict[str, int]:
     counts = dict.fromkeys(EVENT_KINDS, 0)
     for kind, n in lp.step_counts.items():
         counts[kind] += p * n
-    for f in lp.flows:
-        counts["input_buffer_write"] += p * plan.flows[f].inwrites
-        counts["noc_bit_hop"] += p * plan.flows[f].bits * plan.flows[f].hops
+    for flow in plan.layer_transfers(lp):
+        counts["input_buffer_write"] += p * flow.inwrites
+        counts["noc_bit_hop"] += p * flow.bits * flow.hops
+        counts["chip_link_bit"] += p * flow.bits * flow.chip_hops
     counts["input_buffer_read"] += p * lp.fetch_accesses
     counts["input_register_write"] += p * lp.ir_writes
     counts["bus_bit"] += p * lp.bus_bits

@@ -1,7 +1,8 @@
 """Area of the accelerator, per component, traceable to config entries.
 
-The accelerator is ``T`` tiles: ``organization.tiles``, or the tiles the model
-occupies (``placement.n_tiles``) when ``tiles: 0``. Every tile is complete
+The accelerator is ``T`` tiles: ``C`` chips (``placement.n_chips``: those the model
+needs, or ``organization.chips``) of ``organization.tiles`` each, or the tiles the
+model occupies (``placement.n_tiles``) when ``tiles: 0``. Every tile is complete
 whether or not the model fills it. With ``P = T x pes_per_tile`` PEs and
 ``X = P x crossbars_per_pe`` crossbars, each component is ``count x um^2 each``:
 
@@ -19,6 +20,8 @@ whether or not the model fills it. With ``P = T x pes_per_tile`` PEs and
   when private (:func:`reramsim.energy.digital_unit_of`), x ``digital.<unit>.area_um2``;
 * noc: ``T / noc.tiles_per_router`` routers (each tile carries its share of a router
   shared by ``tiles_per_router`` tiles) x ``noc.router_area_um2``;
+* chip_link: ``C x chip_link.links_per_chip`` links x ``chip_link.area_um2`` (none when
+  ``tiles: 0``: the model's own tiles, not a chip);
 * index_buffer: ``sum(index_storage_bits) / 8192`` KiB x ``index_buffer.area_um2_per_kb``;
 * zero_detect: ``X`` x ``ou.zero_detect_area_um2`` when ``ou.skip_zero_inputs``;
 * input_gather: ``sum over crossbars of ou.rows x xbar_gather_fanin`` mux
@@ -50,7 +53,7 @@ from reramsim.placement import Placement
 AREA_COMPONENTS: tuple[str, ...] = (
     "crossbar", "dac", "sample_hold", "adc", "shift_add", "input_register", "output_register",
     "index_buffer", "input_gather", "zero_detect", "accumulator", "bus", "buffers", "noc",
-    "digital",
+    "chip_link", "digital",
 )
 
 #: Components that exist only for a pruned scheme's data path.
@@ -87,6 +90,7 @@ class AreaBreakdown:
     n_tiles: int  # tiles of the accelerator
     tiles_occupied: int  # tiles the model uses
     n_crossbars: int  # crossbars of the accelerator
+    n_chips: int = 1  # chips of the accelerator
     terms: list[AreaTerm] = field(default_factory=list)
 
     def components(self) -> dict[str, float]:
@@ -129,11 +133,12 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
         layer_ops: layer name -> IR op, needed only for private digital units.
     """
     org = config.organization
-    n_tiles = org.tiles or placement.n_tiles
+    n_chips = placement.n_chips if org.tiles else 1
+    n_tiles = org.tiles * n_chips or placement.n_tiles
     n_pes = n_tiles * org.pes_per_tile
     n_xbar = n_pes * org.crossbars_per_pe
     adc_groups = n_pes * -(-org.crossbars_per_pe // config.adc.shared_by_crossbars)
-    area = AreaBreakdown(n_tiles, placement.n_tiles, n_xbar)
+    area = AreaBreakdown(n_tiles, placement.n_tiles, n_xbar, n_chips)
 
     def add(component: str, what: str, key: str, count: float) -> None:
         area.terms.append(AreaTerm(component, what, key, count, config_value(config, key)))
@@ -157,6 +162,8 @@ def compute_area(config: Config, placement: Placement, mapping: NetworkMapping |
     add("buffers", "input buffers", "buffers.input.area_um2", n_tiles)
     add("buffers", "output buffers", "buffers.output.area_um2", n_tiles)
     add("noc", "routers", "noc.router_area_um2", n_tiles / config.noc.tiles_per_router)
+    add("chip_link", "chip links", "chip_link.area_um2",
+        n_chips * config.chip_link.links_per_chip if org.tiles else 0)
     for unit in DIGITAL_UNITS[1:]:
         add("digital", f"{unit} units", f"digital.{unit}.area_um2", units[unit])
     return area

@@ -30,7 +30,11 @@ Leakage attribution (documented in ``docs/metrics.md``):
   (a weight layer uses every tile its crossbars sit on, plus its home tile; a
   digital layer its home tile), so per-layer leakage sums to the total;
 * a private digital unit (``shared_per_tile: false``) and the layer's own index
-  buffer (``index_storage_bits``) belong to that layer alone.
+  buffer (``index_storage_bits``) belong to that layer alone;
+* chip links (``chip_link.leakage_mw`` per link, ``chip_link.links_per_chip`` per chip)
+  leak on every occupied chip when the model spans several chips (on one chip they
+  carry nothing and are taken as power-gated, like unused tiles); a chip's links are
+  split equally among the layers on that chip, as per-tile resources are.
 
 Worked example: a 1-tile run of 1000 ns with ``buffers.input.leakage_mw: 0.5`` and
 two layers on the tile charges each layer ``0.5 x 0.5 mW x 1000 ns = 250 pJ`` for
@@ -53,7 +57,7 @@ from reramsim.stats import SimResult
 COMPONENTS: tuple[str, ...] = (
     "crossbar", "dac", "sample_hold", "adc", "shift_add", "input_register", "output_register",
     "index_buffer", "input_gather", "zero_detect", "accumulator", "bus", "buffers", "noc",
-    "digital", "leakage", "programming",
+    "chip_link", "digital", "leakage", "programming",
 )
 
 #: The price of one cell written when weights are (re)programmed during a run.
@@ -78,6 +82,7 @@ EVENT_ENERGY: dict[str, tuple[str, str | None]] = {
     "output_buffer_write": ("buffers", "buffers.output.energy_pj"),
     "output_buffer_read": ("buffers", "buffers.output.energy_pj"),
     "noc_bit_hop": ("noc", "noc.energy_pj_per_bit_hop"),
+    "chip_link_bit": ("chip_link", "chip_link.energy_pj_per_bit"),
     "activation_op": ("digital", "digital.activation.energy_pj"),
     "pooling_op": ("digital", "digital.pooling.energy_pj"),
     "eltwise_op": ("digital", "digital.eltwise.energy_pj"),
@@ -242,6 +247,7 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
     time_ns = result.total_cycles * config.cycle_ns
     breakdown = EnergyBreakdown(time_ns)
     shares = _tile_shares(result, placement)
+    chip_shares = _chip_shares(result, placement)
     for stats in result.layers:
         terms: list[EnergyTerm] = []
         for kind, count in stats.counts.items():
@@ -254,6 +260,11 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
         copies = placement.replicas(stats.name) if placement is not None else 1
         terms += _leakage_terms(stats.name, stats.op, shares.get(stats.name, 0.0), config,
                                 mapping, time_ns, copies)
+        if chip_shares.get(stats.name) and config.chip_link.leakage_mw:
+            terms.append(EnergyTerm(
+                "leakage", "leak:chip_link", "chip_link.leakage_mw",
+                config.chip_link.links_per_chip * chip_shares[stats.name],
+                config.chip_link.leakage_mw, time_ns))
         cells = (programmed or {}).get(stats.name, 0)
         if cells:
             component, source, key = PROGRAMMING_ENERGY
@@ -262,21 +273,40 @@ def compute_energy(result: SimResult, config: Config, placement: Placement | Non
     return breakdown
 
 
-def _tile_shares(result: SimResult, placement: Placement | None) -> dict[str, float]:
-    """Layer -> the number of tiles' worth of per-tile resources it is charged for."""
-    if placement is None:
-        return {}
+def _layer_tiles(result: SimResult, placement: Placement) -> dict[str, set[int]]:
+    """Layer -> the tiles it uses: its home tile and every tile its crossbars sit on."""
     uses: dict[str, set[int]] = {}
     for stats in result.layers:
         tiles = {int(placement.layer_tile.get(stats.name, 0))}
         if stats.name in placement.xbar_tile:
             tiles.update(int(t) for t in set(placement.xbar_tile[stats.name].tolist()))
         uses[stats.name] = tiles
-    users_of_tile: dict[int, int] = {}
-    for tiles in uses.values():
-        for tile in tiles:
-            users_of_tile[tile] = users_of_tile.get(tile, 0) + 1
-    return {name: sum(1.0 / users_of_tile[t] for t in tiles) for name, tiles in uses.items()}
+    return uses
+
+
+def _shares(uses: dict[str, set[int]]) -> dict[str, float]:
+    """Layer -> its share of the units it uses, each split equally among its users."""
+    users: dict[int, int] = {}
+    for units in uses.values():
+        for unit in units:
+            users[unit] = users.get(unit, 0) + 1
+    return {name: sum(1.0 / users[u] for u in units) for name, units in uses.items()}
+
+
+def _tile_shares(result: SimResult, placement: Placement | None) -> dict[str, float]:
+    """Layer -> the number of tiles' worth of per-tile resources it is charged for."""
+    if placement is None:
+        return {}
+    return _shares(_layer_tiles(result, placement))
+
+
+def _chip_shares(result: SimResult, placement: Placement | None) -> dict[str, float]:
+    """Layer -> the number of chips' worth of chip links it is charged for (none unless the
+    model occupies several chips)."""
+    if placement is None or placement.chips_occupied < 2:
+        return {}
+    return _shares({name: {placement.chip_of(t) for t in tiles}
+                    for name, tiles in _layer_tiles(result, placement).items()})
 
 
 def _leakage_terms(layer: str, op: str, tile_share: float, config: Config,

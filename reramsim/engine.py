@@ -109,6 +109,12 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
     l_edge_ptr, l_edges = _csr([lp.edges for lp in layers])
     l_flow_ptr, l_flows = _csr([lp.flows for lp in layers])
     f_link_ptr, f_links = _csr([f.links for f in flows])
+    groups = plan.groups
+    g_pixels = np.array([layers[g.layer].n_pixels for g in groups], np.int64)
+    g_pix_off = np.zeros(len(groups), np.int64)
+    if groups:
+        g_pix_off[1:] = np.cumsum(g_pixels)[:-1]
+    x_group = np.repeat(np.arange(len(groups)), [g.hi - g.lo for g in groups])
     f_edge_ptr, f_edges = _csr([f.edges for f in flows])
     need = [e.need for e in edges]
     act_off, act_cols, act_col, act_rows = _activity(plan)
@@ -133,7 +139,8 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
         "l_xb_lo": [lp.xbar_lo for lp in layers], "l_xb_hi": [lp.xbar_hi for lp in layers],
         "l_edge_ptr": l_edge_ptr, "l_edges": l_edges,
         "l_flow_ptr": l_flow_ptr, "l_flows": l_flows,
-        "x_layer": plan.xbar_layer, "x_adc": plan.xbar_adc,
+        "l_n_groups": [len(lp.groups) for lp in layers],
+        "x_layer": plan.xbar_layer, "x_adc": plan.xbar_adc, "x_group": x_group,
         "x_ou_lo": plan.xbar_ou_lo, "x_ou_hi": plan.xbar_ou_hi,
         "o_t_first": plan.ou_t_first, "o_t_rest": plan.ou_t_rest, "o_t_adc": plan.ou_t_adc,
         "o_rows": plan.ou_n_rows, "o_cols": plan.ou_n_conv,
@@ -143,18 +150,26 @@ def flatten_plan(plan: TimingPlan) -> tuple[dict[str, np.ndarray], dict[str, int
         "e_consumer": [e.consumer for e in edges], "e_flow": [e.flow for e in edges],
         "e_need_off": e_need_off, "need": np.concatenate(need) if need else np.zeros(0),
         "f_src": [f.src for f in flows], "f_link_ptr": f_link_ptr, "f_links": f_links,
-        "f_t_serial": [f.t_serial for f in flows], "f_t_inwrite": [f.t_inwrite for f in flows],
+        "f_link_ser": [t for f in flows for t in f.link_serial],
+        "f_link_lat": [t for f in flows for t in f.link_latency],
+        "f_link_ck": [ck["chip_link_bit" if chip else "noc_bit_hop"]
+                      for f in flows for chip in f.link_chip],
+        "f_group": [f.psum_group for f in flows], "f_t_inwrite": [f.t_inwrite for f in flows],
         "f_res_inwrite": [f.res_inwrite for f in flows], "f_bits": [f.bits for f in flows],
         "f_inwrites": [f.inwrites for f in flows],
         "f_edge_ptr": f_edge_ptr, "f_edges": f_edges,
+        "g_layer": [g.layer for g in groups], "g_n_xbars": [g.hi - g.lo for g in groups],
+        "g_pix_off": g_pix_off, "g_flow": [g.flow for g in groups],
         "r_kind": [rk[k] for k in plan.res_kind],
     }
     sizes = {
         "n_layers": len(layers), "n_xbars": len(plan.xbar_layer), "n_ous": len(plan.ou_t_adc),
-        "n_flows": len(flows), "n_edges": len(edges), "n_res": plan.n_resources,
+        "n_flows": len(flows), "n_out_flows": len(l_flows), "n_edges": len(edges),
+        "n_res": plan.n_resources, "n_groups": len(groups),
+        "n_group_slots": int(g_pixels.sum()),
         "n_pixel_slots": int(pixels.sum()), "n_need": len(values["need"]),
         "n_links": len(f_links), "input_steps": plan.input_steps,
-        "t_shift_add": plan.t_shift_add, "t_hop": plan.t_hop, "n_act": len(act_rows),
+        "t_shift_add": plan.t_shift_add, "n_act": len(act_rows),
     }
     return ({f.name: np.ascontiguousarray(values[f.name], f.dtype) for f in ARRAYS},
             {f.name: int(sizes[f.name]) for f in SIZES})
@@ -216,7 +231,8 @@ def run_plan(plan: TimingPlan, trace: str | Path | None = None,
     names = {"layer": [f"layer {lp.name}" for lp in plan.layers],
              "crossbar": [f"crossbar {int(i)} of layer {plan.layers[int(owner)].name}"
                           for i, owner in zip(plan.xbar_local, plan.xbar_layer)],
-             "flow": [f"flow {plan.layers[f.src].name} -> tile {f.dest_tile}" for f in plan.flows]}
+             "flow": [f"{'partial sums of' if f.psum_group >= 0 else 'flow'} "
+                      f"{plan.layers[f.src].name} -> tile {f.dest_tile}" for f in plan.flows]}
     out = _engine.run(arrays, sizes, trace_events if trace is not None else 0, names)
     stats = []
     for i, lp in enumerate(plan.layers):

@@ -21,6 +21,13 @@ With ``ou.skip_zero_inputs`` and activity data (:mod:`reramsim.activity`: the in
 bit-steps of every OU that see a non-zero input, per stream pixel), the plan
 carries each weight layer instance's active steps per (pixel, OU); the event
 engines skip the other steps (``docs/timing.md``, "Zero-skipping").
+
+A weight layer instance whose active crossbars sit on several tiles has one crossbar
+*group* per tile; the groups on other tiles than its home tile send their partial sums
+(``Config.psum_bits`` per crossbar and output column, per pixel) to the home tile over a
+*partial-sum flow* before the accumulator starts (``docs/timing.md``, "Partial sums").
+Every route is a list of links, each a mesh link or a chip link with its own
+serialisation and latency (``docs/timing.md``, "Transfer").
 """
 from __future__ import annotations
 
@@ -40,6 +47,7 @@ __all__ = [
     "RESOURCE_KINDS",
     "EdgePlan",
     "FlowPlan",
+    "GroupPlan",
     "LayerPlan",
     "TimingError",
     "TimingPlan",
@@ -55,7 +63,7 @@ class TimingError(ReramsimError):
 #: Kinds of resource the engines report busy and stall cycles for (``LayerStats`` keys).
 RESOURCE_KINDS: tuple[str, ...] = (
     "crossbar", "adc", "input_buffer", "output_buffer", "noc",
-    "accumulator", "activation", "pooling", "eltwise", "other",
+    "accumulator", "activation", "pooling", "eltwise", "other", "chip_link",
 )
 
 # --------------------------------------------------------------------------- the plan
@@ -79,24 +87,45 @@ class EdgePlan:
 
 @dataclass
 class FlowPlan:
-    """The transfer of one layer's output pixels to one destination tile.
+    """The transfer of one layer's output pixels to one destination tile, or of one
+    crossbar group's partial sums to its layer's home tile (``psum_group >= 0``).
 
     One flow per (producer layer, consumer tile); the consumer layers on that tile
-    read the same copy. ``links`` are resource ids along the XY route (empty on the
-    same tile).
+    read the same copy. ``links`` are resource ids along the route (empty on the same
+    tile): mesh links (``link_chip`` False) and chip links, each held ``link_serial``
+    cycles per pixel, the head reaching the next router ``link_latency`` cycles after
+    it enters. A partial-sum flow ends at the home tile's accumulator: no input-buffer
+    write (``inwrites`` 0; ``res_inwrite`` is its layer's unit, never reserved).
     """
 
     index: int
     src: int  # producer layer index
     dest_tile: int
-    hops: int
     links: list[int]  # resource ids, one per hop
-    bits: int  # bits per output pixel
-    t_serial: int  # cycles each link is busy per pixel: ceil(bits / link_width_bits)
+    link_serial: list[int]  # cycles each link is busy per pixel
+    link_latency: list[int]  # cycles from a hop's start to the head at the next router
+    link_chip: list[bool]  # True: a chip link; False: a mesh link
+    bits: int  # bits per pixel
     inwrites: int  # input-buffer accesses per pixel at the destination
     t_inwrite: int  # cycles: inwrites * cycles(buffers.input.access_ns)
     res_inwrite: int  # resource id of the destination's input-buffer (write) port
     edges: list[int] = field(default_factory=list)
+    psum_group: int = -1  # the crossbar group whose partial sums it carries; -1: data
+
+    @property
+    def hops(self) -> int:
+        """Mesh links crossed."""
+        return len(self.link_chip) - sum(self.link_chip)
+
+    @property
+    def chip_hops(self) -> int:
+        """Chip links crossed."""
+        return sum(self.link_chip)
+
+    @property
+    def t_serial(self) -> int:
+        """Cycles per pixel on the route's slowest link (0 without links)."""
+        return max(self.link_serial, default=0)
 
 
 @dataclass
@@ -135,7 +164,11 @@ class LayerPlan:
     xbar_hi: int = 0
     edges: list[int] = field(default_factory=list)
     flows: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)  # crossbar groups, one per tile, in order
     step_counts: dict[str, int] = field(default_factory=dict)  # crossbar events per pixel
+    #: per crossbar of the mapping, the partial sums (outputs it holds a part of) it hands
+    #: the accumulator per pixel (:func:`_output_parts`); empty for digital layers
+    xbar_outputs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     layer_name: str = ""  # the IR layer (== name unless replicated)
     replica: int = 0
     replicas: int = 1
@@ -143,6 +176,22 @@ class LayerPlan:
     @property
     def n_active_crossbars(self) -> int:
         return self.xbar_hi - self.xbar_lo
+
+
+@dataclass
+class GroupPlan:
+    """A weight layer instance's active crossbars on one tile: plan crossbars ``[lo, hi)``.
+
+    ``flow`` is the partial-sum flow to the layer's home tile, or -1 on the home tile (and
+    for a group with no partial sum to send).
+    """
+
+    index: int
+    layer: int
+    tile: int
+    lo: int
+    hi: int
+    flow: int = -1
 
 
 @dataclass
@@ -162,6 +211,7 @@ class TimingPlan:
     layers: list[LayerPlan]
     flows: list[FlowPlan]
     edges: list[EdgePlan]
+    groups: list[GroupPlan]
     res_kind: list[str]  # resource id -> RESOURCE_KINDS entry
     res_label: list[str]  # resource id -> a readable name
     xbar_layer: np.ndarray  # (n_xbar,) int32
@@ -196,22 +246,35 @@ class TimingPlan:
     def n_resources(self) -> int:
         return len(self.res_kind)
 
+    def layer_transfers(self, layer: LayerPlan) -> list[FlowPlan]:
+        """The flows a layer pays for: its output flows, then its partial-sum flows."""
+        return ([self.flows[f] for f in layer.flows]
+                + [self.flows[self.groups[g].flow] for g in layer.groups
+                   if self.groups[g].flow >= 0])
+
     def layer_instances(self, layer: LayerPlan) -> dict[str, int]:
         """Resource kind -> instances the layer uses (for utilisation in reports)."""
+        hops = [(r, chip) for f in self.layer_transfers(layer)
+                for r, chip in zip(f.links, f.link_chip)]
         inst = {"input_buffer": len({layer.res_fetch, *(self.flows[f].res_inwrite
                                                         for f in layer.flows)}),
                 "output_buffer": 1, layer.unit: 1,
-                "noc": len({r for f in layer.flows for r in self.flows[f].links})}
+                "noc": len({r for r, chip in hops if not chip})}
+        if any(chip for _, chip in hops):
+            inst["chip_link"] = len({r for r, chip in hops if chip})
         if layer.is_weight:
             inst["crossbar"] = layer.n_crossbars
             inst["adc"] = len(np.unique(self.xbar_adc[layer.xbar_lo:layer.xbar_hi]))
         return inst
 
     def layer_resource_kinds(self, layer: LayerPlan) -> tuple[str, ...]:
-        """The resource kinds a layer's busy/stall dicts carry (zeros included)."""
+        """The resource kinds a layer's busy/stall dicts carry (zeros included; ``chip_link``
+        only when its transfers cross chips)."""
         kinds = ["input_buffer", "output_buffer", "noc", layer.unit]
         if layer.is_weight:
             kinds = ["crossbar", "adc"] + kinds
+        if any(f.chip_hops for f in self.layer_transfers(layer)):
+            kinds.append("chip_link")
         return tuple(k for k in RESOURCE_KINDS if k in kinds)
 
 
@@ -378,32 +441,49 @@ def _converted_cols(name: str, lmap: LayerMapping, config: Config) -> np.ndarray
     return np.where(negative, 0, n_cols)
 
 
-def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> int:
-    """Additions per output pixel on the accumulator unit.
+def _column_outputs(layer: WeightLayer, lmap: LayerMapping, config: Config
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(crossbar, output ``group * cols + column``) of every bit-line whose partial sum reaches
+    the accumulator: all of them, except on the negative array of an analog-subtracting pair
+    (its currents join the positive array's conversions)."""
+    xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
+    cols = lmap.ou_cols.astype(np.int64)
+    if analog_pairs(config):
+        keep = lmap.xbar_polarity[xbar_of_col] > 0
+        xbar_of_col, cols = xbar_of_col[keep], cols[keep]
+    return xbar_of_col, lmap.xbar_group.astype(np.int64)[xbar_of_col] * layer.cols + cols
+
+
+def _output_parts(layer: WeightLayer, lmap: LayerMapping, config: Config) -> np.ndarray:
+    """Per crossbar of the mapping, the outputs (group, column) whose partial sum it hands to
+    the accumulator per pixel (:func:`_column_outputs`)."""
+    if not lmap.n_ous:
+        return np.zeros(lmap.n_crossbars, np.int64)
+    n_xbar = max(lmap.n_crossbars, 1)
+    xbar_of_col, output = _column_outputs(layer, lmap, config)
+    pairs = np.unique(output * n_xbar + xbar_of_col)
+    return np.bincount(pairs % n_xbar, minlength=lmap.n_crossbars).astype(np.int64)
+
+
+def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config,
+                    parts: np.ndarray) -> int:
+    """Additions per output pixel on the accumulator unit (``parts``: :func:`_output_parts`).
 
     * merging crossbars: an output (group g, column c) whose bit-lines lie on ``n``
       crossbars needs ``n - 1`` additions (each crossbar's shift-and-add has already
       merged its own bit-slices and input bit-steps); the negative array of a
       differential pair is one of the ``n`` (its sum is subtracted), unless the pair
       subtracts in analog (``crossbar.subtract: analog``): then the positive array's
-      conversions already hold the difference and the negative array is no part;
+      conversions already hold the difference and the negative array is no part. In all,
+      the partial sums of all crossbars less one per output;
     * offset correction (``signed_weights: offset``): one subtraction per output of
       ``2^(b-1) * sum(x)`` plus ``rows - 1`` additions per group for ``sum(x)``;
     * bias: one addition per output when the layer has a bias.
     """
-    n_xbar = lmap.n_crossbars
     ops = 0
     if lmap.n_ous:
-        xbar_of_col = np.repeat(lmap.ou_xbar.astype(np.int64), lmap.ou_n_cols)
-        cols = lmap.ou_cols.astype(np.int64)
-        if analog_pairs(config):
-            keep = lmap.xbar_polarity[xbar_of_col] > 0
-            xbar_of_col, cols = xbar_of_col[keep], cols[keep]
-        group = lmap.xbar_group.astype(np.int64)[xbar_of_col]
-        output = group * layer.cols + cols
-        pairs = np.unique(output * max(n_xbar, 1) + xbar_of_col)
-        parts = np.bincount(pairs // max(n_xbar, 1))
-        ops += int(np.maximum(parts - 1, 0).sum())
+        _, output = _column_outputs(layer, lmap, config)
+        ops += int(parts.sum()) - int(np.count_nonzero(np.bincount(output)))
     if config.precision.signed_weights == "offset":
         ops += layer.cout + layer.groups * max(layer.rows - 1, 0)
     if layer.bias is not None:
@@ -415,22 +495,69 @@ def _accumulate_ops(layer: WeightLayer, lmap: LayerMapping, config: Config) -> i
 LINK_DIRECTIONS = ("+x", "-x", "+y", "-y")
 
 
-def _xy_route(placement: Placement, src: int, dst: int) -> list[tuple[int, int]]:
-    """Directed mesh links (router, direction) from tile ``src`` to ``dst``, X first then Y.
-
-    Directions index :data:`LINK_DIRECTIONS`: 0 = +x, 1 = -x, 2 = +y, 3 = -y.
-    """
-    (x, y), (dx, dy) = placement.tile_xy(src), placement.tile_xy(dst)
+def _xy_route(a: tuple[int, int], b: tuple[int, int], cols: int) -> list[tuple[int, int]]:
+    """Directed mesh links (node, direction) from position ``a`` to ``b`` of a mesh ``cols``
+    wide, X first then Y. Directions index :data:`LINK_DIRECTIONS`: 0 = +x, 1 = -x, 2 = +y,
+    3 = -y."""
+    (x, y), (dx, dy) = a, b
     links = []
     while x != dx:
         step = 1 if dx > x else -1
-        links.append((y * placement.mesh_cols + x, 0 if step > 0 else 1))
+        links.append((y * cols + x, 0 if step > 0 else 1))
         x += step
     while y != dy:
         step = 1 if dy > y else -1
-        links.append((y * placement.mesh_cols + x, 2 if step > 0 else 3))
+        links.append((y * cols + x, 2 if step > 0 else 3))
         y += step
     return links
+
+
+def route(placement: Placement, src: int, dst: int) -> list[tuple[int, int, int, bool]]:
+    """The links from tile ``src`` to tile ``dst``: ``(chip, node, direction, is_chip_link)``.
+
+    On one chip, the XY route between the tiles (``node`` a router of that chip's mesh).
+    Between chips: the XY route to the source chip's tile 0, the XY route over the chip
+    mesh (``node`` a chip, ``chip`` the chip it leaves), then the XY route from the
+    destination chip's tile 0.
+    """
+    ca, cb = placement.chip_of(src), placement.chip_of(dst)
+    cols = placement.mesh_cols
+    if ca == cb:
+        return [(ca, n, d, False) for n, d in _xy_route(placement.tile_xy(src),
+                                                         placement.tile_xy(dst), cols)]
+    out = [(ca, n, d, False) for n, d in _xy_route(placement.tile_xy(src), (0, 0), cols)]
+    ccols = placement.chip_mesh_cols
+    out += [(n, n, d, True) for n, d in _xy_route(placement.chip_xy(ca), placement.chip_xy(cb),
+                                                  ccols)]
+    out += [(cb, n, d, False) for n, d in _xy_route((0, 0), placement.tile_xy(dst), cols)]
+    return out
+
+
+def _route_links(placement: Placement, cfg: Config, res: _Resources, src: int, dst: int,
+                 bits: int, fi: int) -> dict:
+    """Resource ids, serialisation and latency of each link from tile ``src`` to ``dst`` for
+    ``bits`` per pixel (flow ``fi``; private links per flow unless ``noc.shared_links``).
+
+    A mesh link holds ``ceil(bits / noc.link_width_bits)`` cycles, its head takes
+    ``cycles(noc.hop_latency_ns)``; a chip link holds ``cycles(bits / (8 x
+    chip_link.bandwidth_gb_per_s))`` cycles, its head takes ``cycles(chip_link.latency_ns)``.
+    """
+    mesh_ser = _ceil_div(bits, cfg.noc.link_width_bits)
+    chip_ser = cfg.cycles(bits / (8.0 * cfg.chip_link.bandwidth_gb_per_s))
+    mesh_lat, chip_lat = cfg.cycles(cfg.noc.hop_latency_ns), cfg.cycles(cfg.chip_link.latency_ns)
+    links, ser, lat, chip = [], [], [], []
+    for h, (c, node, d, is_chip) in enumerate(route(placement, src, dst)):
+        kind = "chip_link" if is_chip else "noc"
+        where = f"chip{c}." if (is_chip or c) else ""
+        if cfg.noc.shared_links:
+            links.append(res.get((kind, c, node, d), kind,
+                                 f"{where}link{'' if is_chip else node}{LINK_DIRECTIONS[d]}"))
+        else:
+            links.append(res.get(("flow-link", fi, h), kind, f"flow{fi}.hop{h}"))
+        ser.append(chip_ser if is_chip else mesh_ser)
+        lat.append(chip_lat if is_chip else mesh_lat)
+        chip.append(is_chip)
+    return {"links": links, "link_serial": ser, "link_latency": lat, "link_chip": chip}
 
 
 def _cycles_of(config: Config, values_ns: np.ndarray) -> np.ndarray:
@@ -481,12 +608,14 @@ def build_plan(network: Network, mapping: NetworkMapping, placement: Placement,
     flows = _plan_flows(layers, ir_layers, network, placement, cfg, res)
     edges = _plan_edges(layers, ir_layers, flows, network, cfg, int(images))
     xbars, ous = _plan_crossbars(layers, ir_layers, mapping, placement, res)
+    groups = _plan_groups(layers, ir_layers, mapping, placement, res, flows)
     active = (_plan_activity(layers, ir_layers, mapping, activity, int(images))
               if cfg.ou.skip_zero_inputs and activity is not None else [None] * len(layers))
     return TimingPlan(
         config=cfg, pipeline=cfg.pipeline.mode, images=int(images), input_steps=cfg.input_steps,
         t_shift_add=cfg.cycles(cfg.shift_add.latency_ns), t_hop=cfg.cycles(cfg.noc.hop_latency_ns),
-        layers=layers, flows=flows, edges=edges, res_kind=res.kind, res_label=res.label,
+        layers=layers, flows=flows, edges=edges, groups=groups, res_kind=res.kind,
+        res_label=res.label,
         xbar_layer=xbars[0], xbar_local=xbars[1], xbar_adc=xbars[2], xbar_ou_lo=xbars[3],
         xbar_ou_hi=xbars[4], ou_t_first=ous[0], ou_t_rest=ous[1], ou_t_adc=ous[2],
         ou_n_rows=ous[3], ou_n_cols=ous[4], ou_index_reads=ous[5], ou_gather=ous[6],
@@ -565,13 +694,14 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
         _check_mapping(layer.name, lmap)
         loads = _register_loads(lmap, placement, layer.name, replica)
         unit, count_kind, n_xbar = "accumulator", "accumulate", lmap.n_crossbars
-        n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg)
+        parts = _output_parts(layer, lmap, cfg)
+        n_inputs, unit_ops = layer.rows * layer.groups, _accumulate_ops(layer, lmap, cfg, parts)
     else:
         if layer.op not in OPS:
             raise TimingError(f"layer {layer.name}: op {layer.op!r} has no timing rule; known: "
                               f"conv, fc, {', '.join(OPS.names())}")
         op = OPS.get(layer.op)
-        unit, n_xbar = op.unit, 0
+        unit, n_xbar, parts = op.unit, 0, np.zeros(0, np.int64)
         count_kind = f"{unit}_op"
         n_inputs, unit_ops = op.work(layer)
         loads = None
@@ -601,7 +731,7 @@ def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,
                          f"tile{tile}.{unit}" + ("" if share_dig else f"[{name}]")),
         res_out=res.get(("out", tile) if share_buf else ("out", name), "output_buffer",
                         f"tile{tile}.output_buffer{own}"),
-        is_weight=isinstance(layer, WeightLayer), n_crossbars=n_xbar,
+        is_weight=isinstance(layer, WeightLayer), n_crossbars=n_xbar, xbar_outputs=parts,
     )
 
 
@@ -622,19 +752,12 @@ def _plan_flows(layers: list[LayerPlan], ir_layers: list[Layer], network: Networ
                               for t in tiles_of[r.name])
         for dest in dests:
             fi = len(flows)
-            route = _xy_route(placement, lp.tile, dest)
-            if cfg.noc.shared_links:
-                links = [res.get(("link", node, d), "noc", f"link{node}{LINK_DIRECTIONS[d]}")
-                         for node, d in route]
-            else:
-                links = [res.get(("flow-link", fi, h), "noc", f"flow{fi}.hop{h}")
-                         for h in range(len(route))]
             inwrites = _ceil_div(lp.out_bits, cfg.buffers.input.width_bits)
             shared = cfg.buffers.shared_per_tile
             flows.append(FlowPlan(
-                index=fi, src=lp.index, dest_tile=dest, hops=len(route), links=links,
-                bits=lp.out_bits, t_serial=_ceil_div(lp.out_bits, cfg.noc.link_width_bits),
-                inwrites=inwrites, t_inwrite=inwrites * t_in_access,
+                index=fi, src=lp.index, dest_tile=dest,
+                **_route_links(placement, cfg, res, lp.tile, dest, lp.out_bits, fi),
+                bits=lp.out_bits, inwrites=inwrites, t_inwrite=inwrites * t_in_access,
                 res_inwrite=res.get(("in", dest) if shared else ("in-write", fi), "input_buffer",
                                     f"tile{dest}.input_buffer"
                                     + ("" if shared else f"[flow{fi}]"))))
@@ -642,6 +765,50 @@ def _plan_flows(layers: list[LayerPlan], ir_layers: list[Layer], network: Networ
         lp.t_out = (lp.out_writes + len(lp.flows) * lp.out_reads) * cfg.cycles(
             cfg.buffers.output.access_ns)
     return flows
+
+
+def _plan_groups(layers: list[LayerPlan], ir_layers: list[Layer], mapping: NetworkMapping,
+                 placement: Placement, res: _Resources, flows: list[FlowPlan]
+                 ) -> list[GroupPlan]:
+    """One crossbar group per (weight layer instance, tile of its active crossbars); a group
+    off the home tile gets a partial-sum flow to it, appended to ``flows``.
+
+    A crossbar of a remote group sends ``psum_bits`` per output it holds a part of, per
+    pixel (``LayerPlan.xbar_outputs``); the home accumulator adds them (its ``accumulate`` count
+    is unchanged). A group with no sum to send (the negative arrays of analog-subtracting
+    pairs) has no flow. A placement fills tiles in crossbar order, so each tile's active
+    crossbars are a contiguous range of the plan's, and groups follow crossbar order.
+    """
+    cfg = mapping.config
+    groups: list[GroupPlan] = []
+    for lp, layer in zip(layers, ir_layers):
+        if not lp.n_active_crossbars:
+            continue
+        m = mapping.layers[layer.name]
+        local = _active_locals(m)
+        tiles = np.asarray(placement.xbar_tile[layer.name])[lp.replica * m.n_crossbars + local]
+        outputs = lp.xbar_outputs[local]
+        cuts = np.flatnonzero(np.diff(tiles)) + 1
+        for run in np.split(np.arange(len(local)), cuts):
+            tile = int(tiles[run[0]])
+            g = GroupPlan(len(groups), lp.index, tile, lp.xbar_lo + int(run[0]),
+                          lp.xbar_lo + int(run[-1]) + 1)
+            bits = cfg.psum_bits * int(outputs[run].sum())
+            if tile != lp.tile and bits:
+                g.flow = fi = len(flows)
+                flows.append(FlowPlan(
+                    index=fi, src=lp.index, dest_tile=lp.tile,
+                    **_route_links(placement, cfg, res, tile, lp.tile, bits, fi),
+                    bits=bits, inwrites=0, t_inwrite=0, res_inwrite=lp.res_unit,
+                    psum_group=g.index))
+            groups.append(g)
+            lp.groups.append(g.index)
+    return groups
+
+
+def _active_locals(m: LayerMapping) -> np.ndarray:
+    """Local indices of a mapping's crossbars with at least one OU, in order."""
+    return np.flatnonzero(np.bincount(np.asarray(m.ou_xbar, np.int64), minlength=m.n_crossbars))
 
 
 def _plan_edges(layers: list[LayerPlan], ir_layers: list[Layer], flows: list[FlowPlan],
@@ -699,7 +866,7 @@ def _plan_crossbars(layers: list[LayerPlan], ir_layers: list[Layer], mapping: Ne
                               f"mapping {m.n_crossbars} x {lp.replicas} copies")
         groups = groups[lp.replica * m.n_crossbars:(lp.replica + 1) * m.n_crossbars]
         per_xbar = np.bincount(np.asarray(m.ou_xbar, np.int64), minlength=m.n_crossbars)
-        active = np.flatnonzero(per_xbar)
+        active = _active_locals(m)
         ends = n_ou_total + np.cumsum(per_xbar)
         adc = np.array([res.get(("adc", int(g)), "adc", f"adc_group{int(g)}")
                         for g in groups[active]], np.int32)

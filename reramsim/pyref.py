@@ -62,8 +62,11 @@ class PyRefEngine:
         self.counts = [dict.fromkeys(EVENT_KINDS, 0) for _ in layers]
         self.busy = [dict.fromkeys(RESOURCE_KINDS, 0) for _ in layers]
         self.stall = [dict.fromkeys(RESOURCE_KINDS, 0) for _ in layers]
-        self.x_done = [[0] * lp.n_pixels for lp in layers]  # crossbars done with (layer, pixel)
+        self.x_done = [[0] * lp.n_pixels for lp in layers]  # groups done with (layer, pixel)
         self.x_max = [[0] * lp.n_pixels for lp in layers]  # their latest result time
+        self.g_done = [[0] * layers[g.layer].n_pixels for g in plan.groups]  # crossbars done
+        self.g_max = [[0] * layers[g.layer].n_pixels for g in plan.groups]  # latest result
+        self.x_group = [g.index for g in plan.groups for _ in range(g.lo, g.hi)]
         n_x = len(plan.xbar_layer)
         self.x_pix = [0] * n_x
         self.x_ou = [0] * n_x
@@ -224,13 +227,28 @@ class PyRefEngine:
                 self.x_free[x] = conv
 
     def crossbar_done(self, x: int, layer: int, p: int, result_time: int) -> None:
-        """Crossbar ``x`` has its result for pixel ``p`` (not before its previous result);
-        the last crossbar of the layer to do so requests the accumulator."""
+        """Crossbar ``x`` has its result for pixel ``p`` (not before its previous result); the
+        last crossbar of its group to do so hands the group's results on: at once on the
+        home tile, else over the group's partial-sum flow."""
         result_time = max(result_time, self.x_result[x])
         self.x_result[x] = result_time
+        g = self.x_group[x]
+        self.g_done[g][p] += 1
+        self.g_max[g][p] = max(self.g_max[g][p], result_time)
+        group = self.plan.groups[g]
+        if self.g_done[g][p] < group.hi - group.lo:
+            return
+        if group.flow >= 0:
+            self.push(self.g_max[g][p], HOP, group.flow, p, 0)
+        else:
+            self.group_done(layer, p, self.g_max[g][p])
+
+    def group_done(self, layer: int, p: int, done: int) -> None:
+        """A group's partial sums of pixel ``p`` are at the home accumulator at ``done``; the
+        last group of the layer to get there requests the accumulator."""
         self.x_done[layer][p] += 1
-        self.x_max[layer][p] = max(self.x_max[layer][p], result_time)
-        if self.x_done[layer][p] == self.plan.layers[layer].n_active_crossbars:
+        self.x_max[layer][p] = max(self.x_max[layer][p], done)
+        if self.x_done[layer][p] == len(self.plan.layers[layer].groups):
             self.push(self.x_max[layer][p], UNIT, layer, p)
 
     def on_unit(self, now: int, layer: int, p: int, _: int) -> None:
@@ -248,22 +266,27 @@ class PyRefEngine:
         self.end[layer] = max(self.end[layer], end)
         self.completed[layer] += 1
         for f in lp.flows:
-            if self.plan.flows[f].hops:
+            if self.plan.flows[f].links:
                 self.push(end, HOP, f, p, 0)
             else:
                 self.push(end, INWRITE, f, p)
 
     def on_hop(self, now: int, f: int, p: int, hop: int) -> None:
         flow = self.plan.flows[f]
-        start = self.reserve(flow.links[hop], now, flow.t_serial, flow.src, "noc")
-        self.counts[flow.src]["noc_bit_hop"] += flow.bits
-        if hop + 1 < flow.hops:
-            self.push(start + self.plan.t_hop, HOP, f, p, hop + 1)
+        link, ser = flow.links[hop], flow.link_serial[hop]
+        start = self.reserve(link, now, ser, flow.src, self.plan.res_kind[link])
+        chip = flow.link_chip[hop]
+        self.counts[flow.src]["chip_link_bit" if chip else "noc_bit_hop"] += flow.bits
+        if hop + 1 < len(flow.links):
+            self.push(start + flow.link_latency[hop], HOP, f, p, hop + 1)
         else:
-            self.push(start + self.plan.t_hop + flow.t_serial, INWRITE, f, p)
+            self.push(start + flow.link_latency[hop] + ser, INWRITE, f, p)
 
     def on_inwrite(self, now: int, f: int, p: int, _: int) -> None:
         flow = self.plan.flows[f]
+        if flow.psum_group >= 0:  # partial sums: their tail is at the home accumulator
+            self.group_done(flow.src, p, now)
+            return
         start = self.reserve(flow.res_inwrite, now, flow.t_inwrite, flow.src, "input_buffer")
         self.counts[flow.src]["input_buffer_write"] += flow.inwrites
         self.push(start + flow.t_inwrite, ARRIVE, f, p)

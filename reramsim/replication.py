@@ -98,7 +98,7 @@ def layer_cycles_per_pixel(plan: TimingPlan) -> dict[str, int]:
         if not lp.is_weight:
             continue
         periods = chains.period[lp.xbar_lo:lp.xbar_hi]
-        flows = [max(plan.flows[f].t_serial, plan.flows[f].t_inwrite) for f in lp.flows]
+        flows = [max(f.t_serial, f.t_inwrite) for f in plan.layer_transfers(lp)]
         out[lp.layer_name] = max([lp.t_fetch, lp.t_unit, lp.t_out, *flows,
                                   int(periods.max(initial=0))])
     return out

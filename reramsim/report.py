@@ -245,6 +245,8 @@ def _layer_entry(stats: LayerStats, layer: Any, sim: SimulationLike,
 def _accelerator_entry(sim: SimulationLike, area: AreaBreakdown) -> dict[str, Any]:
     place = sim.placement
     return {
+        "chips": area.n_chips,
+        "chips_occupied": place.chips_occupied,
         "tiles": area.n_tiles,
         "tiles_occupied": place.n_tiles,
         "pes_occupied": place.n_pes,
@@ -475,9 +477,10 @@ def format_table(report: dict[str, Any]) -> str:
         total_row.append("")
     lines = [f"{report['model']} on {report['config']}: scheme {report['scheme']}, "
              f"engine {report['engine']}",
-             f"accelerator: {_count(acc['tiles'], 'tile')}, "
+             f"accelerator: {_count(acc['chips'], 'chip')}, {_count(acc['tiles'], 'tile')}, "
              f"{_count(acc['crossbars'], 'crossbar')}; "
-             f"the model occupies {_count(acc['tiles_occupied'], 'tile')}, "
+             f"the model occupies {_count(acc['chips_occupied'], 'chip')}, "
+             f"{_count(acc['tiles_occupied'], 'tile')}, "
              f"{_count(acc['crossbars_occupied'], 'crossbar')}",
              ""]
     grid = grid_lines(header, rows + [total_row], right=set(range(4, len(header))) | {0})

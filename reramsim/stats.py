@@ -39,6 +39,7 @@ EVENT_KINDS: dict[str, str] = {
                            "in one OU step",
     "output_register_update": "pe.output_register.energy_pj: one shift-add result written "
                               "into a PE's output register",
+    "chip_link_bit": "chip_link.energy_pj_per_bit: one bit over one link between chips",
 }
 
 

@@ -68,11 +68,11 @@ def _occupancy(plan: TimingPlan) -> tuple[np.ndarray, dict[int, dict[str, int]],
         add(lp.res_fetch, p * lp.t_fetch, lp.layer_name)
         add(lp.res_unit, p * lp.t_unit, lp.layer_name)
         add(lp.res_out, p * lp.t_out, lp.layer_name)
-        for f in lp.flows:
-            flow = plan.flows[f]
-            for link in flow.links:
-                add(link, p * flow.t_serial, lp.layer_name)
-            add(flow.res_inwrite, p * flow.t_inwrite, lp.layer_name)
+        for flow in plan.layer_transfers(lp):
+            for link, ser in zip(flow.links, flow.link_serial):
+                add(link, p * ser, lp.layer_name)
+            if flow.inwrites:
+                add(flow.res_inwrite, p * flow.t_inwrite, lp.layer_name)
         for x in range(lp.xbar_lo, lp.xbar_hi):
             add(int(plan.xbar_adc[x]), p * int(chains.adc_busy[x]), lp.layer_name)
     pixels = np.array([plan.layers[i].n_pixels for i in plan.xbar_layer], np.int64)

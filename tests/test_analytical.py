@@ -133,13 +133,14 @@ def test_analog_subtraction_halves_conversions_of_a_differential_layer():
     output (12 additions, 3 accumulator steps = 9 cycles); analog: the 2 negative arrays
     convert nothing (32 conversions) and are no parts (1 merge per output, 4 additions,
     1 step = 3 cycles). The positive arrays set the crossbar time (10 + 3*10 + 8 + 1 = 49)
-    either way: fetch 10 + 49 + accumulate + 2 output writes.
+    either way: fetch 10 + 49 + accumulate + 2 output writes. The 4 crossbars share one
+    tile (2 PEs), so no partial sums cross the mesh.
     """
     nb = Net((10,))
     net = nb.network(nb.fc("x", 4))
-    digital = analytical(net, config(precision__signed_weights="differential"))
-    analog = analytical(net, config(precision__signed_weights="differential",
-                                    crossbar__subtract="analog"))
+    one_tile = {"precision__signed_weights": "differential", "organization__pes_per_tile": 2}
+    digital = analytical(net, config(**one_tile))
+    analog = analytical(net, config(**one_tile, crossbar__subtract="analog"))
     d, a = digital.layers[0], analog.layers[0]
     for kind in ("adc_conversion", "sample_hold", "shift_add"):
         assert d.counts[kind] == 4 * 4 * 4 == 64

@@ -19,7 +19,8 @@ ONE_TILE = [
     "digital.other.area_um2=7", "noc.router_area_um2=200", "index_buffer.area_um2_per_kb=1500",
     "input_gather.area_um2_per_input=2", "shift_add.per_pe=3", "pe.input_register.area_um2=11",
     "pe.output_register.area_um2=13", "bus.area_um2=300", "noc.tiles_per_router=2",
-    "digital.activation.per_tile=2",
+    "digital.activation.per_tile=2", "chip_link.area_um2=5000",
+    "chip_link.links_per_chip=4",
 ]
 
 
@@ -59,6 +60,7 @@ def test_one_tile_area_by_hand():
         "accumulator": 7,
         "buffers": 1000 + 500,
         "noc": 200 / 2,  # the tile's half of a router shared by 2 tiles
+        "chip_link": 4 * 5000,  # the chip's 4 links
         "digital": 5 * 7,  # 2 activation units, 1 each of the other three
     }
     assert set(area.components()) == set(AREA_COMPONENTS)
@@ -66,6 +68,19 @@ def test_one_tile_area_by_hand():
         assert area.components()[component] == pytest.approx(um2), component
     assert area.total_um2 == pytest.approx(sum(by_hand.values()))
     assert (area.n_tiles, area.n_crossbars, area.pruned_datapath_pct) == (1, 8, 0.0)
+
+
+def test_area_counts_every_chip_and_its_links():
+    """Two chips of one tile each: twice the one-chip area; a fixed chip count gives that many
+    chips even where the model needs fewer; tiles: 0 is the model's own tiles, no chip links."""
+    two = area_of([*ONE_TILE, "organization.crossbars_per_pe=2"])  # 6 crossbars: 3 PEs, 2 chips
+    assert (two.n_chips, two.n_tiles, two.n_crossbars) == (2, 2, 8)
+    assert two.components()["chip_link"] == pytest.approx(2 * 4 * 5000)
+    three = area_of([*ONE_TILE, "organization.chips=3"])
+    assert (three.n_chips, three.n_tiles) == (3, 3)
+    assert three.total_um2 == pytest.approx(3 * area_of(ONE_TILE).total_um2)
+    own = area_of([*ONE_TILE, "organization.tiles=0"])
+    assert own.components()["chip_link"] == 0.0 and own.n_chips == 1
 
 
 def test_tiles_zero_means_the_tiles_the_model_occupies():

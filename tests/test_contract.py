@@ -70,7 +70,7 @@ def test_declared_bounds_are_checked_with_the_value(field, value, message):
 @pytest.mark.parametrize("change,message", [
     ({"input_steps": 0}, r"engine sizes: input_steps = 0, expected 1 <= input_steps <= "),
     ({"n_res": -1}, r"engine sizes: n_res = -1, expected 0 <= n_res"),
-    ({"t_hop": 1.5}, r"engine sizes: t_hop = 1.5, expected"),
+    ({"t_shift_add": 1.5}, r"engine sizes: t_shift_add = 1.5, expected"),
 ])
 def test_bad_sizes_are_named(change, message):
     """A size below its declared least value, or not an integer, is named."""
@@ -108,3 +108,15 @@ def test_trace_names_come_from_the_event_table(tmp_path):
     assert {"crossbar read", "adc convert", "input fetch", "unit", "output buffer"} <= stages
     read = contract.ALL_EVENTS[EventKind.READ].trace_name
     assert all(e["pid"] == 1 for e in spans if e["name"].endswith(read))
+
+
+def test_crossbar_groups_are_checked():
+    """A layer claiming fewer crossbar groups than it has, or a group longer than its run of
+    crossbars, is named instead of running (it would start the accumulator early)."""
+    arrays, sizes = flat_fc()
+    bad = dict(arrays, l_n_groups=np.zeros_like(arrays["l_n_groups"]))
+    with pytest.raises(EngineError, match=r"engine input l_n_groups"):
+        _engine.run(bad, sizes)
+    bad = dict(arrays, g_n_xbars=arrays["g_n_xbars"] + 1)
+    with pytest.raises(EngineError, match=r"engine input x_group/g_n_xbars"):
+        _engine.run(bad, sizes)

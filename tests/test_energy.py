@@ -24,7 +24,7 @@ PRICES = [
     "digital.eltwise.energy_pj=0.4", "digital.other.energy_pj=0.6", "organization.tiles=0",
     "ou.zero_detect_energy_pj=0.05", "pe.input_register.write_energy_pj=0.8",
     "pe.input_register.read_energy_pj=0.0625", "pe.output_register.energy_pj=0.02",
-    "bus.energy_pj_per_bit=0.05",
+    "bus.energy_pj_per_bit=0.05", "chip_link.energy_pj_per_bit=0.7",
 ]
 
 
@@ -79,6 +79,7 @@ def test_each_component_is_count_times_config_value():
         "buffers": (n["input_buffer_read"] + n["input_buffer_write"]) * 10
                    + (n["output_buffer_read"] + n["output_buffer_write"]) * 5,
         "noc": n["noc_bit_hop"] * 0.1,
+        "chip_link": n["chip_link_bit"] * 0.7,
         "digital": n["activation_op"] * 0.2 + n["pooling_op"] * 0.3 + n["eltwise_op"] * 0.4
                    + n["other_op"] * 0.6,
         "leakage": 0.0,

@@ -50,10 +50,21 @@ def test_mesh_hops():
     assert p.hops(0, 8) == 4 and p.hops(4, 4) == 0 and p.hops(2, 6) == 4
 
 
-def test_too_many_tiles_is_a_clear_error():
-    """A model larger than the chip says how many tiles it needs."""
+def test_too_many_chips_is_a_clear_error():
+    """A model larger than a fixed number of chips says how many chips it needs."""
+    cfg = load_config("isaac", ["organization.tiles=1", "organization.pes_per_tile=2",
+                                "organization.chips=3"])
+    net = chain(2, 256, 256)
+    with pytest.raises(MappingError, match=r"chain: needs 4 chips of 1 tiles \(4 tiles, 64 "
+                                           r"crossbars.*organization.chips: 3; set "
+                                           r"organization.chips: auto"):
+        place(net, map_network(net, cfg))
+
+
+def test_chips_auto_places_on_as_many_chips_as_needed():
+    """chips: auto gives the model every chip it needs; tile t is on chip t // tiles."""
     cfg = load_config("isaac", ["organization.tiles=1", "organization.pes_per_tile=2"])
     net = chain(2, 256, 256)
-    with pytest.raises(MappingError, match=r"chain: needs 4 tiles \(64 crossbars.*has 1; set "
-                                           r"organization.tiles: 0"):
-        place(net, map_network(net, cfg))
+    p = place(net, map_network(net, cfg))
+    assert (p.n_tiles, p.n_chips, p.chips_occupied, p.chip_mesh_cols) == (4, 4, 4, 2)
+    assert p.chip_of(3) == 3 and p.chip_hops(0, 3) == 2 and p.hops(0, 3) == 0

@@ -95,9 +95,14 @@ def test_stream_programs_each_group_once_per_stream():
     assert sim.throughput.ii_cycles == -(-sim.stream.total_cycles // 3)
 
 
-def test_without_reload_a_model_too_large_for_the_chip_is_an_error():
-    with pytest.raises(MappingError, match="needs 2 tiles"):
-        simulate(two_fc(), config(**SMALL_CHIP), engine="analytical")
+def test_without_reload_a_model_too_large_for_one_chip_is_an_error():
+    with pytest.raises(MappingError, match="needs 2 chips .* or mapping.reload: true"):
+        simulate(two_fc(), config(**SMALL_CHIP, organization__chips=1), engine="analytical")
+
+
+def test_without_reload_a_model_too_large_for_the_chip_takes_more_chips():
+    sim = simulate(two_fc(), config(**SMALL_CHIP), engine="analytical")
+    assert sim.groups is None and sim.placement.n_chips == 2
 
 
 def test_reload_of_a_layer_larger_than_the_chip_is_an_error():

@@ -86,7 +86,7 @@ def test_run_pyref_entry_point():
 
 @st.composite
 def hardware(draw):
-    """Random small hardware: crossbar/OU sizes, precisions, latencies and sharing."""
+    """Random small hardware: crossbar/OU sizes, precisions, latencies, sharing, chips."""
     xr, xc = draw(st.sampled_from([4, 8, 16])), draw(st.sampled_from([4, 8, 16]))
     wbits = draw(st.sampled_from([1, 2, 4]))
     ibits = draw(st.integers(1, 4))
@@ -113,6 +113,13 @@ def hardware(draw):
         "noc__hop_latency_ns": draw(st.integers(0, 3)),
         "buffers__input__access_ns": draw(st.integers(0, 3)),
         "pipeline__mode": draw(st.sampled_from(["pixel", "layer"])),
+        # tiles per chip (0: one chip of every tile), the chip mesh and links, partial sums
+        "organization__tiles": draw(st.sampled_from([0, 0, 1, 2, 3])),
+        "organization__mesh_cols": draw(st.integers(0, 2)),
+        "chip_link__mesh_cols": draw(st.integers(0, 2)),
+        "chip_link__latency_ns": draw(st.integers(0, 30)),
+        "chip_link__bandwidth_gb_per_s": draw(st.sampled_from([0.5, 1.0, 4.0])),
+        "precision__partial_sum_bits": draw(st.integers(0, 12)),
     }
 
 

@@ -42,8 +42,9 @@ def one_conv(h: int, w: int, cout: int = 6):
 
 def test_copies_split_pixels_and_divide_latency():
     """r copies of a layer fed by the graph input take 1/r of its pixels each: the layer
-    ends when a copy-free layer with 1/r of the pixels would, with the same counts."""
-    cfg = config()
+    ends when a copy-free layer with 1/r of the pixels would, with the same counts. Each copy
+    fits one tile (2 PEs per tile), so no partial sums cross the mesh."""
+    cfg = config(organization__pes_per_tile=2)
     for r in (2, 4):
         ana, cyc, ref = run_all(one_conv(4, 4), cfg, {"conv0": r})
         alone = run_all(one_conv(4, 4 // r), cfg)[0]

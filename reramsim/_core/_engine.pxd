@@ -27,7 +27,7 @@ cdef enum:  # ResourceKind
     RK_INPUT_BUFFER = 2
     RK_OUTPUT_BUFFER = 3
     RK_NOC = 4
-    N_RES_KINDS = 10   # then accumulator, activation, pooling, eltwise, other
+    N_RES_KINDS = 11   # then accumulator, activation, pooling, eltwise, other, chip_link
 
 
 cdef enum:  # CountKind
@@ -51,7 +51,8 @@ cdef enum:  # CountKind
     CK_BUS_BIT = 20
     CK_INPUT_REGISTER_READ = 21
     CK_OUTPUT_REGISTER_UPDATE = 22
-    N_COUNT_KINDS = 23  # activation_op, pooling_op, eltwise_op, other_op are 14-17
+    CK_CHIP_LINK_BIT = 23
+    N_COUNT_KINDS = 24  # activation_op, pooling_op, eltwise_op, other_op are 14-17
 
 
 cdef struct TraceRecord:
@@ -121,8 +122,10 @@ cdef struct State:
     int64_t* l_counts          # (n_layers * N_COUNT_KINDS) events
     time_t* l_busy             # (n_layers * N_RES_KINDS) cycles
     time_t* l_stall            # (n_layers * N_RES_KINDS) cycles
-    int32_t* p_xdone           # (n_pixel_slots) crossbars done with the pixel
-    time_t* p_xmax             # (n_pixel_slots) latest crossbar result of the pixel
+    int32_t* p_xdone           # (n_pixel_slots) crossbar groups done with the pixel
+    time_t* p_xmax             # (n_pixel_slots) latest group result (arrival) of the pixel
+    int32_t* gp_done           # (n_group_slots) crossbars of the group done with the pixel
+    time_t* gp_max             # (n_group_slots) their latest result
     int64_t* f_arrived         # (n_flows) pixels delivered
     TraceRecord* trace         # (trace_cap) records, or NULL
     int64_t trace_cap

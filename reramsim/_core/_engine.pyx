@@ -40,11 +40,11 @@ COUNT_KIND_NAMES = (
     "index_read", "gather_input", "accumulate", "input_buffer_read", "input_buffer_write",
     "output_buffer_write", "output_buffer_read", "noc_bit_hop", "activation_op", "pooling_op",
     "eltwise_op", "other_op", "zero_check", "input_register_write", "bus_bit",
-    "input_register_read", "output_register_update",
+    "input_register_read", "output_register_update", "chip_link_bit",
 )
 #: Column order of the busy/stall tables (must equal reramsim.analytical.RESOURCE_KINDS).
 RESOURCE_KIND_NAMES = ("crossbar", "adc", "input_buffer", "output_buffer", "noc",
-                       "accumulator", "activation", "pooling", "eltwise", "other")
+                       "accumulator", "activation", "pooling", "eltwise", "other", "chip_link")
 _ERROR_TEXT = {
     ERR_NOMEM: "out of memory",
     ERR_BAD_INDEX: "input index out of range",
@@ -85,8 +85,8 @@ cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
     :func:`run` has already checked every field's dtype, length and declared bounds
     (``lo``, ``below`` in :mod:`reramsim._core.contract`), so indices used here are valid.
     """
-    cdef int64_t i, j, need_end, p_src
-    cdef idx_t layer
+    cdef int64_t i, j, need_end, p_src, run
+    cdef idx_t layer, g
     for i in range(m.n_layers):
         if m.l_unit_rkind[i] >= N_RES_KINDS:
             return _bad(fail, F_L_UNIT_RKIND, -1, i)
@@ -98,7 +98,7 @@ cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
             return _bad(fail, F_L_PIXELS, F_L_PIX_OFF, i)
     if not _csr_ok(m.l_edge_ptr, m.n_layers, m.n_edges):
         return _bad(fail, F_L_EDGE_PTR, -1, 0)
-    if not _csr_ok(m.l_flow_ptr, m.n_layers, m.n_flows):
+    if not _csr_ok(m.l_flow_ptr, m.n_layers, m.n_out_flows):
         return _bad(fail, F_L_FLOW_PTR, -1, 0)
     for i in range(m.n_xbars):
         layer = m.x_layer[i]
@@ -124,6 +124,50 @@ cdef int check_model(const Model* m, Failure* fail) noexcept nogil:
     for i in range(m.n_res):
         if m.r_kind[i] >= N_RES_KINDS:
             return _bad(fail, F_R_KIND, -1, i)
+    for i in range(m.n_links):
+        if m.f_link_ck[i] >= N_COUNT_KINDS:
+            return _bad(fail, F_F_LINK_CK, -1, i)
+    # Crossbar groups: runs of crossbars in order, each of one layer, g_n_xbars long; the
+    # layer's groups are l_n_groups consecutive ones; partial-sum flows and their groups
+    # name each other, have links, and are not among the layers' output flows.
+    run = 0
+    for i in range(m.n_xbars):
+        g = m.x_group[i]
+        if m.g_layer[g] != m.x_layer[i]:
+            return _bad(fail, F_X_GROUP, F_G_LAYER, i)
+        if i == 0 and g != 0:
+            return _bad(fail, F_X_GROUP, -1, i)
+        if i > 0 and g != m.x_group[i - 1]:
+            if g != m.x_group[i - 1] + 1 or run != m.g_n_xbars[m.x_group[i - 1]]:
+                return _bad(fail, F_X_GROUP, F_G_N_XBARS, i)
+            run = 0
+        run += 1
+    if (m.n_xbars and (m.x_group[m.n_xbars - 1] != m.n_groups - 1
+                       or run != m.g_n_xbars[m.n_groups - 1])) or (not m.n_xbars and m.n_groups):
+        return _bad(fail, F_X_GROUP, F_G_N_XBARS, m.n_xbars)
+    j = 0
+    for i in range(m.n_layers):
+        for g in range(<idx_t> j, <idx_t> (j + m.l_n_groups[i])):
+            if g >= m.n_groups or m.g_layer[g] != i:
+                return _bad(fail, F_L_N_GROUPS, F_G_LAYER, i)
+        if (m.l_n_groups[i] > 0) != (m.l_xb_hi[i] > m.l_xb_lo[i]):
+            return _bad(fail, F_L_N_GROUPS, F_L_XB_LO, i)
+        j += m.l_n_groups[i]
+    if j != m.n_groups:
+        return _bad(fail, F_L_N_GROUPS, -1, m.n_layers)
+    for g in range(m.n_groups):
+        if m.g_pix_off[g] + m.l_pixels[m.g_layer[g]] > m.n_group_slots:
+            return _bad(fail, F_G_PIX_OFF, -1, g)
+        if m.g_flow[g] >= 0 and (m.f_group[m.g_flow[g]] != g
+                                 or m.f_src[m.g_flow[g]] != m.g_layer[g]):
+            return _bad(fail, F_G_FLOW, F_F_GROUP, g)
+    for i in range(m.n_flows):
+        if m.f_group[i] >= 0 and (m.g_flow[m.f_group[i]] != i
+                                  or m.f_link_ptr[i + 1] == m.f_link_ptr[i]):
+            return _bad(fail, F_F_GROUP, F_G_FLOW, i)
+    for i in range(m.n_out_flows):
+        if m.f_group[m.l_flows[i]] >= 0:
+            return _bad(fail, F_L_FLOWS, F_F_GROUP, i)
     for i in range(m.n_layers):  # zero-skipping rows lie inside act
         if m.l_act_off[i] >= 0 and m.l_act_off[i] + m.l_pixels[i] * m.l_act_cols[i] > m.n_act:
             return _bad(fail, F_L_ACT_OFF, F_L_ACT_COLS, i)
@@ -231,22 +275,38 @@ cdef inline int64_t _steps(const Model* m, const CrossbarState* xb, const OuInfo
     return m.act[xb.act_off + p * xb.act_cols + ou.act_col]
 
 
-cdef int _crossbar_done(const Model* m, State* s, EventQueue* q, idx_t x, int64_t p,
-                        time_t done) noexcept nogil:
-    """Crossbar ``x`` has its result for pixel ``p`` (not before its previous result);
-    the last crossbar of the layer to do so requests the accumulator."""
-    cdef CrossbarState* xb = &s.xb[x]
-    cdef idx_t layer = xb.layer
+cdef int _group_done(const Model* m, State* s, EventQueue* q, idx_t layer, int64_t p,
+                     time_t done) noexcept nogil:
+    """A crossbar group's partial sums of pixel ``p`` are at the home accumulator at ``done``;
+    the last group of the layer to get there requests the accumulator."""
     cdef int64_t slot = m.l_pix_off[layer] + p
-    if done < xb.result:
-        done = xb.result
-    xb.result = done
     s.p_xdone[slot] += 1
     if done > s.p_xmax[slot]:
         s.p_xmax[slot] = done
-    if s.p_xdone[slot] == m.l_xb_hi[layer] - m.l_xb_lo[layer]:
+    if s.p_xdone[slot] == m.l_n_groups[layer]:
         return queue_push(q, s.p_xmax[slot], EV_UNIT, layer, <idx_t> p, 0)
     return ERR_NONE
+
+
+cdef int _crossbar_done(const Model* m, State* s, EventQueue* q, idx_t x, int64_t p,
+                        time_t done) noexcept nogil:
+    """Crossbar ``x`` has its result for pixel ``p`` (not before its previous result); the
+    last crossbar of its group to do so hands the group's results on: at once on the home
+    tile, else over the group's partial-sum flow."""
+    cdef CrossbarState* xb = &s.xb[x]
+    cdef idx_t g = m.x_group[x]
+    cdef int64_t slot = m.g_pix_off[g] + p
+    if done < xb.result:
+        done = xb.result
+    xb.result = done
+    s.gp_done[slot] += 1
+    if done > s.gp_max[slot]:
+        s.gp_max[slot] = done
+    if s.gp_done[slot] < m.g_n_xbars[g]:
+        return ERR_NONE
+    if m.g_flow[g] >= 0:
+        return queue_push(q, s.gp_max[slot], EV_HOP, m.g_flow[g], <idx_t> p, 0)
+    return _group_done(m, s, q, xb.layer, p, s.gp_max[slot])
 
 
 cdef int _start_pixel(const Model* m, State* s, EventQueue* q, idx_t x,
@@ -406,24 +466,29 @@ cdef int on_out(const Model* m, State* s, EventQueue* q, const Event* ev) noexce
 cdef int on_hop(const Model* m, State* s, EventQueue* q, const Event* ev) noexcept nogil:
     cdef idx_t f = ev.a
     cdef int64_t i = m.f_link_ptr[f] + ev.c
-    cdef idx_t src = m.f_src[f]
-    cdef time_t ser = m.f_t_serial[f], start
+    cdef idx_t src = m.f_src[f], link
+    cdef time_t ser, start
     if ev.c < 0 or i >= m.f_link_ptr[f + 1]:
         return ERR_STATE
-    start = _reserve(m, s, m.f_links[i], ev.time, ser, src, RK_NOC)
-    s.l_counts[src * N_COUNT_KINDS + CK_NOC_BIT_HOP] += m.f_bits[f]
+    link = m.f_links[i]
+    ser = m.f_link_ser[i]
+    start = _reserve(m, s, link, ev.time, ser, src, m.r_kind[link])
+    s.l_counts[src * N_COUNT_KINDS + m.f_link_ck[i]] += m.f_bits[f]
     if s.trace_cap:
-        _trace(s, EV_HOP, src, ev.b, m.f_links[i], start, ser)
+        _trace(s, EV_HOP, src, ev.b, link, start, ser)
     if i + 1 < m.f_link_ptr[f + 1]:
-        return queue_push(q, start + m.t_hop, EV_HOP, f, ev.b, ev.c + 1)
-    return queue_push(q, start + m.t_hop + ser, EV_INWRITE, f, ev.b, 0)
+        return queue_push(q, start + m.f_link_lat[i], EV_HOP, f, ev.b, ev.c + 1)
+    return queue_push(q, start + m.f_link_lat[i] + ser, EV_INWRITE, f, ev.b, 0)
 
 
 cdef int on_inwrite(const Model* m, State* s, EventQueue* q, const Event* ev) noexcept nogil:
     cdef idx_t f = ev.a
     cdef idx_t src = m.f_src[f]
-    cdef time_t dur = m.f_t_inwrite[f]
-    cdef time_t start = _reserve(m, s, m.f_res_inwrite[f], ev.time, dur, src, RK_INPUT_BUFFER)
+    cdef time_t dur, start
+    if m.f_group[f] >= 0:  # partial sums: their tail is at the home accumulator
+        return _group_done(m, s, q, src, ev.b, ev.time)
+    dur = m.f_t_inwrite[f]
+    start = _reserve(m, s, m.f_res_inwrite[f], ev.time, dur, src, RK_INPUT_BUFFER)
     s.l_counts[src * N_COUNT_KINDS + CK_INPUT_BUFFER_WRITE] += m.f_inwrites[f]
     if s.trace_cap:
         _trace(s, EV_INWRITE, src, ev.b, m.f_res_inwrite[f], start, dur)
@@ -686,7 +751,7 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
 
     Returns:
         dict with ``events``, per-layer ``start``, ``end``, ``counts`` (n_layers x N_COUNT_KINDS),
-        ``busy``/``stall`` (n_layers x 10), per-resource ``res_busy``, ``res_stall``,
+        ``busy``/``stall`` (n_layers x N_RES_KINDS), per-resource ``res_busy``, ``res_stall``,
         ``res_uses``, per-crossbar ``xbar_read_cycles``, ``xbar_steps``, ``xbar_adc_stall``,
         and ``trace`` (records x 6),
         ``trace_dropped``, ``trace_full_at``.
@@ -739,6 +804,8 @@ def run(dict arrays, dict sizes, Py_ssize_t trace_cap=0, dict names=None):
     s.l_stall = <time_t*> _state(keep, "stall", i64, nl * N_RES_KINDS)
     s.p_xdone = <int32_t*> _state(keep, "p_xdone", i32, m.n_pixel_slots)
     s.p_xmax = <time_t*> _state(keep, "p_xmax", i64, m.n_pixel_slots)
+    s.gp_done = <int32_t*> _state(keep, "gp_done", i32, m.n_group_slots)
+    s.gp_max = <time_t*> _state(keep, "gp_max", i64, m.n_group_slots)
     s.f_arrived = <int64_t*> _state(keep, "f_arrived", i64, nf)
     s.trace_cap = max(trace_cap, 0)
     s.trace = <TraceRecord*> _state(keep, "trace", i64, 6 * s.trace_cap) if s.trace_cap else NULL

@@ -74,19 +74,23 @@ SIZES = (
     SizeField("n_layers", "idx_t", "layers"),
     SizeField("n_xbars", "idx_t", "active crossbars (those with at least one OU)"),
     SizeField("n_ous", "int64_t", "OUs"),
-    SizeField("n_flows", "idx_t", "flows (producer layer -> destination tile)"),
+    SizeField("n_flows", "idx_t", "flows (producer layer -> destination tile; crossbar group "
+              "-> home tile)"),
+    SizeField("n_out_flows", "idx_t", "entries of l_flows (the layers' output flows)"),
     SizeField("n_edges", "idx_t", "edges (consumer layer <- flow)"),
     SizeField("n_res", "idx_t", "resources: ADC groups, buffer ports, digital units, links"),
     SizeField("n_pixel_slots", "int64_t", "sum of the layers' output pixels"),
     SizeField("n_need", "int64_t", "entries of need"),
     SizeField("n_links", "int64_t", "entries of f_links"),
+    SizeField("n_groups", "idx_t", "crossbar groups (a weight layer's active crossbars on one "
+              "tile)"),
+    SizeField("n_group_slots", "int64_t", "sum over groups of their layer's output pixels"),
     SizeField("input_steps", "int32_t", "B: DAC bit-steps per input vector", lo=1),
     SizeField("t_shift_add", "time_t", "cycles from a conversion's end to its shift-add result"),
-    SizeField("t_hop", "time_t", "cycles per mesh hop (router + link)"),
     SizeField("n_act", "int64_t", "entries of act (zero-skipping data)"),
 )
 
-_L, _X, _O, _E, _F = "n_layers", "n_xbars", "n_ous", "n_edges", "n_flows"
+_L, _X, _O, _E, _F, _G = "n_layers", "n_xbars", "n_ous", "n_edges", "n_flows", "n_groups"
 ARRAYS = (
     # layers
     ArrayField("l_pixels", "int64_t", _L, "output pixels P (raster order)", lo=1),
@@ -119,10 +123,14 @@ ARRAYS = (
     ArrayField("l_edge_ptr", "idx_t", _L + " + 1", "CSR into l_edges: the layer's input edges"),
     ArrayField("l_edges", "idx_t", _E, "edge ids, by consumer layer", lo=0, below=_E),
     ArrayField("l_flow_ptr", "idx_t", _L + " + 1", "CSR into l_flows: the layer's output flows"),
-    ArrayField("l_flows", "idx_t", _F, "flow ids, by producer layer", lo=0, below=_F),
+    ArrayField("l_flows", "idx_t", "n_out_flows", "output flow ids, by producer layer", lo=0,
+               below=_F),
+    ArrayField("l_n_groups", "int64_t", _L, "crossbar groups of the layer (0 without active "
+               "crossbars)", lo=0),
     # crossbars
     ArrayField("x_layer", "idx_t", _X, "layer index", lo=0, below=_L),
     ArrayField("x_adc", "idx_t", _X, "resource id of its ADC group", lo=0, below="n_res"),
+    ArrayField("x_group", "idx_t", _X, "its crossbar group", lo=0, below=_G),
     ArrayField("x_ou_lo", "int64_t", _X, "its OUs: [lo, hi) of the o_* arrays, execution order",
                lo=0),
     ArrayField("x_ou_hi", "int64_t", _X, "end of its OUs", lo=0),
@@ -154,7 +162,13 @@ ARRAYS = (
     ArrayField("f_link_ptr", "int64_t", _F + " + 1", "CSR into f_links; hops = ptr[f+1] - ptr[f]"),
     ArrayField("f_links", "idx_t", "n_links", "resource ids of the route's links, in order",
                lo=0, below="n_res"),
-    ArrayField("f_t_serial", "time_t", _F, "cycles each link is held per pixel", lo=0),
+    ArrayField("f_link_ser", "time_t", "n_links", "cycles the link is held per pixel", lo=0),
+    ArrayField("f_link_lat", "time_t", "n_links", "cycles from the hop's start to the head at "
+               "the next router", lo=0),
+    ArrayField("f_link_ck", "int32_t", "n_links", "CountKind column its bits are counted in "
+               "(noc_bit_hop or chip_link_bit)", lo=0),
+    ArrayField("f_group", "idx_t", _F, "partial-sum flow: the crossbar group it completes at "
+               "the home accumulator; -1: a data flow", lo=-1, below=_G),
     ArrayField("f_t_inwrite", "time_t", _F, "cycles per pixel on the destination input-buffer "
                "port", lo=0),
     ArrayField("f_res_inwrite", "idx_t", _F, "resource id of that port", lo=0, below="n_res"),
@@ -162,6 +176,13 @@ ARRAYS = (
     ArrayField("f_inwrites", "int64_t", _F, "input-buffer writes per pixel (accesses)", lo=0),
     ArrayField("f_edge_ptr", "idx_t", _F + " + 1", "CSR into f_edges: edges fed by the flow"),
     ArrayField("f_edges", "idx_t", _E, "edge ids, by flow", lo=0, below=_E),
+    # crossbar groups
+    ArrayField("g_layer", "idx_t", _G, "layer", lo=0, below=_L),
+    ArrayField("g_n_xbars", "int64_t", _G, "active crossbars in the group", lo=1),
+    ArrayField("g_pix_off", "int64_t", _G, "index of the group's pixel 0 in per-group-pixel "
+               "state", lo=0),
+    ArrayField("g_flow", "idx_t", _G, "its partial-sum flow to the home tile; -1: on the home "
+               "tile", lo=-1, below=_F),
     # resources
     ArrayField("r_kind", "int32_t", "n_res", "ResourceKind column", lo=0),
 )
@@ -181,8 +202,8 @@ class EventSpec:
 EVENTS = (
     EventSpec("ARRIVE", "flow", "arrive", "the pixel is in the destination's input buffer"),
     EventSpec("INWRITE", "flow", "input buffer write", "request the destination input-buffer "
-              "port"),
-    EventSpec("HOP", "flow", "link", "request the hop's mesh link (c: hop)"),
+              "port (a partial-sum flow: its group is done at the home accumulator)"),
+    EventSpec("HOP", "flow", "link", "request the hop's mesh or chip link (c: hop)"),
     EventSpec("OUT", "layer", "output buffer", "request the output-buffer port"),
     EventSpec("UNIT", "layer", "unit", "request the digital unit / accumulator"),
     EventSpec("XSTEP", "crossbar", "adc convert", "a read is done, request the ADC group"),

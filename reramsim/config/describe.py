@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ __all__ = ["FieldInfo", "config_markdown", "describe", "format_config", "shipped
 
 #: Unit suffix tokens of field names.
 UNITS = {"ns": "ns", "pj": "pJ", "um2": "um^2", "bits": "bits", "kb": "KiB", "mw": "mW",
-         "mhz": "MHz", "gsps": "GS/s"}
+         "mhz": "MHz", "gsps": "GS/s", "gb": "GB"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def _range(kind: Any, meta: dict[str, Any]) -> str:
     if type(None) in typing.get_args(kind) and typing.get_origin(kind) is not Literal:
         inner = next(k for k in typing.get_args(kind) if k is not type(None))
         return _range(inner, meta) + " or null"
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # a number or some words
+        return " or ".join(_range(part, meta) for part in typing.get_args(kind))
     if typing.get_origin(kind) is Literal:
         return "one of " + ", ".join(str(c) for c in typing.get_args(kind))
     if kind is bool:

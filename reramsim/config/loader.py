@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -300,6 +301,11 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
         if value is None:
             return None
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    words = _choice_words(kind)
+    if words:  # a number or one of some words (``int | Literal["auto"]``)
+        if value in words:
+            return value
+        kind = int
     if kind in (int, float):
         hi = _upper_bound(kind, key_path[-1], hi)
     expected, ok = _describe(kind, lo, hi) + (", or null" if nullable else ""), True
@@ -324,9 +330,22 @@ def _check_scalar(kind: Any, fld: dataclasses.Field, value: Any, key_path: KeyPa
     if ok and kind in (int, float):
         ok = (kind is int or math.isfinite(value)) and (lo is None or value >= lo) and value <= hi
     if not ok:
+        if words:
+            expected += " or " + ", ".join(repr(w) for w in words)
         raise ConfigError(f"{_loc(where, key_path, source)}: {'.'.join(key_path)}: "
                           f"expected {expected}, got {value!r}")
     return value
+
+
+def _choice_words(kind: Any) -> tuple[str, ...]:
+    """The words of a field typed ``int | Literal[...]`` (an integer or one of them); else ()."""
+    if typing.get_origin(kind) not in (typing.Union, types.UnionType):
+        return ()
+    words: tuple[str, ...] = ()
+    for part in typing.get_args(kind):
+        if typing.get_origin(part) is Literal:
+            words += typing.get_args(part)
+    return words
 
 
 def _nullable(kind: Any) -> bool:

@@ -44,6 +44,11 @@ class Precision:
     weight_scale: Literal["per_layer", "per_channel"] = spec(
         "per_layer", "symmetric quantisation scale of weights: one per layer or per output channel"
     )
+    partial_sum_bits: int = spec(
+        0, "bits of one crossbar's partial sum of one output (what a tile sends to a layer's "
+        "home tile to accumulate); 0 = the exact width input_bits + weight_bits + "
+        "ceil(log2(crossbar.rows)) (reconstruction: no rounding before accumulation)",
+        lo=0, hi=128)
 
 
 @dataclass(frozen=True)
@@ -344,8 +349,44 @@ class Organization:
 
     crossbars_per_pe: int = spec(8, "ISAAC: 8 crossbars per IMA", lo=1)
     pes_per_tile: int = spec(12, "ISAAC: 12 IMAs per tile", lo=1)
-    tiles: int = spec(168, "tiles on the chip (ISAAC: 168); 0 = as many as the model needs", lo=0)
-    mesh_cols: int = spec(0, "mesh width in tiles; 0 = ceil(sqrt(tiles))", lo=0)
+    tiles: int = spec(
+        168, "tiles per chip (ISAAC: 168); 0 = one chip of as many tiles as the model needs",
+        lo=0)
+    mesh_cols: int = spec(0, "a chip's mesh width in tiles; 0 = ceil(sqrt(tiles))", lo=0)
+    chips: int | Literal["auto"] = spec(
+        "auto", "chips of the node, joined by chip links (ISAAC evaluates large models on "
+        "several chips); 'auto' = as many as the model needs; a number refuses a model that "
+        "needs more", lo=1, hi=4096)
+
+
+@dataclass(frozen=True)
+class ChipLink:
+    """The links between chips of a node (ISAAC: 4 HyperTransport links per chip).
+
+    Chips form a mesh ``mesh_cols`` wide with XY routing, one link per direction between
+    neighbours; every chip's links attach at the router of its tile 0 (its I/O port, a
+    reconstruction). A transfer between chips crosses its source chip's mesh to tile 0,
+    the chip links, then the destination chip's mesh from tile 0.
+    """
+
+    latency_ns: float = spec(
+        50.0, "head latency of one chip-link traversal, SerDes and wire (reconstruction: "
+        "HyperTransport's documented latency is tens of ns)", lo=0.0)
+    bandwidth_gb_per_s: float = spec(
+        6.4, "bytes per ns one link carries in each direction (ISAAC's table: 6.4 GB/s per "
+        "HyperTransport link at 1.6 GHz)", lo=1e-6)
+    energy_pj_per_bit: float = spec(
+        0.203125, "per bit per link traversal (Accelergy's ISAAC library: 26 pJ per 128 bits, "
+        "65 nm)", lo=0.0)
+    links_per_chip: int = spec(
+        4, "link ports per chip, one per mesh direction used (ISAAC: 4 HyperTransport "
+        "links); counted for area and static power", lo=1, hi=64)
+    area_um2: float = spec(
+        5.72e6, "per link (ISAAC: 22.88 mm^2 for its 4 HyperTransport links)", lo=0.0)
+    leakage_mw: float = spec(
+        2600.0, "static power per link while the node spans several chips (ISAAC: 10.4 W for "
+        "4 links); a one-chip run's links are power-gated", lo=0.0)
+    mesh_cols: int = spec(0, "the chip mesh's width in chips; 0 = ceil(sqrt(chips))", lo=0)
 
 
 @dataclass(frozen=True)
@@ -405,6 +446,7 @@ class Config:
     digital: Digital = field(default_factory=Digital)
     noc: Noc = field(default_factory=Noc)
     organization: Organization = field(default_factory=Organization)
+    chip_link: ChipLink = field(default_factory=ChipLink)
     pipeline: Pipeline = field(default_factory=Pipeline)
     mapping: MappingPolicy = field(default_factory=MappingPolicy)
     source: str = field(default="<defaults>", metadata={"internal": True})
@@ -428,6 +470,15 @@ class Config:
     def polarities(self) -> int:
         """Crossbar copies per weight block: 2 for differential pairs, else 1."""
         return 2 if self.precision.signed_weights == "differential" else 1
+
+    @property
+    def psum_bits(self) -> int:
+        """Bits of one partial sum sent between tiles (``precision.partial_sum_bits``, or
+        ``input_bits + weight_bits + ceil(log2(crossbar.rows))`` when it is 0)."""
+        if self.precision.partial_sum_bits:
+            return self.precision.partial_sum_bits
+        return (self.precision.input_bits + self.precision.weight_bits
+                + math.ceil(math.log2(self.crossbar.rows)))
 
     @property
     def input_steps(self) -> int:
