@@ -671,8 +671,12 @@ def _register_loads(lmap: LayerMapping, placement: Placement, name: str,
     if not len(rows):
         return np.zeros(0, np.int64)
     groups = np.asarray(lmap.xbar_group, np.int64)[xbar]
-    loaded = np.unique(np.stack([pes[xbar], groups, rows]), axis=1)  # (pe, group, row)
-    return np.unique(loaded[0], return_counts=True)[1]
+    pe = pes[xbar] - pes.min()
+    n_rows, n_groups = int(rows.max()) + 1, int(groups.max()) + 1
+    keys = np.sort((pe * n_groups + groups) * n_rows + rows)  # one key per (pe, group, row)
+    loaded_pe = keys[np.r_[True, keys[1:] != keys[:-1]]] // (n_groups * n_rows)
+    counts = np.bincount(loaded_pe)
+    return counts[counts > 0]
 
 
 def _plan_layer(i: int, layer: Layer, network: Network, mapping: NetworkMapping,

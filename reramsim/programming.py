@@ -51,8 +51,9 @@ def crossbar_rows_written(lmap: LayerMapping) -> np.ndarray:
     """Word-lines each crossbar of a layer writes: the distinct word-lines of its OUs."""
     xbar_of_row = np.repeat(np.asarray(lmap.ou_xbar, np.int64), lmap.ou_n_rows)
     wl = np.asarray(lmap.ou_wl, np.int64)
-    keys = np.unique(xbar_of_row * (int(wl.max(initial=0)) + 1) + wl)
-    return np.bincount(keys // (int(wl.max(initial=0)) + 1), minlength=lmap.n_crossbars)
+    written = np.zeros((lmap.n_crossbars, int(wl.max(initial=0)) + 1), bool)
+    written[xbar_of_row, wl] = True
+    return written.sum(axis=1)
 
 
 def weight_programming(mapping: NetworkMapping, layers: Iterable[str] | None = None,
