@@ -760,8 +760,9 @@ class FunctionalModel:
         blas_threads: cap the BLAS threads while the model runs (needs ``threadpoolctl``;
             ignored without it). The model makes many mid-sized matmuls, which a
             multi-threaded BLAS slows down badly when the cores are busy with other work
-            (another process, PyTorch training next to AUTO-PRUNE); ``None`` leaves the
-            BLAS as it is.
+            (another process, PyTorch training next to AUTO-PRUNE). ``None``: one BLAS
+            thread while bit-serial classes run (see :meth:`_blas_cap`), else the BLAS as
+            it is.
         seed: the chip the device models program (``config.device``: variation, stuck-at
             faults, read noise); :meth:`program` programs another one.
 
@@ -883,8 +884,19 @@ class FunctionalModel:
         values = self._feeds(inputs)
         if not self.input_quant:
             self.calibrate(values)
-        with _blas_limit(self.blas_threads):
+        with _blas_limit(self._blas_cap()):
             return self._run(values, observe)
+
+    def _blas_cap(self) -> int | None:
+        """The BLAS thread cap of a run: ``blas_threads`` when given; else 1 when some OU
+        class runs bit-serially, because its clipping kernel and noise draws keep the worker
+        threads (:mod:`reramsim.workers`) busy beside the matmuls and a multi-threaded BLAS
+        spinning on the same cores slows both (Plain20 with a 6-bit ADC on 2 cores: 15.6 s
+        uncapped, 10.7 s capped; ``benchmarks/bench_functional.py``); else no cap."""
+        if self.blas_threads is not None:
+            return self.blas_threads
+        serial = any(not cls.linear for layer in self._crossbars.values() for cls in layer.classes)
+        return 1 if serial and workers.THREADS > 1 else None
 
     def _run(self, values: dict[str, np.ndarray], observe=None) -> dict[str, np.ndarray]:
         last_use = {name: i for i, layer in enumerate(self._layers) for name in layer.inputs}
