@@ -59,11 +59,11 @@ def measure(name: str, config_name: str, with_pyref: bool, repeat: int) -> dict:
     """Run one network in this process and return its figures."""
     t0 = time.perf_counter()
     from reramsim._core import _engine
-    from reramsim.plan import build_plan
     from reramsim.config import load_config
     from reramsim.engine import flatten_plan, run_plan
     from reramsim.mapping import map_network
     from reramsim.placement import place
+    from reramsim.plan import build_plan
     from reramsim.pyref import PyRefEngine
 
     t_modules = time.perf_counter() - t0

@@ -35,13 +35,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pruned_cache as cache  # noqa: E402
+
 from reramsim import ReramsimError  # noqa: E402
 from reramsim import training as train  # noqa: E402
 from reramsim.compare import compare_files  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.prune import registered_pruners  # noqa: E402
-
-import pruned_cache as cache  # noqa: E402
 
 BUILD = ROOT / "models" / "build" / "schemes"
 

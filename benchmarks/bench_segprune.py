@@ -3,8 +3,9 @@
 For each model (default LeNet, AlexNet, Plain20) the trained weights
 (:func:`reramsim.training.load_trained`) are pruned with SegPrune to the target ratio and
 fine-tuned (cached as ``models/build/<model>_segprune_r<ratio>.onnx`` plus a ``.json``
-sidecar with the accuracies by ``benchmarks/pruned_cache.py``; ``--force`` redoes it). The dense ONNX and the pruned ONNX
-are then simulated on the same hardware config and engine, and the table compares:
+sidecar with the accuracies by ``benchmarks/pruned_cache.py``; ``--force`` redoes it). The
+dense ONNX and the pruned ONNX are then simulated on the same hardware config and engine,
+and the table compares:
 
 * pruning ratio (dense weights / non-zero weights) and float top-1 on the digits test
   split, dense vs pruned (the drop must be <= 1 point);
@@ -36,6 +37,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pruned_cache as cache  # noqa: E402
+
 from reramsim import training as train  # noqa: E402
 from reramsim.area import compute_area  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
@@ -43,8 +46,6 @@ from reramsim.datasets import load_dataset  # noqa: E402
 from reramsim.pipeline import load_model  # noqa: E402
 from reramsim.prune import scheme_from_metadata, workflow  # noqa: E402
 from reramsim.zoo import INPUT_SHAPES  # noqa: E402
-
-import pruned_cache as cache  # noqa: E402
 
 BUILD = cache.BUILD
 FULL_CHIP_TILES = 168  # ISAAC's chip, for the overhead relative to a whole accelerator
@@ -181,7 +182,8 @@ def _full_chip(config):
 
 
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'model':<8} {'OU cap':>6} {'org':>9} {'ratio':>6} {'acc dense':>9} {'acc pruned':>10} {'drop':>5} "
+    head = (f"{'model':<8} {'OU cap':>6} {'org':>9} {'ratio':>6} {'acc dense':>9} "
+            f"{'acc pruned':>10} {'drop':>5} "
             f"{'ReRAM d/p':>11} {'xbars d/p':>11} {'CR':>5} {'speedup':>7} {'energy':>6} "
             f"{'area d/p mm2':>13} {'idx+gather':>10} {'idx only':>8} {'chip: i+g':>9} "
             f"{'idx':>5}")
@@ -190,7 +192,8 @@ def format_table(rows: list[dict]) -> str:
         reram = ("-" if r["reram_accuracy_pruned"] is None else
                  f"{r['reram_accuracy_dense']:.0%}/{r['reram_accuracy_pruned']:.0%}")
         lines.append(
-            f"{r['model']:<8} {r['ou_cap']:>6} {r['columns']:>9} {r['pruning_ratio']:>5.2f}x {r['float_accuracy_dense']:>9.2%} "
+            f"{r['model']:<8} {r['ou_cap']:>6} {r['columns']:>9} {r['pruning_ratio']:>5.2f}x "
+            f"{r['float_accuracy_dense']:>9.2%} "
             f"{r['float_accuracy_pruned']:>10.2%} {r['accuracy_drop_points']:>5.2f} {reram:>11} "
             f"{r['crossbars_dense']:>5}/{r['crossbars_pruned']:<5} {r['cr_xbs']:>4.1f}x "
             f"{r['speedup']:>6.2f}x {r['energy_reduction']:>5.2f}x "

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from reramsim.config import Config
 from reramsim.ir import Layer, Network, WeightLayer
 from reramsim.mapping import MappingError, NetworkMapping
