@@ -201,9 +201,10 @@ class ShiftAdd:
 
 @dataclass(frozen=True)
 class InputRegister:
-    """A PE's input register (ISAAC's IR): loaded over the bus, read by the DACs."""
+    """A PE's input register (ISAAC's IR, 2 KB: one 16-bit value per word-line of its 8
+    crossbars): loaded over the bus, read by the DACs. Its cost is per access and per
+    register; its capacity is not a parameter (the model loads what the PE's crossbars use)."""
 
-    size_kb: float = spec(2.0, "capacity in KiB (ISAAC IR: 2 KB)", lo=0.0)
     write_energy_pj: float = spec(
         0.969, "per input value loaded (precision.input_bits bits) (ISAAC IR: 1.24 mW at "
         "full activity split equally per bit over its reads and writes, docs/metrics.md)",
@@ -217,9 +218,9 @@ class InputRegister:
 
 @dataclass(frozen=True)
 class OutputRegister:
-    """A PE's output register (ISAAC's OR): the shift-and-add units accumulate into it."""
+    """A PE's output register (ISAAC's OR, 256 B): the shift-and-add units accumulate into
+    it. Its cost is per update and per register; its capacity is not a parameter."""
 
-    size_kb: float = spec(0.25, "capacity in KiB (ISAAC OR: 256 B)", lo=0.0)
     energy_pj: float = spec(
         0.0225, "per shift-add update (ISAAC OR: 0.23 mW over 1024 updates per 100 ns)",
         lo=0.0)
