@@ -1,6 +1,6 @@
 """AUTO-PRUNE on the digits zoo: search speed, CR on crossbars, accuracy, efficiency, granularity.
 
-Five parts (``--parts``):
+Six parts (``--parts``, all by default):
 
 * ``speed``: one episode on Plain20 with ``--val-size`` (200) validation images on one
   core (torch and BLAS at 1 thread): seconds per warm-up episode and per learning
@@ -28,8 +28,12 @@ Five parts (``--parts``):
   same columns.
 * ``granularity``: the same for ``g`` in ``--granularities`` on ``--granularity-model``
   (AlexNet; ``--quick``: LeNet).
+* ``alpha``: the same for the reward exponent ``alpha`` in ``--alphas`` (1, 2, 4, 8) on each
+  ``--models``: a larger ``alpha`` weighs the crossbars saved more against the accuracy of
+  the pruned, not yet fine-tuned network (the slides do not give their ``alpha``).
 
 Pruned models are cached as ``models/build/<model>_autoprune_g<g>_e<episodes>_f<epochs>.onnx``
+(``..._a<alpha>.onnx`` for ``alpha`` other than 1)
 with the CLI's JSON beside them (``--force`` redoes them). Writes
 ``models/build/bench_autoprune.json``.
 
@@ -272,17 +276,20 @@ def format_ceiling(c: dict) -> str:
 # --------------------------------------------------------------------------- eval
 
 
-def pruned(name: str, g: int, episodes: int, warmup: int, epochs: int, force: bool) -> dict:
+def pruned(name: str, g: int, episodes: int, warmup: int, epochs: int, force: bool,
+           alpha: float = 1.0) -> dict:
     """Run (or load the cached) ``reramsim prune --scheme autoprune``; its JSON summary."""
     from reramsim.cli import main
 
-    out = BUILD / f"{name}_autoprune_g{g}_e{episodes}_f{epochs}.onnx"
+    suffix = "" if alpha == 1 else f"_a{alpha:g}"
+    out = BUILD / f"{name}_autoprune_g{g}_e{episodes}_f{epochs}{suffix}.onnx"
     js = out.with_suffix(".json")
     if force or not (out.is_file() and js.is_file()):
         train.ensure(name)
         rc = main(["prune", name, "--scheme", "autoprune", "--hw", HW, "--data", "digits",
                    "--episodes", str(episodes), "--warmup", str(warmup), "--granularity",
-                   str(g), "--epochs", str(epochs), "-o", str(out), "--json", str(js)])
+                   str(g), "--epochs", str(epochs), "--alpha", f"{alpha:g}", "-o", str(out),
+                   "--json", str(js)])
         if rc != 0:
             raise SystemExit(f"reramsim prune {name} failed ({rc})")
     return json.loads(js.read_text())
@@ -308,9 +315,10 @@ def efficiency(name: str, summary: dict, engine: str) -> dict:
             "area_mm2": ours["area_um2"] / 1e6}
 
 
-def eval_row(name: str, g: int, args) -> dict:
-    s = pruned(name, g, args.episodes, args.warmup, args.epochs, args.force)
-    row = {"model": name, "scheme": "autoprune", "g": g, "episodes": s["episodes"],
+def eval_row(name: str, g: int, args, alpha: float = 1.0) -> dict:
+    s = pruned(name, g, args.episodes, args.warmup, args.epochs, args.force, alpha)
+    row = {"model": name, "scheme": "autoprune", "g": g, "alpha": alpha,
+           "episodes": s["episodes"],
            "search_s": s["search_seconds"], "pruning_ratio": s["pruning_ratio"],
            "xb_dense": s["crossbars_dense"], "xb": s["crossbars"], "cr": s["cr_crossbars"],
            "acc_dense": s["acc_float_dense"], "acc": s["acc_float"],
@@ -368,15 +376,17 @@ def baseline_row(name: str, scheme: str, ratio: float, args) -> dict:
 
 def format_rows(rows: list[dict]) -> str:
     """A markdown table; the paper's CR of the row's scheme and model at the end."""
-    lines = ["| model | scheme | g | episodes | seconds | pruning ratio | crossbars dense -> "
+    lines = ["| model | scheme | g | alpha | episodes | seconds | pruning ratio | "
+             "crossbars dense -> "
              "pruned | CR on crossbars | float acc dense -> pruned (drop, points) | ReRAM acc | "
              "energy eff | area eff | index | paper CR |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         paper = PAPER.get(r["model"], {}).get(r["scheme"])
         reram = f"{r['acc_reram']:.1%}" if isinstance(r["acc_reram"], float) else "-"
         lines.append(
-            f"| {r['model']} | {r['scheme']} | {r['g']} | {r['episodes']} | {r['search_s']:.0f} | "
+            f"| {r['model']} | {r['scheme']} | {r['g']} | {r.get('alpha', '-')} | "
+            f"{r['episodes']} | {r['search_s']:.0f} | "
             f"{r['pruning_ratio']:.2f}x | {r['xb_dense']} -> {r['xb']} | {r['cr']:.2f} | "
             f"{r['acc_dense']:.2%} -> {r['acc']:.2%} ({r['drop']:.2f}) | {reram} | "
             f"{r['energy_eff']:.2f}x | {r['area_eff']:.2f}x | {r['index_overhead']:.2%} | "
@@ -390,13 +400,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="Plain20 only, 40 episodes (10 warm-up), 3 fine-tuning epochs; "
                              "granularity on LeNet")
     parser.add_argument("--parts", nargs="+",
-                        default=["speed", "ceiling", "eval", "baselines", "granularity"])
+                        default=["speed", "ceiling", "eval", "baselines", "granularity", "alpha"])
     parser.add_argument("--models", nargs="+", default=None)
     parser.add_argument("--episodes", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--granularities", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--granularity-model", default=None)
+    parser.add_argument("--alphas", type=float, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--val-size", type=int, default=200)
     parser.add_argument("--speed-episodes", type=int, default=5)
     parser.add_argument("--engine", default="analytical")
@@ -455,6 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = [eval_row(args.granularity_model, g, args) for g in args.granularities]
         out["granularity"] = rows
         print(f"\nGranularity on {args.granularity_model}")
+        print(format_rows(rows), flush=True)
+    if "alpha" in args.parts:
+        rows = [eval_row(name, 16, args, alpha) for name in args.models for alpha in args.alphas]
+        out["alpha"] = rows
+        print("\nReward exponent alpha")
         print(format_rows(rows), flush=True)
     Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.json}")

@@ -368,17 +368,16 @@ class CrossbarLayer:
         top = adc_top(self.config.adc, cls.signed)
         for cols in self._chunks(cls, inputs.shape[1], max(rows, outs)):
             xg = self._gather(cls, inputs, cols)  # (units, rows, px) streamed levels
-            # the shift-and-added sums of a, folded into the outputs: exact in float64
-            y_int[:, cols] += folded @ xg.reshape(units * rows, -1)
             px = xg.shape[2]
             correction = np.zeros((px, y_int.shape[0]))
-            levels = np.ascontiguousarray(xg.transpose(0, 2, 1).astype(np.uint32))
             # parts of the pixels on the worker threads (the kernel releases the GIL)
             edges = np.linspace(0, px, min(workers.THREADS, px) + 1).astype(int)
             parts = [workers.pool().submit(
-                clip_correction, np.ascontiguousarray(levels[:, p0:p1]), plus, minus,
-                cell_max, top, self.steps, self.config.dac.bits, cls.signed, target, weight,
-                correction[p0:p1]) for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
+                clip_correction, xg.astype(np.float64, copy=False), plus, minus, cell_max,
+                top, self.steps, self.config.dac.bits, cls.signed, target, weight,
+                correction, p0, p1) for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
+            # meanwhile the shift-and-added sums of a, folded into the outputs (exact)
+            y_int[:, cols] += folded @ xg.reshape(units * rows, -1)
             self.stats.clipped += sum(part.result() for part in parts)
             y_int[:, cols] += correction.T
             if cls.offset_scatter is not None:  # digital: -W0 * p * sum of the OU's inputs

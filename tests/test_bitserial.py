@@ -31,6 +31,7 @@ def test_clip_correction_equals_every_sample(signed, rows, dac_bits, steps, simd
     units, lines, pixels = 2, 21, 37
     levels = RNG.integers(0, 1 << (steps * dac_bits), (units, pixels, rows)).astype(np.uint32)
     levels[RNG.random(levels.shape) < 0.4] = 0
+    streamed = levels.transpose(0, 2, 1).astype(np.float64)  # (units, rows, pixels), strided
     cells = RNG.integers(-3 if signed else 0, 4, (units, lines, rows))
     top = 12
     plus = pack_cells(np.maximum(cells, 0))
@@ -43,14 +44,21 @@ def test_clip_correction_equals_every_sample(signed, rows, dac_bits, steps, simd
     weight[:, :lines] = RNG.choice([-4.0, -1.0, 1.0, 2.0, 16.0], (units, lines))
     y = np.zeros((pixels, units * lines // 2 + 1))
     cell_max = np.abs(cells).max(axis=(1, 2)).astype(np.float64)
-    clipped = clip_correction(levels, plus, minus, cell_max, top, steps, dac_bits, signed,
-                              target, weight, y, simd)
+    clipped = clip_correction(streamed, plus, minus, cell_max, top, steps, dac_bits, signed,
+                              target, weight, y, simd=simd)
     expected, count = reference(levels, cells, top, steps, dac_bits, signed)
     want = np.zeros_like(y)
     for u in range(units):
         np.add.at(want.T, target[u, :lines], weight[u, :lines, None] * expected[u])
     np.testing.assert_array_equal(y, want)
     assert clipped == count > 0
+    # pixel ranges: parts computed separately into one y give the same numbers and count
+    parts = np.zeros_like(y)
+    split = sum(clip_correction(streamed, plus, minus, cell_max, top, steps, dac_bits, signed,
+                                target, weight, parts, first, last, simd=simd)
+                for first, last in [(0, 5), (5, 5), (5, 30), (30, pixels)])
+    np.testing.assert_array_equal(parts, want)
+    assert split == count
 
 
 def test_pack_cells_layout():
@@ -66,7 +74,7 @@ def test_pack_cells_layout():
 
 
 def test_inconsistent_shapes_and_targets_error():
-    levels = np.zeros((1, 4, 10), np.uint32)
+    levels = np.zeros((1, 10, 4))
     plus = pack_cells(np.ones((1, 3, 10)))
     target, weight = np.zeros((1, 8), np.int64), np.ones((1, 8))
     with pytest.raises(ValueError, match="inconsistent array shapes"):
@@ -75,6 +83,9 @@ def test_inconsistent_shapes_and_targets_error():
     with pytest.raises(ValueError, match="outside y"):
         clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 2, 1, False,
                         target + 3, weight, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="pixel range"):
+        clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 2, 1, False,
+                        target, weight, np.zeros((4, 3)), 2, 5)
 
 
 def test_worker_pool_restarts_in_a_forked_child():

@@ -11,7 +11,7 @@ below ``-T`` for a signed ADC), from the linear result. The numbers are integers
 the tests compare them with the step-by-step numpy path.
 """
 cimport cython
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint64_t
 
 import numpy as np
 
@@ -74,38 +74,31 @@ cdef extern from *:
         return clipped;
     }
 
-    /* Bit planes of one pixel's word-line levels: bit r % 64 of x[b * words + r / 64] is
-       bit b of lv[r], for the ``planes`` lowest bits (x zeroed first). */
-    static void pack_pixel_scalar(const uint32_t *lv, int rows, int planes, int words,
-                                  uint64_t *x) {
-        memset(x, 0, sizeof(uint64_t) * planes * words);
+    /* Bit planes of ``count`` pixels' word-line levels (pixel i at lv + i * pstride, row r
+       at + r * rstride; exact non-negative integers held in doubles): bit r % 64 of
+       x[(i * planes + b) * words + r / 64] is bit b of pixel i's level on row r, for the
+       ``planes`` lowest bits (x zeroed first). Rows outer, pixels inner: a block of pixels
+       reads each row's neighbouring levels together. */
+    static void pack_pixels(const double *lv, int64_t rstride, int64_t pstride, int count,
+                            int rows, int planes, int words, uint64_t *x) {
+        memset(x, 0, sizeof(uint64_t) * count * planes * words);
         for (int r = 0; r < rows; r++) {
-            uint64_t v = lv[r];
-            while (v) {
-                int b = lowest_bit64(v);
-                if (b < planes) x[b * words + (r >> 6)] |= 1ULL << (r & 63);
-                v &= v - 1;
+            const double *row = lv + r * rstride;
+            uint64_t bit = 1ULL << (r & 63);
+            for (int i = 0; i < count; i++) {
+                uint64_t v = (uint64_t)row[i * pstride];
+                uint64_t *xi = x + (int64_t)i * planes * words + (r >> 6);
+                while (v) {
+                    int b = lowest_bit64(v);
+                    if (b < planes) xi[b * words] |= bit;
+                    v &= v - 1;
+                }
             }
         }
     }
 
     #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     #include <immintrin.h>
-    /* The same, 16 word-lines per instruction (a bit test of 16 levels gives 16 plane bits). */
-    __attribute__((target("avx512f")))
-    static void pack_pixel_avx512(const uint32_t *lv, int rows, int planes, int words,
-                                  uint64_t *x) {
-        memset(x, 0, sizeof(uint64_t) * planes * words);
-        for (int r0 = 0; r0 < rows; r0 += 16) {
-            __mmask16 valid = rows - r0 >= 16 ? (__mmask16)0xFFFF
-                                              : (__mmask16)((1u << (rows - r0)) - 1u);
-            __m512i v = _mm512_maskz_loadu_epi32(valid, (const void *)(lv + r0));
-            for (int b = 0; b < planes; b++) {
-                __mmask16 bits = _mm512_test_epi32_mask(v, _mm512_set1_epi32((int)(1u << b)));
-                x[b * words + (r0 >> 6)] |= (uint64_t)bits << (r0 & 63);
-            }
-        }
-    }
     /* The same, 8 bit-lines per instruction (AVX-512 VPOPCNTQ), chosen at run time. */
     __attribute__((target("avx512f,avx512vpopcntdq")))
     static int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
@@ -163,10 +156,6 @@ cdef extern from *:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
     }
     #else
-    static void pack_pixel_avx512(const uint32_t *lv, int rows, int planes, int words,
-                                  uint64_t *x) {
-        pack_pixel_scalar(lv, rows, planes, words, x);
-    }
     static int64_t step_clip_avx512(const uint64_t *x, const uint64_t *c, int cplanes,
                                     const uint64_t *n, int nplanes, int dac_bits, int words,
                                     int lines, int64_t top, int sign, double shift,
@@ -179,10 +168,8 @@ cdef extern from *:
     """
     int lowest_bit64(unsigned long long x) nogil
     int popcount64(unsigned long long x) nogil
-    void pack_pixel_scalar(const uint32_t *lv, int rows, int planes, int words,
-                           uint64_t *x) nogil
-    void pack_pixel_avx512(const uint32_t *lv, int rows, int planes, int words,
-                           uint64_t *x) nogil
+    void pack_pixels(const double *lv, int64_t rstride, int64_t pstride, int count, int rows,
+                     int planes, int words, uint64_t *x) nogil
     int64_t step_clip_scalar(const uint64_t *x, const uint64_t *c, int cplanes,
                              const uint64_t *n, int nplanes, int dac_bits, int words, int lines,
                              int64_t top, int sign, double shift, const int64_t *target,
@@ -192,6 +179,9 @@ cdef extern from *:
                              int64_t top, int sign, double shift, const int64_t *target,
                              const double *weight, double *out) nogil
     int has_avx512_popcnt()
+
+#: Pixels whose word-line bit planes are packed together.
+DEF PIXEL_BLOCK = 32
 
 #: True when this CPU runs the AVX-512 VPOPCNTQ kernel (8 bit-lines per instruction).
 SIMD = bool(has_avx512_popcnt())
@@ -220,16 +210,19 @@ def pack_cells(cells):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::1] plus,
+def clip_correction(const double[:, :, :] levels, const uint64_t[:, :, :, ::1] plus,
                     const uint64_t[:, :, :, ::1] minus, const double[::1] cell_max,
                     int64_t top, int steps, int dac_bits, bint signed,
                     const int64_t[:, ::1] target, const double[:, ::1] weight,
-                    double[:, ::1] y, bint simd=True):
+                    double[:, ::1] y, Py_ssize_t first=0, Py_ssize_t last=-1,
+                    bint simd=True):
     """Subtract every clipped sample's cut-off part from the outputs ``y``; return the
     clip count.
 
     Args:
-        levels: ``(units, pixels, rows)`` streamed input levels ``x_u`` of each unit's rows.
+        levels: ``(units, rows, pixels)`` streamed input levels ``x_u`` of each unit's rows:
+            non-negative integers in float64, any strides (the model's gathered word-line
+            inputs as they are, no copy).
         plus: ``(units, bits, words, lines8)`` bit planes of the cells (:func:`pack_cells`),
             the positive part of a signed channel's cells.
         minus: the same for the negative part (signed channels), or ``(units, 0, words,
@@ -242,10 +235,14 @@ def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::
             digital weight (``+-2^(slice*cell_bits)``; 0 for padding bit-lines).
         y: ``(pixels, outputs)`` float64 integer outputs, corrected in place by
             ``-2^(s*dac_bits) * weight * (cut-off part)`` per clipped sample.
+        first, last: compute the pixels ``[first, last)`` only (``last`` -1: to the end),
+            so that threads share one ``levels`` and ``y``, each on its own pixels.
         simd: use the AVX-512 kernel when the CPU has it (:data:`SIMD`); the scalar
             popcounts give the same integers.
     """
-    cdef Py_ssize_t units = levels.shape[0], pixels = levels.shape[1], rows = levels.shape[2]
+    cdef Py_ssize_t units = levels.shape[0], rows = levels.shape[1], pixels = levels.shape[2]
+    cdef Py_ssize_t row_stride = levels.strides[1] // sizeof(double)
+    cdef Py_ssize_t pixel_stride = levels.strides[2] // sizeof(double)
     cdef Py_ssize_t lines8 = plus.shape[3], words = plus.shape[2]
     cdef int pbits = plus.shape[1], nbits = minus.shape[1]
     cdef Py_ssize_t planes_n = steps * dac_bits
@@ -255,39 +252,45 @@ def clip_correction(const uint32_t[:, :, ::1] levels, const uint64_t[:, :, :, ::
             or weight.shape[0] != units or weight.shape[1] != lines8 \
             or cell_max.shape[0] != units or words * 64 < rows or planes_n > 64:
         raise ValueError("clip_correction: inconsistent array shapes")
+    if last < 0:
+        last = pixels
+    if not 0 <= first <= last <= pixels:
+        raise ValueError("clip_correction: pixel range outside levels")
     if target.shape[1] and (np.min(target) < 0 or np.max(target) >= y.shape[1]):
         raise ValueError("clip_correction: a target output outside y")
-    bits_buffer = np.zeros((planes_n, words), np.uint64)
-    cdef uint64_t[:, ::1] x = bits_buffer
+    bits_buffer = np.zeros((PIXEL_BLOCK, planes_n, words), np.uint64)
+    cdef uint64_t[:, :, ::1] x = bits_buffer
     cdef bint vector = simd and SIMD
-    cdef Py_ssize_t u, p, s, k, w
+    cdef Py_ssize_t u, p, p0, count, s, k, w
     cdef int64_t level_sum, clipped = 0
     cdef double shift
     cdef const uint64_t* neg
+    cdef const uint64_t* xs
     with nogil:
         for u in range(units):
             neg = &minus[u, 0, 0, 0] if nbits else NULL
-            for p in range(pixels):
-                if vector:  # word-line bit planes of this pixel
-                    pack_pixel_avx512(&levels[u, p, 0], rows, planes_n, words, &x[0, 0])
-                else:
-                    pack_pixel_scalar(&levels[u, p, 0], rows, planes_n, words, &x[0, 0])
-                for s in range(steps):
-                    level_sum = 0
-                    for k in range(dac_bits):
-                        for w in range(words):
-                            level_sum += (<int64_t> popcount64(x[s * dac_bits + k, w])) << k
-                    if level_sum * cell_max[u] <= top:
-                        continue  # no bit-line of the unit can pass the top code
-                    shift = <double> ((<int64_t> 1) << (s * dac_bits))
-                    if vector:
-                        clipped += step_clip_avx512(&x[s * dac_bits, 0], &plus[u, 0, 0, 0],
-                                                    pbits, neg, nbits, dac_bits, words, lines8,
-                                                    top, signed, shift, &target[u, 0],
-                                                    &weight[u, 0], &y[p, 0])
-                    else:
-                        clipped += step_clip_scalar(&x[s * dac_bits, 0], &plus[u, 0, 0, 0],
-                                                    pbits, neg, nbits, dac_bits, words, lines8,
-                                                    top, signed, shift, &target[u, 0],
-                                                    &weight[u, 0], &y[p, 0])
+            for p0 in range(first, last, PIXEL_BLOCK):
+                count = min(PIXEL_BLOCK, last - p0)  # word-line bit planes of these pixels
+                pack_pixels(&levels[u, 0, p0], row_stride, pixel_stride, count, rows,
+                            planes_n, words, &x[0, 0, 0])
+                for p in range(p0, p0 + count):
+                    for s in range(steps):
+                        xs = &x[p - p0, s * dac_bits, 0]
+                        level_sum = 0
+                        for k in range(dac_bits):
+                            for w in range(words):
+                                level_sum += (<int64_t> popcount64(xs[k * words + w])) << k
+                        if level_sum * cell_max[u] <= top:
+                            continue  # no bit-line of the unit can pass the top code
+                        shift = <double> ((<int64_t> 1) << (s * dac_bits))
+                        if vector:
+                            clipped += step_clip_avx512(xs, &plus[u, 0, 0, 0], pbits, neg,
+                                                        nbits, dac_bits, words, lines8, top,
+                                                        signed, shift, &target[u, 0],
+                                                        &weight[u, 0], &y[p, 0])
+                        else:
+                            clipped += step_clip_scalar(xs, &plus[u, 0, 0, 0], pbits, neg,
+                                                        nbits, dac_bits, words, lines8, top,
+                                                        signed, shift, &target[u, 0],
+                                                        &weight[u, 0], &y[p, 0])
     return clipped
