@@ -62,6 +62,8 @@ from reramsim.zoo import INPUT_SHAPES  # noqa: E402
 
 BUILD = ROOT / "models" / "build"
 HW = "autoprune_128x128_ou32"
+#: Test images of the baselines' ReRAM accuracy (as ``reramsim prune --reram-limit``).
+RERAM_IMAGES = 100
 #: The slides' "Compression rate" table (CR on crossbars; accuracy drop, points).
 PAPER = {"alexnet": {"autoprune": (14.3, 0.26), "pimprune": (4.3, 0.55), "pattern": (1.1, 2.88)},
          "vgg16": {"autoprune": (11.9, 0.67), "pimprune": (6.1, 0.67), "pattern": (2.6, 0.86)},
@@ -355,6 +357,7 @@ def baseline_row(name: str, scheme: str, ratio: float, args) -> dict:
     from reramsim.mapping import map_network
     from reramsim.onnx_import import load_onnx
     from reramsim.prune import scheme_from_metadata
+    from reramsim.prune.workflow import reram_accuracy
 
     t0 = time.perf_counter()
     path, facts = pruned_model(name, scheme, HW, ratio, args.epochs, args.force)
@@ -362,12 +365,17 @@ def baseline_row(name: str, scheme: str, ratio: float, args) -> dict:
     network = load_onnx(path)
     sch, options = scheme_from_metadata(network)
     xb_dense = map_network(load_onnx(train.ensure(name)), config, "dense").n_crossbars
-    xb = map_network(network, config, sch, options).n_crossbars
+    mapping = map_network(network, config, sch, options)
+    xb = mapping.n_crossbars
     dense, acc = facts["float_accuracy_dense"], facts["float_accuracy_pruned"]
+    # ReRAM accuracy as the prune CLI measures it: 100 test images, calibrated on training ones
+    test = load_dataset("digits", "test", INPUT_SHAPES[name], RERAM_IMAGES)
+    calibration = load_dataset("digits", "train", INPUT_SHAPES[name], 64)[0]
+    acc_reram = reram_accuracy(network, config, mapping, test, calibration, RERAM_IMAGES)
     row = {"model": name, "scheme": scheme, "g": "-", "episodes": 0,
            "search_s": time.perf_counter() - t0, "xb_dense": xb_dense, "xb": xb,
            "cr": xb_dense / max(xb, 1), "acc_dense": dense, "acc": acc,
-           "drop": 100 * (dense - acc), "acc_reram": "-",
+           "drop": 100 * (dense - acc), "acc_reram": acc_reram,
            "pruning_ratio": network.n_weights / max(network.n_nonzero_weights, 1),
            "index_overhead": index_overhead(str(path))}
     row.update(efficiency(name, {"output": str(path)}, args.engine))
