@@ -95,7 +95,7 @@ def architecture(network: Any) -> tuple:
 
 def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None, *,
                   data: str | None = None, baseline: str | None = None, engine: str | None = None,
-                  limit: int | None = None, calib: int = 64
+                  limit: int | None = None, calib: int = 64, budget: str | int | None = None
                   ) -> tuple[list[dict[str, Any]], int]:
     """One row per file (keys: :data:`COLUMNS`), ratios against the baseline file.
 
@@ -108,6 +108,9 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
             ``acc_reram`` (functional model on the file's mapping and hardware).
         engine: the timing engine (None: cycle when built); limit: test images (None:
             all); calib: training images that calibrate the functional model's input scales.
+        budget: crossbars every file may use (``"dense"``, ``"chip"`` or a count, as
+            ``reramsim simulate --budget``); with ``mapping.replication: balance`` a file
+            the budget leaves spare crossbars fills them with copies (equal hardware).
 
     Returns:
         ``(rows, baseline index)``.
@@ -119,8 +122,12 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
     from reramsim.pipeline import load_config, load_model, simulate
     from reramsim.report import build_report, compare_rows
 
+    from reramsim.replication import parse_budget
+
     if not specs:
         raise CompareError("no model files to compare")
+    if budget is not None:
+        budget = parse_budget(str(budget))
     entries = [split_spec(s, hw) for s in specs]
     base_index = 0
     if baseline is not None:
@@ -142,7 +149,7 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
         elif arch != reference[1]:
             raise CompareError(f"{path} and {reference[0]} are different architectures "
                                "(weight layers or inputs differ); compare variants of one model")
-        sim = simulate(network, config, engine=engine)
+        sim = simulate(network, config, engine=engine, budget=budget)
         runs.append((path, sim, build_report(sim)))
     rows = compare_rows([r for _, _, r in runs], base_index, same_hardware=False)
     out = []
@@ -191,14 +198,16 @@ def columns_of(rows: list[dict[str, Any]]) -> list[Column]:
     return [c for c in COLUMNS if rows and c.key in rows[0]]
 
 
-def format_table(rows: list[dict[str, Any]], baseline: dict[str, Any]) -> str:
+def format_table(rows: list[dict[str, Any]], baseline: dict[str, Any],
+                 budget: str | int | None = None) -> str:
     """The rows as a text table, with a title and the definitions of the ratios."""
     from reramsim.report import grid_lines
 
     cols = columns_of(rows)
     body = [[c.fmt(r[c.key]) for c in cols] for r in rows]
+    within = "" if budget is None else f", every file within the crossbar budget '{budget}'"
     title = (f"schemes compared against {Path(baseline['file']).name} ({baseline['scheme']} on "
-             f"{baseline['config']}):")
+             f"{baseline['config']}){within}:")
     note = ("pruning ratio = weights / non-zero weights; CR on XBs, speedup, energy reduction = "
             "baseline / file; throughput speedup = file / baseline images per second; data-path "
             "area % = index buffers and input gathers as a share of the accelerator's area")
@@ -206,12 +215,14 @@ def format_table(rows: list[dict[str, Any]], baseline: dict[str, Any]) -> str:
                                          right=set(range(3, len(cols)))), note])
 
 
-def to_json(rows: list[dict[str, Any]], baseline: dict[str, Any]) -> str:
-    """``{"baseline": FILE, "rows": [...]}``; an infinite ratio is written as null."""
+def to_json(rows: list[dict[str, Any]], baseline: dict[str, Any],
+            budget: str | int | None = None) -> str:
+    """``{"baseline": FILE, "budget": ..., "rows": [...]}``; an infinite ratio is written
+    as null; ``budget`` null = each file on the chip (or its own crossbars)."""
     clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
               for k, v in r.items()} for r in rows]
     return json.dumps({"baseline": baseline["file"], "baseline_config": baseline["config"],
-                       "rows": clean}, indent=2) + "\n"
+                       "budget": budget, "rows": clean}, indent=2) + "\n"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -144,3 +144,31 @@ def test_unknown_config_and_bad_options_exit_2(lenet_files, tmp_path, capsys):
         assert main(["compare", *argv, "--hw", "ou_16x16", "--engine", "analytical"]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and err.startswith("reramsim compare: error:")
+
+
+def test_budget_gives_every_file_the_same_crossbars(lenet_files, tmp_path):
+    """--budget dense with copies: each row is what ``simulate --budget dense`` gives that
+    file; the pruned model fills the freed crossbars and gets faster than without copies."""
+    from reramsim.pipeline import simulate
+
+    dense, seg, _ = lenet_files
+    sets = ["mapping.replication=balance"]
+    rows, _ = compare_files([str(dense), str(seg)], "ou_16x16", sets, engine="analytical",
+                            budget="dense")
+    plain, _ = compare_files([str(dense), str(seg)], "ou_16x16", engine="analytical")
+    for row, path in zip(rows, (dense, seg)):
+        sim = simulate(path, "ou_16x16", sets, engine="analytical", budget="dense")
+        assert row["latency_ns"] == pytest.approx(sim.result.total_cycles * sim.config.cycle_ns)
+    assert rows[1]["speedup"] > plain[1]["speedup"]
+    out = tmp_path / "b.json"
+    assert main(["compare", str(dense), str(seg), "--hw", "ou_16x16", "--budget", "dense",
+                 "--set", "mapping.replication=balance", "--engine", "analytical",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["budget"] == "dense"
+
+
+def test_bad_budget_is_one_line_error(lenet_files, capsys):
+    dense, seg, _ = lenet_files
+    assert main(["compare", str(dense), str(seg), "--hw", "ou_16x16", "--budget", "lots"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--budget" in err and "lots" in err and "\n" not in err

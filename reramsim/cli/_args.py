@@ -22,6 +22,15 @@ def add_scheme_arg(parser: argparse.ArgumentParser) -> None:
                              "else dense); an unknown name lists the others")
 
 
+def add_budget_arg(parser: argparse.ArgumentParser) -> None:
+    """``--budget dense|chip|N``: the crossbars a run may use (equal hardware for schemes)."""
+    parser.add_argument("--budget", metavar="dense|chip|N", default=None,
+                        help="crossbars the run may use: 'dense' (the dense mapping's count), "
+                             "'chip' (the config's tiles), or a number; copies of layers fill "
+                             "it with --set mapping.replication=balance (default: the chip, or "
+                             "the mapping's own crossbars when organization.tiles is 0)")
+
+
 def add_input_shape_arg(parser: argparse.ArgumentParser) -> None:
     """``--input-shape [NAME=]D0xD1x...`` (repeatable): fixes a model's dynamic input dims."""
     parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]1x3x224x224",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reramsim.cli._args import add_config_args
+from reramsim.cli._args import add_budget_arg, add_config_args
 
 DESCRIPTION = """\
 Simulate several ONNX files of one model (dense, and pruned by any scheme: the
@@ -12,13 +12,17 @@ mapping scheme comes from each file's pruning metadata) and print one row per fi
 weights, pruning ratio, crossbars, CR on crossbars, latency, speedup, energy, energy
 reduction, area and the data-path area share, and with --data the float and ReRAM
 accuracy. Ratios are against the first file (or --baseline). FILE@CONFIG runs a file
-on its own hardware (e.g. a FORMS model on forms.yaml); --hw is the default."""
+on its own hardware (e.g. a FORMS model on forms.yaml); --hw is the default. --budget dense
+with --set mapping.replication=balance compares at equal hardware: every file gets the dense
+mapping's crossbars and fills the ones it frees with copies of its bounding layers."""
 
 EXAMPLES = """\
 examples:
   reramsim compare models/lenet.onnx lenet_seg.onnx lenet_forms.onnx@forms --hw ou_16x16
   reramsim compare models/lenet.onnx lenet_seg.onnx --hw ou_16x16 --data digits --plot cmp.png
   reramsim compare a.onnx b.onnx --hw isaac --set adc.bits=6 --json cmp.json --csv cmp.csv
+  reramsim compare models/lenet.onnx lenet_seg.onnx --hw ou_16x16 --budget dense \
+      --set mapping.replication=balance
 """
 
 
@@ -31,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("models", nargs="+", metavar="FILE.onnx[@CONFIG]",
                         help="the files; the first is the baseline unless --baseline is given")
     add_config_args(parser)
+    add_budget_arg(parser)
     parser.add_argument("--baseline", metavar="FILE[@CONFIG]",
                         help="the reference of the ratios (default: the first file)")
     parser.add_argument("--data", metavar="SPEC",
@@ -55,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise CompareError(f"--plot {args.plot}: use a .png file name")
     rows, base = compare_files(args.models, args.hw, args.overrides, data=args.data,
                                baseline=args.baseline, engine=args.engine,
-                               limit=args.limit)
-    print(format_table(rows, rows[base]))
-    for path, text in ((args.json, lambda: to_json(rows, rows[base])),
+                               limit=args.limit, budget=args.budget)
+    print(format_table(rows, rows[base], args.budget))
+    for path, text in ((args.json, lambda: to_json(rows, rows[base], args.budget)),
                        (args.csv, lambda: to_csv(rows))):
         if path:
             Path(path).write_text(text())

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from reramsim.cli._args import add_config_args, add_input_shape_arg, add_scheme_arg
+from reramsim.cli._args import (
+    add_budget_arg,
+    add_config_args,
+    add_input_shape_arg,
+    add_scheme_arg,
+)
 
 DESCRIPTION = """\
 Simulate an ONNX model on a ReRAM crossbar accelerator described by a hardware YAML
@@ -39,11 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="'cycle': the event-driven engine; 'analytical': the closed form; "
                              "'pyref': the slow pure-Python reference of the cycle engine "
                              "(default: cycle when available, else analytical)")
-    parser.add_argument("--budget", metavar="dense|chip|N", default=None,
-                        help="crossbars the run may use: 'dense' (the dense mapping's count), "
-                             "'chip' (the config's tiles), or a number; copies of layers fill "
-                             "it with --set mapping.replication=balance (default: the chip, or "
-                             "the mapping's own crossbars when organization.tiles is 0)")
+    add_budget_arg(parser)
     parser.add_argument("--images", metavar="N", type=int, default=None,
                         help="stream N images through the pipeline (default: the number of "
                              "--inputs, else the ONNX batch size, else 1); the report adds the "
