@@ -10,9 +10,12 @@ Table B (SegPrune's, TCAD 2022): for every scheme, the highest pruning ratio in
 within 1 point of the dense model's (searched upwards; the search stops at the first
 target that fails), and at that point its CR on crossbars, speedup, energy reduction,
 area, data-path area share and float/ReRAM accuracy against dense on ``ou_16x16``
-(FORMS also on ``forms.yaml``), through :func:`reramsim.compare.compare_files`. Then
-SegPrune against each other scheme (ratio of pruning ratios, speedups, energy
-reductions) beside the abstract's "up to" claims.
+(FORMS also on ``forms.yaml``), through :func:`reramsim.compare.compare_files`; the
+speedups twice: each file on its own crossbars, and at equal hardware (every file within
+the dense mapping's crossbars, the freed ones filled with copies of its bounding layers:
+``--budget dense --set mapping.replication=balance``). Then SegPrune against each other
+scheme (ratio of pruning ratios, speedups, energy reductions) beside the abstract's "up
+to" claims.
 
 Pruned models are cached in ``models/build/schemes/`` (ONNX + a JSON sidecar with the
 accuracies; ``--force`` redoes them). Schemes are whatever :func:`registered_pruners`
@@ -57,6 +60,8 @@ PAPER_A = {
 #: SegPrune's abstract (TCAD 2022), "up to": SegPrune / Hybrid-P and SegPrune / FORMAS (FORMS).
 PAPER_B = {"hybridp": {"pruning_ratio": 14.6, "speedup": 13.9, "energy_reduction": 12.5},
            "forms": {"pruning_ratio": 3.6, "speedup": 3.4, "energy_reduction": 3.1}}
+#: Table B's equal hardware: the dense mapping's crossbars, spare ones hold copies.
+EQUAL_BUDGET, EQUAL_SETS = "dense", ["mapping.replication=balance"]
 #: Schemes whose own hardware is worth a second row in table B.
 OWN_HARDWARE = {"forms": "forms"}
 
@@ -147,8 +152,13 @@ def table_b(models: list[str], schemes: list[str], args) -> list[dict]:
                 specs.append(f"{found[1]}@{OWN_HARDWARE[scheme]}")
         compared, _ = compare_files(specs, "ou_16x16", data="digits", engine=args.engine,
                                     limit=args.reram_limit)
-        for row in compared:
-            rows.append({"model": name, "target": targets.get(row["file"]), **row})
+        equal, _ = compare_files(specs, "ou_16x16", EQUAL_SETS, engine=args.engine,
+                                 budget=EQUAL_BUDGET)
+        for row, eq in zip(compared, equal):
+            rows.append({"model": name, "target": targets.get(row["file"]), **row,
+                         "speedup_equal": eq["speedup"],
+                         "throughput_speedup_equal": eq["throughput_speedup"],
+                         "energy_reduction_equal": eq["energy_reduction"]})
         rows += errors
         print(format_b([r for r in rows if r["model"] == name]), flush=True)
     return rows
@@ -156,17 +166,19 @@ def table_b(models: list[str], schemes: list[str], args) -> list[dict]:
 
 def format_b(rows: list[dict]) -> str:
     lines = ["| model | scheme | config | best target | pruning ratio | CR on XBs | speedup | "
-             "energy reduction | area [mm^2] | data-path area % | float acc | ReRAM acc |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "speedup, equal HW | throughput speedup, equal HW | energy reduction | "
+             "area [mm^2] | data-path area % | float acc | ReRAM acc |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['scheme']} | | n/a: {r['error']} |"
-                         " | | | | | | | |")
+                         " | | | | | | | | | |")
             continue
         target = "-" if r["target"] is None else f"{r['target']:g}x"
         lines.append(f"| {r['model']} | {r['scheme']} | {r['config']} | {target} | "
                      f"{r['pruning_ratio']:.2f}x | {r['cr_crossbars']:.2f}x | "
-                     f"{r['speedup']:.2f}x | "
+                     f"{r['speedup']:.2f}x | {r['speedup_equal']:.2f}x | "
+                     f"{r['throughput_speedup_equal']:.2f}x | "
                      f"{r['energy_reduction']:.2f}x | {r['area_um2'] / 1e6:.3f} | "
                      f"{r['datapath_area_pct']:.3f} | {r['acc_float']:.2%} | "
                      f"{r['acc_reram']:.2%} |")
@@ -175,8 +187,9 @@ def format_b(rows: list[dict]) -> str:
 
 def segprune_vs_others(rows: list[dict]) -> str:
     """SegPrune's pruning ratio, speedup and energy reduction over each scheme's, per model."""
-    lines = ["| model | SegPrune over | config | pruning ratio | speedup | energy reduction | "
-             "abstract (up to): ratio / speedup / energy |", "|---|---|---|---:|---:|---:|---|"]
+    lines = ["| model | SegPrune over | config | pruning ratio | speedup | speedup, equal HW | "
+             "energy reduction | abstract (up to): ratio / speedup / energy |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name and "error" not in r]
         seg = next((r for r in mine if r["scheme"] == "segprune"), None)
@@ -192,6 +205,7 @@ def segprune_vs_others(rows: list[dict]) -> str:
                 f"| {name} | {other['scheme']} | {other['config']} | "
                 f"{seg['pruning_ratio'] / other['pruning_ratio']:.2f}x | "
                 f"{seg['speedup'] / other['speedup']:.2f}x | "
+                f"{seg['speedup_equal'] / other['speedup_equal']:.2f}x | "
                 f"{seg['energy_reduction'] / other['energy_reduction']:.2f}x | {claim} |")
     return "\n".join(lines)
 
