@@ -172,3 +172,20 @@ def test_bad_budget_is_one_line_error(lenet_files, capsys):
     assert main(["compare", str(dense), str(seg), "--hw", "ou_16x16", "--budget", "lots"]) != 0
     err = capsys.readouterr().err.strip()
     assert "--budget" in err and "lots" in err and "\n" not in err
+
+
+def test_every_mapper_accepts_min_crossbars(lenet_files):
+    """Replication may ask any scheme's mapper to spread a layer (``min_crossbars``, e.g.
+    AlexNet's last fc under PIM-Prune); a mapper that cannot spread maps it as before."""
+    from reramsim.mapping import get_mapper
+    from reramsim.mapping.base import MIN_CROSSBARS, check_options
+
+    check_options("layer x (pimprune)", {MIN_CROSSBARS: 4}, ("block_cols",))  # not refused
+    for path, hw in ((lenet_files[1], "ou_16x16"), (lenet_files[2], "forms")):
+        network, config = load_onnx(path), load_config(hw)
+        scheme, options = resolve_scheme(network)
+        fc = network.weight_layers()[-1]
+        opts = dict((options or {}).get(fc.name, {}))
+        base = get_mapper(scheme)(fc, config, opts)
+        spread = get_mapper(scheme)(fc, config, {**opts, MIN_CROSSBARS: 2 * base.n_crossbars})
+        assert spread.n_crossbars >= base.n_crossbars

@@ -124,8 +124,10 @@ class NetworkMapping:
         return sum(m.n_crossbars for m in self.layers.values())
 
 
-#: Mapper option every mapper accepts: spread the layer's OUs over at least this many
-#: crossbars where its structure allows (copies of layers with too few pixels to copy).
+#: Mapper option every mapper accepts (:func:`check_options` lets it through): spread the
+#: layer's OUs over at least this many crossbars where its structure allows (copies of
+#: layers with too few pixels to copy); dense and segprune spread, the others map the
+#: layer as without it, and replication then stops spreading.
 MIN_CROSSBARS = "min_crossbars"
 
 Mapper = Callable[[WeightLayer, Config, dict], LayerMapping]
@@ -268,12 +270,13 @@ def index_bits(n: int) -> int:
 
 
 def check_options(where: str, options: dict, allowed: tuple[str, ...]) -> None:
-    """Refuse mapper options not in ``allowed`` (``where``: "layer NAME (scheme)").
+    """Refuse mapper options not in ``allowed`` or :data:`MIN_CROSSBARS` (``where``:
+    "layer NAME (scheme)").
 
     Raises:
         MappingError: naming the unknown options and the allowed ones.
     """
-    unknown = set(options) - set(allowed)
+    unknown = set(options) - set(allowed) - {MIN_CROSSBARS}
     if unknown:
         raise MappingError(f"{where}: unknown options {sorted(unknown)}; "
                            f"allowed: {', '.join(allowed)}")
