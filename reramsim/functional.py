@@ -371,11 +371,12 @@ class CrossbarLayer:
             px = xg.shape[2]
             correction = np.zeros((px, y_int.shape[0]))
             # parts of the pixels on the worker threads (the kernel releases the GIL)
+            levels = xg.astype(np.float64, copy=False)  # the kernel reads it in place
             edges = np.linspace(0, px, min(workers.THREADS, px) + 1).astype(int)
             parts = [workers.pool().submit(
-                clip_correction, xg.astype(np.float64, copy=False), plus, minus, cell_max,
-                top, self.steps, self.config.dac.bits, cls.signed, target, weight,
-                correction, p0, p1) for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
+                clip_correction, levels, plus, minus, cell_max, top, self.steps,
+                self.config.dac.bits, cls.signed, target, weight, correction, p0, p1)
+                for p0, p1 in zip(edges[:-1], edges[1:]) if p1 > p0]
             # meanwhile the shift-and-added sums of a, folded into the outputs (exact)
             y_int[:, cols] += folded @ xg.reshape(units * rows, -1)
             self.stats.clipped += sum(part.result() for part in parts)
