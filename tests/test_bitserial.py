@@ -86,6 +86,9 @@ def test_inconsistent_shapes_and_targets_error():
     with pytest.raises(ValueError, match="pixel range"):
         clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 2, 1, False,
                         target, weight, np.zeros((4, 3)), 2, 5)
+    with pytest.raises(ValueError, match="beyond int64"):  # 60 one-bit steps of 10 rows
+        clip_correction(levels, plus, plus[:, :0].copy(), np.ones(1), 3, 60, 1, False,
+                        target, weight, np.zeros((4, 3)))
 
 
 def test_worker_pool_restarts_in_a_forked_child():
