@@ -25,8 +25,12 @@ Usage::
 
     python benchmarks/bench_functional.py [--models lenet plain20] [--limit 360]
         [--threads N] [--settings isaac full-precision devices] [--adc-sweep 6 5 4]
-        [--full-range]
+        [--full-range] [--scalar-kernel]
         [--json out/bench_functional.json]
+
+``--scalar-kernel`` runs the clipping kernel's scalar POPCNT code even where the CPU has
+AVX-512 VPOPCNTQ, to measure what a CPU without it gets (the JSON's ``kernel`` says which
+ran).
 
 Seeds are fixed (the digits split and the models are deterministic); timings are
 wall-clock on whatever machine runs it, so compare runs on the same machine.
@@ -45,6 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reramsim._core import _bitserial  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.datasets import load_dataset  # noqa: E402
 from reramsim.functional import FunctionalModel, full_precision  # noqa: E402
@@ -146,15 +151,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure isaac with these ADC resolutions")
     parser.add_argument("--full-range", action="store_true",
                         help="with --adc-sweep, also each resolution as a full-range ADC")
+    parser.add_argument("--scalar-kernel", action="store_true",
+                        help="use the clipping kernel's scalar code even on AVX-512 CPUs")
     parser.add_argument("--json", default="out/bench_functional.json")
     args = parser.parse_args(argv)
+    if args.scalar_kernel:
+        _bitserial.SIMD = False  # read by clip_correction at each call
+    kernel = "avx512-vpopcntq" if _bitserial.SIMD else "scalar-popcnt"
+    print(f"clipping kernel: {kernel}")
     print(HEADER)
     rows = [row for name in args.models
             for row in bench_model(name, args.limit, args.threads, args.settings, args.adc_sweep,
                                    args.full_range)]
     record = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "platform": platform.platform()},
-              "threads": args.threads, "rows": rows}
+              "threads": args.threads, "kernel": kernel, "rows": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(record, indent=2))
     print(f"wrote {args.json}")
