@@ -18,13 +18,21 @@ scheme (ratio of pruning ratios, speedups, energy reductions) beside the abstrac
 to" claims, and each file's OU steps per image against its non-zero MACs (how well its
 OUs are filled: what turns pruning into speed).
 
+Table "shapes" (``--table shapes``): SegPrune's ``max_shapes`` (a reconstruction,
+default 8) against PIM-Prune at equal pruning targets (``--shape-targets``, default 8 32 64):
+for each ``--max-shapes`` value (default 8 2 1), the pruning ratio, float accuracy drop,
+CR on crossbars and the speedups on its own crossbars and at equal hardware, beside
+PIM-Prune at the same target. Fewer shapes per row-block make wider groups and fuller OUs:
+what the reconstruction's default costs in speed, and what fewer shapes cost in accuracy.
+
 Pruned models are cached in ``models/build/schemes/`` (ONNX + a JSON sidecar with the
 accuracies; ``--force`` redoes them). Schemes are whatever :func:`registered_pruners`
 lists (``--schemes`` narrows it); a scheme that cannot prune a model gets its error in
 the table. ``--quick``: LeNet only, 3 epochs, targets 2-16, the CI-sized run.
 
-    python benchmarks/bench_schemes.py [--quick] [--table a b] [--models ...]
+    python benchmarks/bench_schemes.py [--quick] [--table a b shapes] [--models ...]
                                        [--schemes ...] [--epochs 30] [--json F]
+                                       [--max-shapes 8 2 1] [--shape-targets 8 32 64]
 """
 from __future__ import annotations
 
@@ -46,6 +54,7 @@ from reramsim import training as train  # noqa: E402
 from reramsim.compare import compare_files  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.prune import registered_pruners  # noqa: E402
+from reramsim.mapping.segprune import DEFAULT_MAX_SHAPES  # noqa: E402
 
 BUILD = ROOT / "models" / "build" / "schemes"
 
@@ -67,14 +76,16 @@ EQUAL_BUDGET, EQUAL_SETS = "dense", ["mapping.replication=balance"]
 OWN_HARDWARE = {"forms": "forms"}
 
 
-def pruned_model(name: str, scheme: str, hw: str, ratio: float, epochs: int, force: bool
-                 ) -> tuple[Path, dict]:
+def pruned_model(name: str, scheme: str, hw: str, ratio: float, epochs: int, force: bool,
+                 params: dict | None = None) -> tuple[Path, dict]:
     """The cached pruned ONNX of ``name`` by ``scheme`` at ``ratio`` and its facts
-    (:func:`pruned_cache.pruned_model`, under ``models/build/schemes/``)."""
+    (:func:`pruned_cache.pruned_model`, under ``models/build/schemes/``); ``params``:
+    pruner parameters other than the defaults, named in the file (``_max_shapes2``)."""
     config = load_config(hw)
+    suffix = "".join(f"_{k}{v:g}" for k, v in sorted((params or {}).items()))
     return cache.pruned_model(name, scheme, config, ratio, epochs,
-                              stem=f"{name}_{scheme}_{config.name}_r{ratio:g}_e{epochs}",
-                              directory=BUILD, force=force, progress=False)
+                              stem=f"{name}_{scheme}_{config.name}_r{ratio:g}_e{epochs}{suffix}",
+                              directory=BUILD, force=force, progress=False, params=params)
 
 
 # --------------------------------------------------------------------------- table A
@@ -239,11 +250,55 @@ def segprune_vs_others(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- SegPrune's shapes
+
+
+def table_shapes(models: list[str], args) -> list[dict]:
+    """Per model and target: SegPrune with each ``--max-shapes`` and PIM-Prune, on ou_16x16,
+    each file on its own crossbars and at equal hardware."""
+    rows = []
+    for name in models:
+        dense = str(train.ensure(name))
+        for target in args.shape_targets:
+            variants = [("segprune", {} if n == DEFAULT_MAX_SHAPES else {"max_shapes": n}, n)
+                        for n in args.max_shapes] + [("pimprune", {}, None)]
+            found = [(scheme, n, *pruned_model(name, scheme, "ou_16x16", target, args.epochs,
+                                               args.force, params))
+                     for scheme, params, n in variants]
+            specs = [dense] + [str(path) for _, _, path, _ in found]
+            own, _ = compare_files(specs, "ou_16x16", engine=args.engine)
+            equal, _ = compare_files(specs, "ou_16x16", EQUAL_SETS, engine=args.engine,
+                                     budget=EQUAL_BUDGET)
+            for (scheme, n, _, facts), mine, eq in zip(found, own[1:], equal[1:]):
+                rows.append({"model": name, "target": target, "scheme": scheme,
+                             "max_shapes": n, "pruning_ratio": mine["pruning_ratio"],
+                             "drop": 100 * (facts["float_accuracy_dense"]
+                                            - facts["float_accuracy_pruned"]),
+                             "cr_crossbars": mine["cr_crossbars"], "speedup": mine["speedup"],
+                             "speedup_equal": eq["speedup"],
+                             "energy_reduction": mine["energy_reduction"]})
+            print("\n".join(format_shapes(rows[-len(found):]).splitlines()[2:]), flush=True)
+    return rows
+
+
+def format_shapes(rows: list[dict]) -> str:
+    lines = ["| model | target | scheme | max_shapes | pruning ratio | float acc drop [points] | "
+             "CR on XBs | speedup | speedup, equal HW | energy reduction |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {r['target']:g}x | {r['scheme']} | "
+              f"{'-' if r['max_shapes'] is None else r['max_shapes']} | "
+              f"{r['pruning_ratio']:.2f}x | {r['drop']:.2f} | {r['cr_crossbars']:.2f}x | "
+              f"{r['speedup']:.2f}x | {r['speedup_equal']:.2f}x | {r['energy_reduction']:.2f}x |"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="CI-sized: LeNet, 3 epochs, targets 2-16, 100 ReRAM test images")
-    parser.add_argument("--table", nargs="+", choices=("a", "b"), default=["a", "b"])
+    parser.add_argument("--table", nargs="+", choices=("a", "b", "shapes"),
+                        default=["a", "b"])
     parser.add_argument("--models", nargs="+", default=None,
                         help="default: alexnet vgg16 plain20 (A), lenet alexnet plain20 (B)")
     parser.add_argument("--schemes", nargs="+", default=None,
@@ -254,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reram-limit", type=int, default=None,
                         help="test images for the ReRAM accuracy (default: all 360)")
     parser.add_argument("--engine", default="cycle", help="cycle, analytical or pyref")
+    parser.add_argument("--max-shapes", type=int, nargs="+", default=[8, 2, 1],
+                        help="table shapes: SegPrune's max_shapes values")
+    parser.add_argument("--shape-targets", type=float, nargs="+", default=[8, 32, 64],
+                        help="table shapes: pruning targets")
     parser.add_argument("--force", action="store_true", help="prune again even if cached")
     parser.add_argument("--json", default=str(BUILD / "bench_schemes.json"))
     args = parser.parse_args(argv)
@@ -280,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{format_b(out['table_b'])}\n\n{segprune_vs_others(out['table_b'])}\n\n"
               f"OU steps per image (own crossbars, analytical)\n"
               f"{format_ou(out['ou_efficiency'])}")
+    if "shapes" in args.table:
+        models = args.models or (["lenet"] if args.quick else ["lenet", "plain20"])
+        out["table_shapes"] = table_shapes(models, args)
+        print(f"\nSegPrune's max_shapes (a reconstruction) against PIM-Prune, ou_16x16, "
+              f"{args.epochs} epochs\n{format_shapes(out['table_shapes'])}")
     Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     print(f"wrote {args.json}")
     return 0

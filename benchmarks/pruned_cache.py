@@ -26,13 +26,15 @@ BUILD = Path(__file__).resolve().parent.parent / "models" / "build"
 
 def pruned_model(name: str, scheme: str, config, ratio: float, epochs: int, *, stem: str,
                  directory: Path = BUILD, force: bool = False, allocation: str = "lamp",
-                 progress: bool = True) -> tuple[Path, dict]:
+                 progress: bool = True, params: dict | None = None) -> tuple[Path, dict]:
     """The cached pruned ONNX of zoo model ``name`` and its facts; prunes when missing.
 
     Args:
         scheme: a registered pruner; config: the hardware its pruner is built for.
         stem: the file name without suffix (the caller's naming convention).
         allocation: per-layer budgets (``reramsim.prune.base.allocate``).
+        params: the pruner's parameters other than its defaults (part of the cache key
+            through the pruner's ``params``).
 
     Returns:
         ``(path, facts)``: ``facts`` has ``key``, ``float_accuracy_dense``,
@@ -40,7 +42,7 @@ def pruned_model(name: str, scheme: str, config, ratio: float, epochs: int, *, s
         (per epoch: loss, density, test accuracy).
     """
     path, sidecar = directory / f"{stem}.onnx", directory / f"{stem}.json"
-    pruner = get_pruner(scheme, config)
+    pruner = get_pruner(scheme, config, **(params or {}))
     key = {"ratio": ratio, "params": pruner.params, "epochs": epochs, "config": config.name}
     if allocation != "lamp":
         key["allocation"] = allocation

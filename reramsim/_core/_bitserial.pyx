@@ -32,15 +32,6 @@ cdef extern from *:
     }
     #endif
 
-    /* One pixel: for its input steps ``active[0..n_active)`` (step s reads the word-line
-       bit planes x + s * dac_bits * words), each bit-line's sum a_j = sum_{k,m} 2^(k+m)
-       popcount(x_k & c_mj) over the cell planes ``c`` laid out [plane][word][bit-line]
-       (``lines`` a multiple of 8; padding bit-lines hold zero cells), minus the same over
-       ``n`` (negative cells; ``nplanes`` may be 0). The parts beyond the top code,
-       ``a - top`` (above) or ``a + top`` (below -top, signed), are summed per bit-line as
-       ``sum_s 2^(s*dac_bits) * part`` in int64 and subtracted once, times ``weight[j]``,
-       from ``out[target[j]]``. Returns the number of clipped samples. Blocks of 8
-       bit-lines, as in the vector kernel below, keep the loop overheads off each line. */
     /* a[l] += (or -=) 2^shift * sum_w popcount(bits[w] & cells[w * lines + l]), l < 8:
        one input bit plane against one cell bit plane, for 8 bit-lines. */
     static inline void add_plane(int64_t *a, const uint64_t *bits, const uint64_t *cells,
@@ -53,6 +44,15 @@ cdef extern from *:
             a[l] += negative ? -(part[l] << shift) : part[l] << shift;
     }
 
+    /* One pixel: for its input steps ``active[0..n_active)`` (step s reads the word-line
+       bit planes x + s * dac_bits * words), each bit-line's sum a_j = sum_{k,m} 2^(k+m)
+       popcount(x_k & c_mj) over the cell planes ``c`` laid out [plane][word][bit-line]
+       (``lines`` a multiple of 8; padding bit-lines hold zero cells), minus the same over
+       ``n`` (negative cells; ``nplanes`` may be 0). The parts beyond the top code,
+       ``a - top`` (above) or ``a + top`` (below -top, signed), are summed per bit-line as
+       ``sum_s 2^(s*dac_bits) * part`` in int64 and subtracted once, times ``weight[j]``,
+       from ``out[target[j]]``. Returns the number of clipped samples. Blocks of 8
+       bit-lines, as in the vector kernel below, keep the loop overheads off each line. */
     static int64_t pixel_clip_scalar(const uint64_t *x, const int *active, int n_active,
                                      const uint64_t *c, int cplanes, const uint64_t *n,
                                      int nplanes, int dac_bits, int words, int lines,
