@@ -18,12 +18,13 @@ scheme (ratio of pruning ratios, speedups, energy reductions) beside the abstrac
 to" claims, and each file's OU steps per image against its non-zero MACs (how well its
 OUs are filled: what turns pruning into speed).
 
-Table "shapes" (``--table shapes``): SegPrune's ``max_shapes`` (a reconstruction,
-default 8) against PIM-Prune at equal pruning targets (``--shape-targets``, default 8 32 64):
-for each ``--max-shapes`` value (default 8 2 1), the pruning ratio, float accuracy drop,
-CR on crossbars and the speedups on its own crossbars and at equal hardware, beside
-PIM-Prune at the same target. Fewer shapes per row-block make wider groups and fuller OUs:
-what the reconstruction's default costs in speed, and what fewer shapes cost in accuracy.
+Table "shapes" (``--table shapes``): SegPrune's reconstructed parameters against PIM-Prune
+at equal pruning targets (``--shape-targets``, default 8 32 64): for each ``--variants``
+entry (``default``, or ``key=value[,key=value]`` of SegPrune's pruner parameters; default
+``default max_shapes=2 max_shapes=1``), the pruning ratio, float accuracy drop, CR on
+crossbars and the speedups on its own crossbars and at equal hardware, beside PIM-Prune at
+the same target. Fewer shapes per row-block make wider groups and fuller OUs: what the
+reconstruction's defaults cost in speed, and what other choices cost in accuracy.
 
 Pruned models are cached in ``models/build/schemes/`` (ONNX + a JSON sidecar with the
 accuracies; ``--force`` redoes them). Schemes are whatever :func:`registered_pruners`
@@ -32,7 +33,8 @@ the table. ``--quick``: LeNet only, 3 epochs, targets 2-16, the CI-sized run.
 
     python benchmarks/bench_schemes.py [--quick] [--table a b shapes] [--models ...]
                                        [--schemes ...] [--epochs 30] [--json F]
-                                       [--max-shapes 8 2 1] [--shape-targets 8 32 64]
+                                       [--variants default max_shapes=2 max_shapes=1]
+                                       [--shape-targets 8 32 64]
 """
 from __future__ import annotations
 
@@ -54,7 +56,6 @@ from reramsim import training as train  # noqa: E402
 from reramsim.compare import compare_files  # noqa: E402
 from reramsim.config import load_config  # noqa: E402
 from reramsim.prune import registered_pruners  # noqa: E402
-from reramsim.mapping.segprune import DEFAULT_MAX_SHAPES  # noqa: E402
 
 BUILD = ROOT / "models" / "build" / "schemes"
 
@@ -254,24 +255,23 @@ def segprune_vs_others(rows: list[dict]) -> str:
 
 
 def table_shapes(models: list[str], args) -> list[dict]:
-    """Per model and target: SegPrune with each ``--max-shapes`` and PIM-Prune, on ou_16x16,
-    each file on its own crossbars and at equal hardware."""
+    """Per model and target: SegPrune with each of ``--variants``' parameters and PIM-Prune,
+    on ou_16x16, each file on its own crossbars and at equal hardware."""
     rows = []
     for name in models:
         dense = str(train.ensure(name))
         for target in args.shape_targets:
-            variants = [("segprune", {} if n == DEFAULT_MAX_SHAPES else {"max_shapes": n}, n)
-                        for n in args.max_shapes] + [("pimprune", {}, None)]
-            found = [(scheme, n, *pruned_model(name, scheme, "ou_16x16", target, args.epochs,
-                                               args.force, params))
-                     for scheme, params, n in variants]
+            variants = [("segprune", params) for params in args.variants] + [("pimprune", {})]
+            found = [(scheme, params, *pruned_model(name, scheme, "ou_16x16", target,
+                                                    args.epochs, args.force, params))
+                     for scheme, params in variants]
             specs = [dense] + [str(path) for _, _, path, _ in found]
             own, _ = compare_files(specs, "ou_16x16", engine=args.engine)
             equal, _ = compare_files(specs, "ou_16x16", EQUAL_SETS, engine=args.engine,
                                      budget=EQUAL_BUDGET)
-            for (scheme, n, _, facts), mine, eq in zip(found, own[1:], equal[1:]):
+            for (scheme, params, _, facts), mine, eq in zip(found, own[1:], equal[1:]):
                 rows.append({"model": name, "target": target, "scheme": scheme,
-                             "max_shapes": n, "pruning_ratio": mine["pruning_ratio"],
+                             "params": params, "pruning_ratio": mine["pruning_ratio"],
                              "drop": 100 * (facts["float_accuracy_dense"]
                                             - facts["float_accuracy_pruned"]),
                              "cr_crossbars": mine["cr_crossbars"], "speedup": mine["speedup"],
@@ -282,15 +282,26 @@ def table_shapes(models: list[str], args) -> list[dict]:
 
 
 def format_shapes(rows: list[dict]) -> str:
-    lines = ["| model | target | scheme | max_shapes | pruning ratio | float acc drop [points] | "
+    lines = ["| model | target | scheme | parameters | pruning ratio | float acc drop [points] | "
              "CR on XBs | speedup | speedup, equal HW | energy reduction |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['target']:g}x | {r['scheme']} | "
-              f"{'-' if r['max_shapes'] is None else r['max_shapes']} | "
+              f"{','.join(f'{k}={v}' for k, v in r['params'].items()) or 'default'} | "
               f"{r['pruning_ratio']:.2f}x | {r['drop']:.2f} | {r['cr_crossbars']:.2f}x | "
               f"{r['speedup']:.2f}x | {r['speedup_equal']:.2f}x | {r['energy_reduction']:.2f}x |"
               for r in rows]
     return "\n".join(lines)
+
+
+def variant(text: str) -> dict:
+    """``--variants`` entry: ``default`` (no parameters), or ``key=int[,key=int]``."""
+    if text == "default":
+        return {}
+    try:
+        return {k: int(v) for k, v in (item.split("=") for item in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 'default' or key=integer[,key=integer]") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reram-limit", type=int, default=None,
                         help="test images for the ReRAM accuracy (default: all 360)")
     parser.add_argument("--engine", default="cycle", help="cycle, analytical or pyref")
-    parser.add_argument("--max-shapes", type=int, nargs="+", default=[8, 2, 1],
-                        help="table shapes: SegPrune's max_shapes values")
+    parser.add_argument("--variants", type=variant, nargs="+",
+                        default=[{}, {"max_shapes": 2}, {"max_shapes": 1}],
+                        help="table shapes: SegPrune parameters per row, 'default' or k=v[,k=v]")
     parser.add_argument("--shape-targets", type=float, nargs="+", default=[8, 32, 64],
                         help="table shapes: pruning targets")
     parser.add_argument("--force", action="store_true", help="prune again even if cached")
@@ -341,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{format_ou(out['ou_efficiency'])}")
     if "shapes" in args.table:
         models = args.models or (["lenet"] if args.quick else ["lenet", "plain20"])
-        out["table_shapes"] = table_shapes(models, args)
-        print(f"\nSegPrune's max_shapes (a reconstruction) against PIM-Prune, ou_16x16, "
+        try:
+            out["table_shapes"] = table_shapes(models, args)
+        except ReramsimError as err:  # a bad --variants parameter
+            parser.error(str(err))
+        print(f"\nSegPrune's parameters (reconstructions) against PIM-Prune, ou_16x16, "
               f"{args.epochs} epochs\n{format_shapes(out['table_shapes'])}")
     Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     print(f"wrote {args.json}")
