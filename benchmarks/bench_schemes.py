@@ -167,7 +167,7 @@ def table_b(models: list[str], schemes: list[str], args) -> list[dict]:
                                     limit=args.reram_limit)
         equal, _ = compare_files(specs, "ou_16x16", EQUAL_SETS, engine=args.engine,
                                  budget=EQUAL_BUDGET)
-        for row, eq in zip(compared, equal):
+        for row, eq in zip(compared, equal):  # row: each file on its own crossbars
             rows.append({"model": name, "target": targets.get(row["file"]), **row,
                          "speedup_equal": eq["speedup"],
                          "throughput_speedup_equal": eq["throughput_speedup"],
@@ -199,20 +199,15 @@ def format_b(rows: list[dict]) -> str:
 
 
 def ou_efficiency(rows: list[dict]) -> list[dict]:
-    """Per table-B file on ``ou_16x16``: non-zero MACs and OU steps per image (analytical
-    engine, each file on its own crossbars), the MACs per OU step and the cells used."""
-    from reramsim.pipeline import simulate
-    from reramsim.report import build_report
-
+    """Per table-B file on ``ou_16x16``, each on its own crossbars: OU steps per image,
+    non-zero MACs per OU step and the cells used (the compare rows' own columns)."""
     out, seen = [], set()
     for r in rows:
         if "error" in r or r["config"] != "ou_16x16" or r["file"] in seen:
             continue
         seen.add(r["file"])
-        t = build_report(simulate(r["file"], "ou_16x16", engine="analytical"))["totals"]
-        out.append({"model": r["model"], "scheme": r["scheme"], "pruning_ratio": r["pruning_ratio"],
-                    "nonzero_macs": t["nonzero_macs"], "ou_steps": t["ou_steps"],
-                    "cell_utilisation": t["cell_utilisation"]})
+        out.append({k: r[k] for k in ("model", "scheme", "pruning_ratio", "ou_steps",
+                                      "macs_per_ou_step", "cell_utilisation")})
     return out
 
 
@@ -220,9 +215,8 @@ def format_ou(rows: list[dict]) -> str:
     lines = ["| model | scheme | pruning ratio | non-zero MACs / image | OU steps / image | "
              "MACs per OU step | cell utilisation |", "|---|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['scheme']} | {r['pruning_ratio']:.2f}x | "
-              f"{r['nonzero_macs']:,} | {r['ou_steps']:,} | "
-              f"{r['nonzero_macs'] / max(r['ou_steps'], 1):.1f} | {r['cell_utilisation']:.1%} |"
-              for r in rows]
+              f"{round(r['macs_per_ou_step'] * r['ou_steps']):,} | {r['ou_steps']:,} | "
+              f"{r['macs_per_ou_step']:.1f} | {r['cell_utilisation']:.1%} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -349,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         out["ou_efficiency"] = ou_efficiency(out["table_b"])
         print(f"\nTable B: best target within 1 point, ou_16x16, {args.epochs} epochs\n"
               f"{format_b(out['table_b'])}\n\n{segprune_vs_others(out['table_b'])}\n\n"
-              f"OU steps per image (own crossbars, analytical)\n"
+              f"OU steps per image (own crossbars)\n"
               f"{format_ou(out['ou_efficiency'])}")
     if "shapes" in args.table:
         models = args.models or (["lenet"] if args.quick else ["lenet", "plain20"])

@@ -66,6 +66,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("energy_reduction", "energy reduction", _ratio),
     Column("area_um2", "area [mm^2]", lambda v: f"{v / 1e6:.3f}"),
     Column("datapath_area_pct", "data-path area %", lambda v: f"{v:.3f}"),
+    Column("ou_steps", "OU steps", lambda v: f"{v:,}"),
+    Column("macs_per_ou_step", "MACs per OU step", lambda v: f"{v:.2f}"),
+    Column("cell_utilisation", "cells used", _pct),
     Column("acc_float", "acc float", _pct),
     Column("acc_reram", "acc ReRAM", _pct),
 )
@@ -161,7 +164,9 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
                  "speedup": row["speedup"], "throughput_ips": row["throughput_ips"],
                  "throughput_speedup": row["throughput_speedup"], "energy_pj": row["energy_pj"],
                  "energy_reduction": row["energy_reduction"], "area_um2": row["area_um2"],
-                 "datapath_area_pct": row["datapath_overhead_pct"]}
+                 "datapath_area_pct": row["datapath_overhead_pct"],
+                 "ou_steps": int(row["ou_steps"]), "macs_per_ou_step": row["macs_per_ou_step"],
+                 "cell_utilisation": row["cell_utilisation"]}
         if data is not None:
             entry.update(accuracies(path, sim, data, limit, calib))
         out.append(entry)

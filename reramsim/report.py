@@ -647,8 +647,10 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None,
         crossbars / scheme crossbars), ``latency_ns``, ``speedup`` (dense latency /
         scheme latency), ``throughput_ips``, ``throughput_speedup`` (scheme throughput /
         dense throughput), ``energy_pj``, ``energy_reduction`` (dense / scheme),
-        ``area_um2``, ``datapath_overhead_pct``, ``nonzero_weights`` and
-        ``pruning_ratio`` (dense weights / non-zero weights).
+        ``area_um2``, ``datapath_overhead_pct``, ``nonzero_weights``,
+        ``pruning_ratio`` (dense weights / non-zero weights), ``ou_steps``,
+        ``macs_per_ou_step`` (non-zero MACs / OU steps: how well the OUs are filled, what
+        turns pruning into speed) and ``cell_utilisation``.
 
     Raises:
         ReportError: no baseline, or reports from different configs or engines.
@@ -687,6 +689,9 @@ def compare_rows(reports: list[dict[str, Any]], baseline: int | None = None,
             "datapath_overhead_pct": r["accelerator"]["pruned_datapath_overhead_pct"],
             "nonzero_weights": t["nonzero_weights"],
             "pruning_ratio": _ratio(rt["weights"], t["nonzero_weights"]),
+            "ou_steps": t["ou_steps"],
+            "macs_per_ou_step": t["nonzero_macs"] / t["ou_steps"] if t["ou_steps"] else 0.0,
+            "cell_utilisation": t["cell_utilisation"],
         })
     return rows
 

@@ -18,7 +18,8 @@ torch = pytest.importorskip("torch")
 
 KEYS = ["file", "scheme", "config", "weights", "nonzero_weights", "pruning_ratio", "crossbars",
         "cr_crossbars", "latency_ns", "speedup", "throughput_ips", "throughput_speedup",
-        "energy_pj", "energy_reduction", "area_um2", "datapath_area_pct"]
+        "energy_pj", "energy_reduction", "area_um2", "datapath_area_pct", "ou_steps",
+        "macs_per_ou_step", "cell_utilisation"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,24 @@ def test_rows_have_the_issue_keys_and_ratios_against_the_first_file(lenet_files)
     assert rows[2]["crossbars"] == crossbars(forms, "forms")
     assert rows[2]["speedup"] == pytest.approx(rows[0]["latency_ns"] / rows[2]["latency_ns"])
     assert 0 < rows[1]["datapath_area_pct"] < 100 and 0 < rows[2]["datapath_area_pct"] < 100
+
+
+def test_ou_steps_and_macs_per_ou_step_from_the_mappings(lenet_files):
+    """A file's OU steps are its OUs x output pixels x input steps (no zero-skipping), and
+    MACs per OU step its non-zero weights x output pixels over those."""
+    dense, seg, _ = lenet_files
+    rows, _ = compare_files([str(dense), str(seg)], "ou_16x16", engine="cycle")
+    config = load_config("ou_16x16")
+    for row, path in zip(rows, (dense, seg)):
+        network = load_onnx(path)
+        mapping = map_network(network, config, *resolve_scheme(network))
+        layers = network.weight_layers()
+        steps = sum(mapping.layers[layer.name].n_ous * layer.out_pixels for layer in layers)
+        assert row["ou_steps"] == steps * config.input_steps
+        macs = sum(int(np.count_nonzero(layer.weight)) * layer.out_pixels for layer in layers)
+        assert row["macs_per_ou_step"] == pytest.approx(macs / row["ou_steps"])
+        assert 0 < row["cell_utilisation"] <= 1
+    assert rows[0]["macs_per_ou_step"] > rows[1]["macs_per_ou_step"]  # SegPrune's sparse OUs
 
 
 def test_throughput_speedup_is_file_over_baseline_images_per_second(lenet_files):
