@@ -37,9 +37,13 @@ cdef extern from *:
     static inline void add_plane(int64_t *a, const uint64_t *bits, const uint64_t *cells,
                                  int words, int lines, int shift, int negative) {
         int64_t part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int w = 0; w < words; w++)
+        for (int w = 0; w < words; w++) {
+            uint64_t b = bits[w];
+            if (!b) continue;
+            const uint64_t *cw = cells + (int64_t)w * lines;
             for (int l = 0; l < 8; l++)
-                part[l] += popcount64(bits[w] & cells[(int64_t)w * lines + l]);
+                part[l] += popcount64(b & cw[l]);
+        }
         for (int l = 0; l < 8; l++)
             a[l] += negative ? -(part[l] << shift) : part[l] << shift;
     }
@@ -74,8 +78,9 @@ cdef extern from *:
                                   lines, k + m, 1);
                 }
                 int64_t step = (int64_t)1 << (s * dac_bits);
-                for (int l = 0; l < 8; l++) {
-                    int64_t part = a[l] > top ? a[l] - top : sign && a[l] < -top ? a[l] + top : 0;
+                for (int l = 0; l < 8; l++) {  /* branch-free: clipping is data-dependent */
+                    int64_t above = a[l] - top, below = a[l] + top;
+                    int64_t part = (above > 0 ? above : 0) + (sign && below < 0 ? below : 0);
                     clipped += part != 0;
                     cut[l] += part * step;
                 }
