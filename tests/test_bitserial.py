@@ -24,7 +24,7 @@ def reference(levels: np.ndarray, cells: np.ndarray, top: int, steps: int, dac_b
 
 
 @pytest.mark.parametrize("signed", [False, True])
-@pytest.mark.parametrize("rows, dac_bits, steps",  # (40, 2, 16): 32-bit levels, partial row groups
+@pytest.mark.parametrize("rows, dac_bits, steps",  # (40, 2, 16): 32-bit levels
                          [(70, 1, 9), (128, 2, 4), (13, 3, 3), (40, 2, 16)])
 @pytest.mark.parametrize("simd", [False, True])
 def test_clip_correction_equals_every_sample(signed, rows, dac_bits, steps, simd):
