@@ -123,9 +123,8 @@ def compare_files(specs: list[str], hw: str, overrides: list[str] | None = None,
         ReramsimError: from the config loader, importer, mapper or engine, naming the file.
     """
     from reramsim.pipeline import load_config, load_model, simulate
-    from reramsim.report import build_report, compare_rows
-
     from reramsim.replication import parse_budget
+    from reramsim.report import build_report, compare_rows
 
     if not specs:
         raise CompareError("no model files to compare")

@@ -891,8 +891,9 @@ class FunctionalModel:
         """The BLAS thread cap of a run: ``blas_threads`` when given; else 1 when some OU
         class runs bit-serially, because its clipping kernel and noise draws keep the worker
         threads (:mod:`reramsim.workers`) busy beside the matmuls and a multi-threaded BLAS
-        spinning on the same cores slows both (Plain20 with a 6-bit ADC on 2 cores: 15.6 s
-        uncapped, 10.7 s capped; ``benchmarks/bench_functional.py``); else no cap."""
+        spinning on the same cores slows both (Plain20 with a 6-bit ADC on 2 cores, with an
+        earlier kernel: 15.6 s uncapped, 10.8 s capped; ``benchmarks/bench_functional.py``);
+        else no cap."""
         if self.blas_threads is not None:
             return self.blas_threads
         serial = any(not cls.linear for layer in self._crossbars.values() for cls in layer.classes)
